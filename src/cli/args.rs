@@ -1,0 +1,278 @@
+//! Low-level arguments: exactly what the user typed, validated, no I/O. nmap's multi-letter
+//! short flags (`-sT`, `-iL`, `-oX`, `-p-` ...) are rewritten to long ones by [`normalize`]
+//! before clap sees them.
+
+use crate::output::{Format, StateSet};
+use crate::target::Shard;
+use clap::Parser;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The scan technique.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanType {
+    /// Full TCP handshake with connect(): needs no privileges.
+    Connect,
+    /// Half-open SYN scan on a raw channel: needs CAP_NET_RAW.
+    Syn,
+}
+
+impl ScanType {
+    /// nmap's scaninfo name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanType::Connect => "connect",
+            ScanType::Syn => "syn",
+        }
+    }
+}
+
+const AFTER_HELP: &str = "\
+nmap-style spellings are accepted too: -sT, -sS, -iL FILE, -oN/-oJ/-oG/-oX/-oL FILE, -p-, -Pn, -n.
+Exit status: 0 scan completed, 1 runtime failure, 2 bad input, 130 interrupted.";
+
+/// synscan: a fast TCP port scanner (SYN and connect) and packet toolkit.
+#[derive(Debug, Parser)]
+#[command(name = "synscan", version, after_help = AFTER_HELP, disable_help_subcommand = true)]
+pub struct Args {
+    /// Targets: IPv4 address, CIDR (10.0.0.0/24), range (10.0.0.1-50, 10.0.0.1-10.0.0.9), host
+    /// name, IPv6 address or CIDR.
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Read targets from FILE ("-" for stdin): one per line, '#' comments, blank lines ignored.
+    #[arg(long = "input-list", visible_alias = "iL", value_name = "FILE")]
+    pub input_list: Option<String>,
+
+    /// Exclude targets (comma-separated, same forms as TARGET). May be repeated.
+    #[arg(long, value_name = "LIST")]
+    pub exclude: Vec<String>,
+
+    /// Exclude the targets listed in FILE.
+    #[arg(long = "exclude-file", value_name = "FILE")]
+    pub exclude_file: Option<PathBuf>,
+
+    /// Ports: 22,80,1000-2000; "-" (or -p-) for 1-65535; service names (http); port 0 only when
+    /// named. Default: the top 1000.
+    #[arg(short = 'p', long = "ports", value_name = "PORTS", allow_hyphen_values = true)]
+    pub ports: Option<String>,
+
+    /// Scan the N most common TCP ports (from the shipped ranking).
+    #[arg(long = "top-ports", value_name = "N", conflicts_with = "ports")]
+    pub top_ports: Option<usize>,
+
+    /// Scan type: T/connect (connect() scan) or S/syn (raw SYN scan, needs CAP_NET_RAW).
+    #[arg(short = 's', long = "scan-type", value_name = "TYPE", value_parser = parse_scan_type)]
+    pub scan_type: Option<ScanType>,
+
+    /// Most probes per second, whole scan.
+    #[arg(long, value_name = "N", value_parser = parse_rate)]
+    pub rate: Option<u64>,
+
+    /// Extra attempts for ports that gave no answer.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=20))]
+    pub retries: Option<u32>,
+
+    /// How long one attempt waits for an answer (500ms, 2s; a bare number is seconds).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Most connect() attempts in flight at once.
+    #[arg(long = "max-inflight", value_name = "N", value_parser = parse_positive)]
+    pub max_inflight: Option<usize>,
+
+    /// Output format for stdout (or for -o FILE).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+
+    /// Write --format output to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Also write text output to FILE (-oN).
+    #[arg(long = "output-normal", value_name = "FILE")]
+    pub output_normal: Option<PathBuf>,
+
+    /// Also write NDJSON output to FILE (-oJ).
+    #[arg(long = "output-ndjson", value_name = "FILE")]
+    pub output_ndjson: Option<PathBuf>,
+
+    /// Also write grepable output to FILE (-oG).
+    #[arg(long = "output-grepable", value_name = "FILE")]
+    pub output_grepable: Option<PathBuf>,
+
+    /// Also write nmap XML output to FILE (-oX).
+    #[arg(long = "output-xml", value_name = "FILE")]
+    pub output_xml: Option<PathBuf>,
+
+    /// Also write list output to FILE (-oL).
+    #[arg(long = "output-list", value_name = "FILE")]
+    pub output_list: Option<PathBuf>,
+
+    /// Port states listed one by one: open, closed, filtered (comma-separated) or all.
+    #[arg(long, value_name = "LIST", default_value = "open", value_parser = parse_states)]
+    pub states: StateSet,
+
+    /// Seed for the scan order (and the SYN cookie secret): same seed, same order.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Scan only shard I of N (1-based): N shards with one seed cover everything once.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+
+    /// Never draw the progress line.
+    #[arg(long = "no-progress")]
+    pub no_progress: bool,
+
+    /// Accepted for nmap compatibility: synscan never does reverse DNS.
+    #[arg(short = 'n', hide = true)]
+    pub no_dns: bool,
+
+    /// Accepted for nmap compatibility: synscan never pings first (-Pn).
+    #[arg(long = "no-ping", hide = true)]
+    pub no_ping: bool,
+}
+
+/// Rewrites nmap's multi-letter short flags to the long flags clap knows. Only exact tokens
+/// before a `--` are rewritten.
+pub fn normalize(argv: Vec<OsString>) -> Vec<OsString> {
+    let mut out = Vec::with_capacity(argv.len());
+    let mut passthrough = false;
+    for a in argv {
+        if passthrough {
+            out.push(a);
+            continue;
+        }
+        let rewritten = match a.to_str() {
+            Some("--") => {
+                passthrough = true;
+                None
+            }
+            Some("-sT") => Some("--scan-type=connect"),
+            Some("-sS") => Some("--scan-type=syn"),
+            Some("-iL") => Some("--input-list"),
+            Some("-oN") => Some("--output-normal"),
+            Some("-oJ") => Some("--output-ndjson"),
+            Some("-oG") => Some("--output-grepable"),
+            Some("-oX") => Some("--output-xml"),
+            Some("-oL") => Some("--output-list"),
+            Some("-Pn") => Some("--no-ping"),
+            Some("-p-") => Some("--ports=-"),
+            _ => None,
+        };
+        match rewritten {
+            Some(r) => out.push(OsString::from(r)),
+            None => out.push(a),
+        }
+    }
+    out
+}
+
+fn parse_scan_type(s: &str) -> Result<ScanType, String> {
+    match s {
+        "T" | "t" | "connect" => Ok(ScanType::Connect),
+        "S" | "s" | "syn" => Ok(ScanType::Syn),
+        _ => Err("expected T (connect) or S (syn)".into()),
+    }
+}
+
+fn parse_rate(s: &str) -> Result<u64, String> {
+    let n: u64 = s
+        .parse()
+        .map_err(|_| "expected a whole number of probes per second".to_string())?;
+    if n == 0 {
+        return Err("the rate must be at least 1".into());
+    }
+    Ok(n)
+}
+
+fn parse_positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("expected a whole number".into()),
+    }
+}
+
+/// Parses `500ms`, `2s`, `1m`, `1.5s` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = if let Ok(secs) = s.parse::<f64>() {
+        if !secs.is_finite() || secs < 0.0 || secs > 86_400.0 {
+            return Err("expected a duration like 500ms, 2s or 1m".into());
+        }
+        Duration::from_secs_f64(secs)
+    } else if let Some(ms) = s.strip_suffix("ms").and_then(|v| v.parse::<f64>().ok()) {
+        if !ms.is_finite() || !(0.0..=86_400_000.0).contains(&ms) {
+            return Err("expected a duration like 500ms, 2s or 1m".into());
+        }
+        Duration::from_secs_f64(ms / 1000.0)
+    } else if let Some(secs) = s.strip_suffix('s').and_then(|v| v.parse::<f64>().ok()) {
+        if !secs.is_finite() || !(0.0..=86_400.0).contains(&secs) {
+            return Err("expected a duration like 500ms, 2s or 1m".into());
+        }
+        Duration::from_secs_f64(secs)
+    } else {
+        humantime::parse_duration(s).map_err(|_| "expected a duration like 500ms, 2s or 1m".to_string())?
+    };
+    if d.is_zero() {
+        return Err("the duration must be more than zero".into());
+    }
+    Ok(d)
+}
+
+fn parse_states(s: &str) -> Result<StateSet, String> {
+    StateSet::parse(s)
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    let bad = || "expected I/N with 1 <= I <= N, e.g. 1/4".to_string();
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let index: u64 = i.parse().map_err(|_| bad())?;
+    let count: u64 = n.parse().map_err(|_| bad())?;
+    if index == 0 || count == 0 || index > count {
+        return Err(bad());
+    }
+    Ok(Shard { index, count })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        for bad in ["0", "abc", "-1s", "0ms", "1e400", "NaN", ""] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn nmap_spellings() {
+        let v: Vec<OsString> = ["synscan", "-sT", "-p-", "-oX", "f", "--", "-sS"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let n: Vec<String> = normalize(v)
+            .into_iter()
+            .map(|s| s.into_string().unwrap())
+            .collect();
+        assert_eq!(
+            n,
+            ["synscan", "--scan-type=connect", "--ports=-", "--output-xml", "f", "--", "-sS"]
+        );
+    }
+
+    #[test]
+    fn shards() {
+        assert_eq!(parse_shard("2/3"), Ok(Shard { index: 2, count: 3 }));
+        for bad in ["0/3", "4/3", "1/0", "x/2", "3"] {
+            assert!(parse_shard(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! High-level configuration: everything [`Args`] implies after discovery and I/O — target
+//! files read, names resolved, ports expanded, output files opened. Errors here are bad input
+//! (exit 2) and name the file or token at fault.
+
+use super::args::{Args, ScanType};
+use crate::connect::ConnectOptions;
+use crate::error::{Error, Result};
+use crate::output::{Format, StateSet};
+use crate::target::{self, HostSet, PortList, Shard};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where one output format goes.
+pub enum Destination {
+    /// Standard output.
+    Stdout,
+    /// A file, already created.
+    File(PathBuf, File),
+}
+
+/// A complete, validated scan.
+pub struct ScanConfig {
+    /// Hosts to scan.
+    pub hosts: HostSet,
+    /// Ports to scan on every host.
+    pub ports: PortList,
+    /// Requested technique (`None`: choose by privileges).
+    pub scan_type: Option<ScanType>,
+    /// Seed of the order and the cookie secret.
+    pub seed: u64,
+    /// This run's shard.
+    pub shard: Shard,
+    /// Connect-engine tuning.
+    pub connect: ConnectOptions,
+    /// Output formats and destinations.
+    pub outputs: Vec<(Format, Destination)>,
+    /// States listed port by port.
+    pub states: StateSet,
+    /// Draw the progress line (when stderr is a terminal).
+    pub progress: bool,
+    /// The command line, for output headers.
+    pub command_line: String,
+}
+
+impl ScanConfig {
+    /// Builds the configuration, reading `stdin` for `-iL -`.
+    pub fn from_args(args: Args, command_line: String, stdin: &mut dyn Read) -> Result<ScanConfig> {
+        let mut targets = args.targets.clone();
+        if let Some(list) = &args.input_list {
+            let text = if list == "-" {
+                let mut s = String::new();
+                stdin
+                    .read_to_string(&mut s)
+                    .map_err(|e| Error::input(format!("cannot read targets from stdin: {e}")))?;
+                s
+            } else {
+                read_text(Path::new(list), "-iL")?
+            };
+            let tokens = target::tokens_from_text(&text);
+            if tokens.is_empty() {
+                return Err(Error::input(format!("no targets in -iL file '{list}'")));
+            }
+            targets.extend(tokens);
+        }
+        let mut excludes: Vec<String> = args
+            .exclude
+            .iter()
+            .flat_map(|l| target::split_list(l).collect::<Vec<_>>())
+            .collect();
+        if let Some(path) = &args.exclude_file {
+            excludes.extend(target::tokens_from_text(&read_text(path, "--exclude-file")?));
+        }
+        if excludes.iter().any(|e| e.is_empty()) {
+            return Err(Error::input("empty item in --exclude list"));
+        }
+        let hosts = target::build_hosts(&targets, &excludes)?;
+        let ports = match (&args.ports, args.top_ports) {
+            (Some(expr), _) => PortList::parse(expr)?,
+            (None, Some(n)) => PortList::top(n)?,
+            (None, None) => PortList::top(1000)?,
+        };
+        let mut outputs = Vec::new();
+        let main_format = args.format.unwrap_or(Format::Text);
+        match &args.output {
+            Some(path) => outputs.push((main_format, create(path)?)),
+            None => outputs.push((main_format, Destination::Stdout)),
+        }
+        for (format, path) in [
+            (Format::Text, &args.output_normal),
+            (Format::Ndjson, &args.output_ndjson),
+            (Format::Grepable, &args.output_grepable),
+            (Format::Xml, &args.output_xml),
+            (Format::List, &args.output_list),
+        ] {
+            if let Some(p) = path {
+                outputs.push((format, create(p)?));
+            }
+        }
+        let defaults = ConnectOptions::default();
+        let seed = args.seed.unwrap_or_else(rand::random);
+        Ok(ScanConfig {
+            hosts,
+            ports,
+            scan_type: args.scan_type,
+            seed,
+            shard: args.shard.unwrap_or_default(),
+            connect: ConnectOptions {
+                timeout: args.timeout.unwrap_or(defaults.timeout),
+                retries: args.retries.unwrap_or(defaults.retries),
+                max_inflight: args.max_inflight.unwrap_or(defaults.max_inflight),
+                rate: args.rate,
+            },
+            outputs,
+            states: args.states,
+            progress: !args.no_progress,
+            command_line,
+        })
+    }
+
+    /// The per-attempt timeout.
+    pub fn timeout(&self) -> Duration {
+        self.connect.timeout
+    }
+}
+
+impl Destination {
+    /// The writer for this destination.
+    pub fn into_writer(self) -> Box<dyn Write + Send> {
+        match self {
+            Destination::Stdout => Box::new(io::stdout()),
+            Destination::File(_, f) => Box::new(f),
+        }
+    }
+}
+
+fn read_text(path: &Path, flag: &str) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| {
+        Error::input(format!(
+            "cannot read {flag} file '{}': {}",
+            path.display(),
+            plain(&e)
+        ))
+    })
+}
+
+fn create(path: &Path) -> Result<Destination> {
+    let f = File::create(path).map_err(|e| {
+        Error::input(format!(
+            "cannot create output file '{}': {}",
+            path.display(),
+            plain(&e)
+        ))
+    })?;
+    Ok(Destination::File(path.to_path_buf(), f))
+}
+
+/// An I/O error's message without Rust's " (os error N)" suffix.
+fn plain(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}

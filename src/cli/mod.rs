@@ -1,0 +1,73 @@
+//! The command line: [`args`] (what was typed) → [`config`] (what it means) → a scan.
+//! `run` returns the process exit code; `main` only prints errors.
+
+pub mod args;
+pub mod config;
+
+use crate::error::{Error, Result};
+use crate::scan;
+use args::Args;
+use clap::Parser;
+use config::ScanConfig;
+use std::ffi::OsString;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// Exit code of a scan stopped by Ctrl-C.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Runs synscan with `argv` (program name first) and returns the exit code.
+pub fn run(argv: Vec<OsString>) -> Result<u8> {
+    let command_line = argv
+        .iter()
+        .map(|a| {
+            let s = a.to_string_lossy();
+            if s.contains(char::is_whitespace) || s.is_empty() {
+                format!("'{s}'")
+            } else {
+                s.into_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let args = match Args::try_parse_from(args::normalize(argv)) {
+        Ok(a) => a,
+        Err(e) => return clap_error(e),
+    };
+    let config = ScanConfig::from_args(args, command_line, &mut std::io::stdin().lock())?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal while stopping exits at once.
+        signal_hook::flag::register_conditional_shutdown(sig, EXIT_INTERRUPTED as i32, Arc::clone(&stop))
+            .map_err(|e| Error::io("install signal handler", e))?;
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .map_err(|e| Error::io("install signal handler", e))?;
+    }
+    let outcome = scan::run(config, &stop)?;
+    Ok(if outcome.stats.interrupted {
+        EXIT_INTERRUPTED
+    } else {
+        0
+    })
+}
+
+/// Help and version go to stdout with exit 0; every other clap error becomes one line.
+fn clap_error(e: clap::Error) -> Result<u8> {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            print!("{e}");
+            Ok(0)
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            eprint!("{e}");
+            Ok(2)
+        }
+        _ => {
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            let msg = first.strip_prefix("error: ").unwrap_or(first);
+            Err(Error::input(msg.to_string()))
+        }
+    }
+}

@@ -1,0 +1,425 @@
+//! The unprivileged scan engine: many non-blocking `connect()` attempts in flight on one epoll
+//! instance (mio), classified as nmap's -sT does. No data is ever sent: an accepted connection
+//! is closed at once with SO_LINGER 0 (a RST, no TIME_WAIT left behind).
+//!
+//! mio is used rather than tokio because the engine is one tight loop over readiness events:
+//! no tasks, no futures, no runtime threads, and the socket is ours from creation (socket2) to
+//! close, so we can set SO_LINGER and read SO_ERROR directly.
+
+use crate::error::{Error, Result};
+use crate::event::{PortResult, PortState, Reason, ResultSink, ScanStats};
+use crate::rate::RateLimiter;
+use crate::sys;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use std::collections::VecDeque;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// File descriptors kept free for output files, stdio and the epoll instance.
+const FD_RESERVE: u64 = 64;
+/// How often progress is reported.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Tuning of the connect engine.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Time one attempt may wait for an answer.
+    pub timeout: Duration,
+    /// Extra attempts for pairs that gave no answer.
+    pub retries: u32,
+    /// Most attempts in flight at once (also capped by RLIMIT_NOFILE).
+    pub max_inflight: usize,
+    /// Most attempts started per second, whole scan.
+    pub rate: Option<u64>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            timeout: Duration::from_secs(1),
+            retries: 1,
+            max_inflight: 4096,
+            rate: None,
+        }
+    }
+}
+
+/// One (host, port) to try, and which attempt this is.
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    ip: IpAddr,
+    port: u16,
+    attempt: u32,
+}
+
+/// An attempt in flight.
+struct Conn {
+    stream: TcpStream,
+    probe: Probe,
+    started: Instant,
+}
+
+/// How a `connect()` ended, as far as the scan is concerned.
+enum Outcome {
+    Done(PortState, Reason),
+    /// Local resources ran short (ports, descriptors): try the same probe again later.
+    Again,
+}
+
+/// Maps a connect error to nmap's -sT state and reason.
+fn classify(e: &io::Error) -> Outcome {
+    match e.raw_os_error() {
+        Some(libc::ECONNREFUSED) => Outcome::Done(PortState::Closed, Reason::ConnRefused),
+        Some(libc::ENETUNREACH) => Outcome::Done(PortState::Filtered, Reason::NetUnreach),
+        Some(libc::EHOSTUNREACH) => Outcome::Done(PortState::Filtered, Reason::HostUnreach),
+        Some(libc::ETIMEDOUT) => Outcome::Done(PortState::Filtered, Reason::NoResponse),
+        Some(libc::EACCES) | Some(libc::EPERM) => {
+            Outcome::Done(PortState::Filtered, Reason::AdminProhibited)
+        }
+        Some(libc::EADDRNOTAVAIL) | Some(libc::EAGAIN) | Some(libc::ENOBUFS) | Some(libc::EMFILE)
+        | Some(libc::ENFILE) => Outcome::Again,
+        _ => Outcome::Done(PortState::Filtered, Reason::LocalError),
+    }
+}
+
+/// The connect engine over one scan's probes.
+pub struct ConnectEngine<'a, I: Iterator<Item = (IpAddr, u16)>> {
+    opts: ConnectOptions,
+    probes: I,
+    sink: &'a mut dyn ResultSink,
+    stop: &'a AtomicBool,
+    poll: Poll,
+    slots: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    /// Slots closed while handling the current event batch; reused only after it.
+    freed: Vec<usize>,
+    /// (deadline, slot, attempt start) in deadline order (all timeouts are equal).
+    deadlines: VecDeque<(Instant, usize, Instant)>,
+    retry: VecDeque<Probe>,
+    inflight: usize,
+    cap: usize,
+    stats: ScanStats,
+}
+
+impl<'a, I: Iterator<Item = (IpAddr, u16)>> ConnectEngine<'a, I> {
+    /// An engine that will try `probes` (first attempts, in scan order).
+    pub fn new(
+        opts: ConnectOptions,
+        probes: I,
+        sink: &'a mut dyn ResultSink,
+        stop: &'a AtomicBool,
+    ) -> Result<Self> {
+        let nofile = sys::raise_nofile_limit().map_err(|e| Error::io("getrlimit NOFILE", e))?;
+        let cap = (opts.max_inflight as u64)
+            .min(nofile.saturating_sub(FD_RESERVE))
+            .max(1) as usize;
+        let poll = Poll::new().map_err(|e| Error::io("epoll_create", e))?;
+        Ok(ConnectEngine {
+            opts,
+            probes,
+            sink,
+            stop,
+            poll,
+            slots: Vec::new(),
+            free: Vec::new(),
+            freed: Vec::new(),
+            deadlines: VecDeque::new(),
+            retry: VecDeque::new(),
+            inflight: 0,
+            cap,
+            stats: ScanStats::default(),
+        })
+    }
+
+    /// Runs to the end (or until the stop flag is set) and returns the counters.
+    pub fn run(mut self) -> Result<ScanStats> {
+        let started = Instant::now();
+        let mut limiter = RateLimiter::new(self.opts.rate);
+        let mut events = Events::with_capacity(1024);
+        let mut pending: Option<Probe> = None;
+        let mut exhausted = false;
+        let mut last_tick = Instant::now();
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                self.stats.interrupted = true;
+                break;
+            }
+            // Start attempts while there is room and the rate allows.
+            let mut wait_rate: Option<Duration> = None;
+            let mut starved = false;
+            while self.inflight < self.cap {
+                let probe = match pending.take().or_else(|| self.retry.pop_front()) {
+                    Some(p) => p,
+                    None if exhausted => break,
+                    None => match self.probes.next() {
+                        Some((ip, port)) => Probe {
+                            ip,
+                            port,
+                            attempt: 0,
+                        },
+                        None => {
+                            exhausted = true;
+                            break;
+                        }
+                    },
+                };
+                if let Err(wait) = limiter.try_acquire(Instant::now(), 1) {
+                    pending = Some(probe);
+                    wait_rate = Some(wait);
+                    break;
+                }
+                if !self.launch(probe)? {
+                    // Local resources ran short: keep the probe and wait for some to free up.
+                    pending = Some(probe);
+                    starved = true;
+                    break;
+                }
+            }
+            if exhausted && pending.is_none() && self.retry.is_empty() && self.inflight == 0 {
+                break;
+            }
+            if starved && self.inflight == 0 {
+                // Nothing in flight will free resources: back off briefly before retrying.
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            // Wait for readiness, the next deadline, the rate, or the next tick.
+            let now = Instant::now();
+            let mut timeout = TICK;
+            if let Some(&(d, _, _)) = self.deadlines.front() {
+                timeout = timeout.min(d.saturating_duration_since(now));
+            }
+            if let Some(w) = wait_rate {
+                timeout = timeout.min(w);
+            }
+            if self.inflight > 0 || !timeout.is_zero() {
+                match self.poll.poll(&mut events, Some(timeout)) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(Error::io("epoll_wait", e)),
+                }
+            }
+            for ev in events.iter() {
+                self.on_ready(ev.token().0)?;
+            }
+            self.free.append(&mut self.freed);
+            self.expire(Instant::now())?;
+            self.free.append(&mut self.freed);
+            if last_tick.elapsed() >= TICK {
+                last_tick = Instant::now();
+                self.sink
+                    .tick(self.stats.ports_done, self.stats.probes_sent, self.stats.open)
+                    .map_err(|e| Error::io("write results", e))?;
+            }
+        }
+        // Interrupted: close whatever is still in flight without reporting it.
+        self.slots.clear();
+        self.stats.elapsed = started.elapsed();
+        self.sink
+            .tick(self.stats.ports_done, self.stats.probes_sent, self.stats.open)
+            .map_err(|e| Error::io("write results", e))?;
+        Ok(self.stats)
+    }
+
+    /// Starts one attempt. Returns false when local resources ran short.
+    fn launch(&mut self, probe: Probe) -> Result<bool> {
+        let addr = SocketAddr::new(probe.ip, probe.port);
+        let sock = match Socket::new(
+            Domain::for_address(addr),
+            Type::STREAM.nonblocking().cloexec(),
+            Some(Protocol::TCP),
+        ) {
+            Ok(s) => s,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) => {
+                // Never die of "too many open files": shrink the window to what fits.
+                self.cap = self.inflight.max(1);
+                return Ok(false);
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => {
+                self.stats.probes_sent += 1;
+                self.finish(probe, PortState::Filtered, Reason::NetUnreach, None)?;
+                return Ok(true);
+            }
+            Err(e) => return Err(Error::io(format!("socket for {addr}"), e)),
+        };
+        let started = Instant::now();
+        let outcome = match sock.connect(&addr.into()) {
+            Ok(()) => Some(Outcome::Done(PortState::Open, Reason::SynAck)),
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+                // On loopback the answer is often already there: skip epoll for it.
+                match sock.take_error() {
+                    Ok(Some(e)) => Some(classify(&e)),
+                    _ => None,
+                }
+            }
+            Err(e) => Some(classify(&e)),
+        };
+        match outcome {
+            Some(Outcome::Again) => return Ok(false),
+            Some(Outcome::Done(state, reason)) => {
+                self.stats.probes_sent += 1;
+                if state == PortState::Open {
+                    close_with_reset(&sock);
+                }
+                drop(sock);
+                self.finish(probe, state, reason, Some(started.elapsed()))?;
+                return Ok(true);
+            }
+            None => {}
+        }
+        self.stats.probes_sent += 1;
+        let mut stream = TcpStream::from_std(std::net::TcpStream::from(sock));
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+        };
+        self.poll
+            .registry()
+            .register(&mut stream, Token(slot), Interest::WRITABLE)
+            .map_err(|e| Error::io(format!("epoll_ctl for {addr}"), e))?;
+        self.slots[slot] = Some(Conn {
+            stream,
+            probe,
+            started,
+        });
+        self.deadlines
+            .push_back((started + self.opts.timeout, slot, started));
+        self.inflight += 1;
+        Ok(true)
+    }
+
+    /// Handles readiness of one in-flight attempt.
+    fn on_ready(&mut self, slot: usize) -> Result<()> {
+        let Some(conn) = self.slots.get(slot).and_then(Option::as_ref) else {
+            return Ok(());
+        };
+        let outcome = match conn.stream.take_error() {
+            Ok(Some(e)) | Err(e) => classify(&e),
+            Ok(None) => match conn.stream.peer_addr() {
+                Ok(_) => Outcome::Done(PortState::Open, Reason::SynAck),
+                // Not connected yet: a spurious wake-up.
+                Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => return Ok(()),
+                Err(e) => classify(&e),
+            },
+        };
+        let Some(conn) = self.release(slot) else {
+            return Ok(());
+        };
+        match outcome {
+            Outcome::Done(state, reason) => {
+                if state == PortState::Open {
+                    close_with_reset(&conn.stream);
+                }
+                let rtt = conn.started.elapsed();
+                drop(conn.stream);
+                self.finish(conn.probe, state, reason, Some(rtt))
+            }
+            Outcome::Again => {
+                drop(conn.stream);
+                self.retry.push_front(conn.probe);
+                Ok(())
+            }
+        }
+    }
+
+    /// Times out attempts whose deadline has passed.
+    fn expire(&mut self, now: Instant) -> Result<()> {
+        while let Some(&(deadline, slot, started)) = self.deadlines.front() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop_front();
+            let current = matches!(self.slots.get(slot), Some(Some(c)) if c.started == started);
+            if !current {
+                continue;
+            }
+            if let Some(conn) = self.release(slot) {
+                drop(conn.stream);
+                let mut p = conn.probe;
+                if p.attempt < self.opts.retries {
+                    p.attempt += 1;
+                    self.retry.push_back(p);
+                } else {
+                    self.finish(p, PortState::Filtered, Reason::NoResponse, None)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn release(&mut self, slot: usize) -> Option<Conn> {
+        let conn = self.slots.get_mut(slot)?.take()?;
+        self.freed.push(slot);
+        self.inflight -= 1;
+        Some(conn)
+    }
+
+    fn finish(
+        &mut self,
+        probe: Probe,
+        state: PortState,
+        reason: Reason,
+        rtt: Option<Duration>,
+    ) -> Result<()> {
+        self.stats.ports_done += 1;
+        if state == PortState::Open {
+            self.stats.open += 1;
+        }
+        self.sink
+            .result(PortResult {
+                ip: probe.ip,
+                port: probe.port,
+                state,
+                reason,
+                ttl: None,
+                rtt,
+            })
+            .map_err(|e| Error::io("write results", e))
+    }
+}
+
+/// Sets SO_LINGER 0 so that closing sends a RST and leaves no TIME_WAIT.
+fn close_with_reset<S: std::os::fd::AsFd>(s: &S) {
+    // Failure only means a normal FIN close instead; nothing to report.
+    let _ = SockRef::from(s).set_linger(Some(Duration::ZERO));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn finds_listeners_and_closed_ports_on_loopback() {
+        let listeners: Vec<TcpListener> =
+            (0..5).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+        let open: Vec<u16> = listeners.iter().map(|l| l.local_addr().unwrap().port()).collect();
+        // A port that was just bound and released is closed.
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        let probes: Vec<(IpAddr, u16)> =
+            open.iter().chain(std::iter::once(&closed)).map(|&p| (lo, p)).collect();
+        let mut results: Vec<PortResult> = Vec::new();
+        let stop = AtomicBool::new(false);
+        let stats = ConnectEngine::new(ConnectOptions::default(), probes.into_iter(), &mut results, &stop)
+            .unwrap()
+            .run()
+            .unwrap();
+        assert_eq!(stats.ports_done, 6);
+        assert_eq!(stats.open, 5);
+        for r in &results {
+            if r.port == closed {
+                assert_eq!((r.state, r.reason), (PortState::Closed, Reason::ConnRefused));
+            } else {
+                assert!(open.contains(&r.port));
+                assert_eq!((r.state, r.reason), (PortState::Open, Reason::SynAck));
+            }
+        }
+    }
+}

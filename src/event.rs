@@ -1,0 +1,220 @@
+//! What every engine produces and every output format consumes: one [`PortResult`] per
+//! (host, port), and the [`ScanStats`] of the run.
+
+use serde::Serialize;
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Port state, as nmap names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortState {
+    /// Something accepted the connection (SYN-ACK).
+    Open,
+    /// The host answered that nothing listens (RST / connection refused).
+    Closed,
+    /// No answer, or an ICMP error: a firewall or the path is in the way.
+    Filtered,
+}
+
+impl PortState {
+    /// Every state, in reporting order.
+    pub const ALL: [PortState; 3] = [PortState::Open, PortState::Closed, PortState::Filtered];
+
+    /// The lowercase name used in every format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortState::Open => "open",
+            PortState::Closed => "closed",
+            PortState::Filtered => "filtered",
+        }
+    }
+
+    /// Parses `open`, `closed` or `filtered`.
+    pub fn parse(s: &str) -> Option<PortState> {
+        PortState::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+impl fmt::Display for PortState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a port got its state, with nmap's reason names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// A SYN-ACK came back (or connect() succeeded).
+    SynAck,
+    /// A RST came back to our SYN.
+    Reset,
+    /// connect() failed with ECONNREFUSED.
+    ConnRefused,
+    /// Nothing came back within the timeout, after every retry.
+    NoResponse,
+    /// ICMP network unreachable, or ENETUNREACH.
+    NetUnreach,
+    /// ICMP host unreachable, or EHOSTUNREACH.
+    HostUnreach,
+    /// ICMP protocol unreachable.
+    ProtoUnreach,
+    /// ICMP port unreachable.
+    PortUnreach,
+    /// ICMP communication administratively prohibited (code 13), or a local EPERM/EACCES.
+    AdminProhibited,
+    /// ICMP network administratively prohibited (code 9).
+    NetProhibited,
+    /// ICMP host administratively prohibited (code 10).
+    HostProhibited,
+    /// ICMP time exceeded in transit.
+    TimeExceeded,
+    /// The host is on the local subnet and never answered ARP.
+    NoArp,
+    /// The local system refused the probe with an error not listed above.
+    LocalError,
+}
+
+impl Reason {
+    /// nmap's name for the reason.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::SynAck => "syn-ack",
+            Reason::Reset => "reset",
+            Reason::ConnRefused => "conn-refused",
+            Reason::NoResponse => "no-response",
+            Reason::NetUnreach => "net-unreach",
+            Reason::HostUnreach => "host-unreach",
+            Reason::ProtoUnreach => "proto-unreach",
+            Reason::PortUnreach => "port-unreach",
+            Reason::AdminProhibited => "admin-prohibited",
+            Reason::NetProhibited => "net-prohibited",
+            Reason::HostProhibited => "host-prohibited",
+            Reason::TimeExceeded => "time-exceeded",
+            Reason::NoArp => "no-arp",
+            Reason::LocalError => "local-error",
+        }
+    }
+
+    /// True for replies that prove the host is up (it answered itself).
+    pub fn host_answered(self) -> bool {
+        matches!(
+            self,
+            Reason::SynAck | Reason::Reset | Reason::ConnRefused | Reason::PortUnreach | Reason::ProtoUnreach
+        )
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The result for one (host, port).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortResult {
+    /// Target address.
+    pub ip: IpAddr,
+    /// Target TCP port.
+    pub port: u16,
+    /// The state.
+    pub state: PortState,
+    /// Why.
+    pub reason: Reason,
+    /// TTL of the reply, when one was seen on the wire.
+    pub ttl: Option<u8>,
+    /// Round-trip time of the answering attempt, when known.
+    pub rtt: Option<Duration>,
+}
+
+/// The JSON shape of a result, shared by the ndjson and json formats.
+#[derive(Serialize)]
+pub struct JsonResult<'a> {
+    ip: IpAddr,
+    port: u16,
+    proto: &'static str,
+    state: PortState,
+    reason: Reason,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ttl: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rtt_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hostname: Option<&'a str>,
+}
+
+impl PortResult {
+    /// RTT in milliseconds, rounded to microseconds.
+    pub fn rtt_ms(&self) -> Option<f64> {
+        self.rtt
+            .map(|d| (d.as_secs_f64() * 1_000_000.0).round() / 1000.0)
+    }
+
+    /// The JSON view of this result.
+    pub fn json<'a>(&self, hostname: Option<&'a str>) -> JsonResult<'a> {
+        JsonResult {
+            ip: self.ip,
+            port: self.port,
+            proto: "tcp",
+            state: self.state,
+            reason: self.reason,
+            ttl: self.ttl,
+            rtt_ms: self.rtt_ms(),
+            hostname,
+        }
+    }
+}
+
+/// Counters of one run, shared by the engines and the summary of every format.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScanStats {
+    /// Hosts in the scan (this shard's view of the host set).
+    pub hosts_total: u64,
+    /// (host, port) pairs in the scan.
+    pub ports_total: u64,
+    /// Pairs with a final result.
+    pub ports_done: u64,
+    /// Probes sent, retries included.
+    pub probes_sent: u64,
+    /// Open ports found.
+    pub open: u64,
+    /// Wall time from first probe to the end.
+    pub elapsed: Duration,
+    /// True when the scan was stopped early (Ctrl-C).
+    pub interrupted: bool,
+    /// Frames the kernel dropped before the receiver read them, when known.
+    pub kernel_drops: Option<u64>,
+}
+
+impl ScanStats {
+    /// Average probes per second over the run.
+    pub fn rate(&self) -> f64 {
+        let s = self.elapsed.as_secs_f64();
+        if s > 0.0 {
+            self.probes_sent as f64 / s
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Where an engine delivers results and progress. Implemented by the scan orchestration
+/// (reporter plus progress line) and by tests.
+pub trait ResultSink {
+    /// One final result for a (host, port) pair; each pair is delivered at most once.
+    fn result(&mut self, r: PortResult) -> std::io::Result<()>;
+    /// Periodic progress (about ten times a second): pairs finished, probes sent, open found.
+    fn tick(&mut self, _done: u64, _sent: u64, _open: u64) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl ResultSink for Vec<PortResult> {
+    fn result(&mut self, r: PortResult) -> std::io::Result<()> {
+        self.push(r);
+        Ok(())
+    }
+}

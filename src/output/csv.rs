@@ -1,0 +1,48 @@
+//! `--format csv`: a header line, then one row per listed port result. Fields never contain
+//! commas or quotes (addresses, validated host names, fixed words), so no quoting is needed.
+
+use super::{FormatWriter, Report, RunInfo};
+use crate::event::PortResult;
+use crate::services::service_name;
+use std::io::{self, Write};
+use std::time::SystemTime;
+
+pub struct Csv<W: Write> {
+    out: W,
+}
+
+impl<W: Write> Csv<W> {
+    pub fn new(out: W) -> Self {
+        Csv { out }
+    }
+}
+
+impl<W: Write> FormatWriter for Csv<W> {
+    fn begin(&mut self, _run: &RunInfo) -> io::Result<()> {
+        self.out
+            .write_all(b"ip,hostname,port,proto,state,reason,service,ttl,rtt_ms\n")
+    }
+
+    fn result(&mut self, r: &PortResult, hostname: Option<&str>, _at: SystemTime) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "{},{},{},tcp,{},{},{},{},{}",
+            r.ip,
+            hostname.unwrap_or(""),
+            r.port,
+            r.state,
+            r.reason,
+            service_name(r.port).unwrap_or(""),
+            r.ttl.map(|t| t.to_string()).unwrap_or_default(),
+            r.rtt_ms().map(|t| t.to_string()).unwrap_or_default(),
+        )
+    }
+
+    fn end(&mut self, _run: &RunInfo, _report: &Report) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}

@@ -1,0 +1,76 @@
+//! `--format grepable` / `-oG`: nmap's grepable output — a `Status` line and a `Ports` line per
+//! host, with the most common unlisted state as `Ignored State`.
+
+use super::{FormatWriter, Report, RunInfo, rfc3339};
+use crate::event::PortState;
+use crate::services::service_name;
+use std::io::{self, Write};
+
+pub struct Grepable<W: Write> {
+    out: W,
+}
+
+impl<W: Write> Grepable<W> {
+    pub fn new(out: W) -> Self {
+        Grepable { out }
+    }
+}
+
+impl<W: Write> FormatWriter for Grepable<W> {
+    fn begin(&mut self, run: &RunInfo) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "# synscan {} scan initiated {} as: {}",
+            env!("CARGO_PKG_VERSION"),
+            rfc3339(run.start),
+            run.args
+        )
+    }
+
+    fn end(&mut self, _run: &RunInfo, report: &Report) -> io::Result<()> {
+        for h in &report.hosts {
+            let name = h.hostname.as_deref().unwrap_or("");
+            let status = if h.up { "Up" } else { "Unknown" };
+            writeln!(self.out, "Host: {} ({name})\tStatus: {status}", h.ip)?;
+            if h.listed.is_empty() {
+                continue;
+            }
+            let ports: Vec<String> = h
+                .listed
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{}/{}/tcp//{}///",
+                        r.port,
+                        r.state,
+                        service_name(r.port).unwrap_or("")
+                    )
+                })
+                .collect();
+            write!(self.out, "Host: {} ({name})\tPorts: {}", h.ip, ports.join(", "))?;
+            let ignored = [PortState::Closed, PortState::Filtered, PortState::Open]
+                .into_iter()
+                .map(|s| (s, h.not_shown(s, report.listed)))
+                .max_by_key(|&(_, n)| n);
+            if let Some((state, n)) = ignored.filter(|&(_, n)| n > 0) {
+                write!(self.out, "\tIgnored State: {state} ({n})")?;
+            }
+            writeln!(self.out)?;
+        }
+        let s = &report.stats;
+        writeln!(
+            self.out,
+            "# synscan done at {} -- {} IP {} ({} {} up) scanned in {:.2} seconds",
+            rfc3339(report.end),
+            s.hosts_total,
+            if s.hosts_total == 1 { "address" } else { "addresses" },
+            report.hosts_up(),
+            if report.hosts_up() == 1 { "host" } else { "hosts" },
+            s.elapsed.as_secs_f64()
+        )
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}

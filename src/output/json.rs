@@ -1,0 +1,39 @@
+//! `--format json`: the ndjson objects in one JSON array, streamed element by element so the
+//! array is complete (and valid) as soon as the scan ends or is interrupted.
+
+use super::{FormatWriter, Report, RunInfo};
+use crate::event::PortResult;
+use std::io::{self, Write};
+use std::time::SystemTime;
+
+pub struct Json<W: Write> {
+    out: W,
+    first: bool,
+}
+
+impl<W: Write> Json<W> {
+    pub fn new(out: W) -> Self {
+        Json { out, first: true }
+    }
+}
+
+impl<W: Write> FormatWriter for Json<W> {
+    fn begin(&mut self, _run: &RunInfo) -> io::Result<()> {
+        self.out.write_all(b"[")
+    }
+
+    fn result(&mut self, r: &PortResult, hostname: Option<&str>, _at: SystemTime) -> io::Result<()> {
+        self.out.write_all(if self.first { b"\n" } else { b",\n" })?;
+        self.first = false;
+        serde_json::to_writer(&mut self.out, &r.json(hostname))?;
+        Ok(())
+    }
+
+    fn end(&mut self, _run: &RunInfo, _report: &Report) -> io::Result<()> {
+        self.out.write_all(b"\n]\n")
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}

@@ -1,0 +1,35 @@
+//! `--format list` / `-oL`: masscan's list format, `STATE tcp PORT IP UNIXTIME` per listed
+//! result between a `#synscan` header and a `# end` trailer, so masscan -oL parsers read it.
+
+use super::{FormatWriter, Report, RunInfo, unix_secs};
+use crate::event::PortResult;
+use std::io::{self, Write};
+use std::time::SystemTime;
+
+pub struct List<W: Write> {
+    out: W,
+}
+
+impl<W: Write> List<W> {
+    pub fn new(out: W) -> Self {
+        List { out }
+    }
+}
+
+impl<W: Write> FormatWriter for List<W> {
+    fn begin(&mut self, _run: &RunInfo) -> io::Result<()> {
+        self.out.write_all(b"#synscan\n")
+    }
+
+    fn result(&mut self, r: &PortResult, _hostname: Option<&str>, at: SystemTime) -> io::Result<()> {
+        writeln!(self.out, "{} tcp {} {} {}", r.state, r.port, r.ip, unix_secs(at))
+    }
+
+    fn end(&mut self, _run: &RunInfo, _report: &Report) -> io::Result<()> {
+        self.out.write_all(b"# end\n")
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}

@@ -1,0 +1,95 @@
+//! `--format text` / `-oN`: nmap's normal output — a per-host table (PORT STATE SERVICE
+//! REASON) with the "Not shown" line, then a one-line summary.
+
+use super::{FormatWriter, Report, RunInfo, rfc3339, summary_line};
+use crate::event::PortState;
+use crate::services::service_name;
+use std::io::{self, Write};
+
+pub struct Text<W: Write> {
+    out: W,
+}
+
+impl<W: Write> Text<W> {
+    pub fn new(out: W) -> Self {
+        Text { out }
+    }
+}
+
+impl<W: Write> FormatWriter for Text<W> {
+    fn begin(&mut self, run: &RunInfo) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "synscan {} {} scan of {} {} x {} {} started {}",
+            env!("CARGO_PKG_VERSION"),
+            run.scan_type,
+            run.hosts_total,
+            if run.hosts_total == 1 { "host" } else { "hosts" },
+            run.ports_per_host,
+            if run.ports_per_host == 1 { "port" } else { "ports" },
+            rfc3339(run.start)
+        )
+    }
+
+    fn end(&mut self, _run: &RunInfo, report: &Report) -> io::Result<()> {
+        for h in &report.hosts {
+            writeln!(self.out, "\nScan report for {}", h.display_name())?;
+            if !h.up {
+                writeln!(self.out, "Host did not answer")?;
+            }
+            let closed = h.not_shown(PortState::Closed, report.listed);
+            let filtered = h.not_shown(PortState::Filtered, report.listed);
+            if closed + filtered > 0 {
+                writeln!(
+                    self.out,
+                    "Not shown: {closed} closed {}, {filtered} filtered {}",
+                    if closed == 1 { "port" } else { "ports" },
+                    if filtered == 1 { "port" } else { "ports" },
+                )?;
+            }
+            if h.listed.is_empty() {
+                continue;
+            }
+            let rows: Vec<[String; 4]> = h
+                .listed
+                .iter()
+                .map(|r| {
+                    [
+                        format!("{}/tcp", r.port),
+                        r.state.to_string(),
+                        service_name(r.port).unwrap_or("unknown").to_string(),
+                        r.reason.to_string(),
+                    ]
+                })
+                .collect();
+            let header = ["PORT", "STATE", "SERVICE", "REASON"];
+            let mut width = header.map(str::len);
+            for row in &rows {
+                for (w, cell) in width.iter_mut().zip(row) {
+                    *w = (*w).max(cell.len());
+                }
+            }
+            let line = |cells: [&str; 4]| {
+                format!(
+                    "{:<w0$} {:<w1$} {:<w2$} {}",
+                    cells[0],
+                    cells[1],
+                    cells[2],
+                    cells[3],
+                    w0 = width[0],
+                    w1 = width[1],
+                    w2 = width[2]
+                )
+            };
+            writeln!(self.out, "{}", line(header))?;
+            for row in &rows {
+                writeln!(self.out, "{}", line([&row[0], &row[1], &row[2], &row[3]]))?;
+            }
+        }
+        writeln!(self.out, "\nsynscan done: {}", summary_line(report))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}

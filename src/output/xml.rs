@@ -1,0 +1,115 @@
+//! `--format xml` / `-oX`: nmap-compatible XML (nmaprun, host, ports, extraports, runstats)
+//! that ndiff compares and nmap.xsl renders. Written at the end, in one piece.
+
+use super::{FormatWriter, Report, RunInfo, rfc3339, summary_line, unix_secs};
+use crate::event::PortState;
+use crate::services::service_name;
+use quick_xml::escape::escape;
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+pub struct Xml<W: Write> {
+    out: W,
+}
+
+impl<W: Write> Xml<W> {
+    pub fn new(out: W) -> Self {
+        Xml { out }
+    }
+}
+
+impl<W: Write> FormatWriter for Xml<W> {
+    fn end(&mut self, run: &RunInfo, report: &Report) -> io::Result<()> {
+        let o = &mut self.out;
+        let start = unix_secs(run.start);
+        let end = unix_secs(report.end);
+        writeln!(o, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+        writeln!(o, "<!DOCTYPE nmaprun>")?;
+        writeln!(
+            o,
+            r#"<?xml-stylesheet href="file:///usr/share/nmap/nmap.xsl" type="text/xsl"?>"#
+        )?;
+        writeln!(
+            o,
+            r#"<nmaprun scanner="synscan" args="{}" start="{start}" startstr="{}" version="{}" xmloutputversion="1.05">"#,
+            escape(run.args.as_str()),
+            rfc3339(run.start),
+            env!("CARGO_PKG_VERSION")
+        )?;
+        writeln!(
+            o,
+            r#"<scaninfo type="{}" protocol="tcp" numservices="{}" services="{}"/>"#,
+            run.scan_type, run.ports_per_host, run.ports_expr
+        )?;
+        writeln!(o, r#"<verbose level="0"/>"#)?;
+        writeln!(o, r#"<debugging level="0"/>"#)?;
+        for h in &report.hosts {
+            let state = if h.up { "up" } else { "unknown" };
+            let reason = h.up_reason.map(|r| r.as_str()).unwrap_or("no-response");
+            writeln!(
+                o,
+                r#"<host starttime="{start}" endtime="{end}"><status state="{state}" reason="{reason}" reason_ttl="0"/>"#
+            )?;
+            let family = match h.ip {
+                IpAddr::V4(_) => "ipv4",
+                IpAddr::V6(_) => "ipv6",
+            };
+            writeln!(o, r#"<address addr="{}" addrtype="{family}"/>"#, h.ip)?;
+            writeln!(o, "<hostnames>")?;
+            if let Some(name) = &h.hostname {
+                writeln!(o, r#"<hostname name="{}" type="user"/>"#, escape(name.as_str()))?;
+            }
+            writeln!(o, "</hostnames>")?;
+            write!(o, "<ports>")?;
+            for st in [PortState::Closed, PortState::Filtered, PortState::Open] {
+                let n = h.not_shown(st, report.listed);
+                if n == 0 {
+                    continue;
+                }
+                writeln!(o, r#"<extraports state="{st}" count="{n}">"#)?;
+                for ((s, reason), count) in &h.reasons {
+                    if *s == st {
+                        writeln!(
+                            o,
+                            r#"<extrareasons reason="{reason}" count="{count}" proto="tcp"/>"#
+                        )?;
+                    }
+                }
+                writeln!(o, "</extraports>")?;
+            }
+            for r in &h.listed {
+                write!(
+                    o,
+                    r#"<port protocol="tcp" portid="{}"><state state="{}" reason="{}" reason_ttl="{}"/>"#,
+                    r.port,
+                    r.state,
+                    r.reason,
+                    r.ttl.unwrap_or(0)
+                )?;
+                if let Some(name) = service_name(r.port) {
+                    write!(o, r#"<service name="{name}" method="table" conf="3"/>"#)?;
+                }
+                writeln!(o, "</port>")?;
+            }
+            writeln!(o, "</ports>")?;
+            writeln!(o, "</host>")?;
+        }
+        let s = &report.stats;
+        let up = report.hosts_up();
+        writeln!(
+            o,
+            r#"<runstats><finished time="{end}" timestr="{}" summary="{}" elapsed="{:.2}" exit="success"/><hosts up="{up}" down="{}" total="{}"/>"#,
+            rfc3339(report.end),
+            escape(summary_line(report).as_str()),
+            s.elapsed.as_secs_f64(),
+            s.hosts_total.saturating_sub(up),
+            s.hosts_total
+        )?;
+        writeln!(o, "</runstats>")?;
+        writeln!(o, "</nmaprun>")
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
