@@ -102,7 +102,11 @@ impl Reason {
     pub fn host_answered(self) -> bool {
         matches!(
             self,
-            Reason::SynAck | Reason::Reset | Reason::ConnRefused | Reason::PortUnreach | Reason::ProtoUnreach
+            Reason::SynAck
+                | Reason::Reset
+                | Reason::ConnRefused
+                | Reason::PortUnreach
+                | Reason::ProtoUnreach
         )
     }
 }

@@ -6,7 +6,7 @@ use std::io;
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit and returns the new soft limit, so the
 /// connect engine can keep as many sockets open as the system allows.
-pub fn raise_nofile_limit() -> io::Result<u64> {
+pub fn raise_nofile_limit() -> io::Result<libc::rlim_t> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -25,5 +25,5 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
             lim.rlim_cur = lim.rlim_max;
         }
     }
-    Ok(lim.rlim_cur as u64)
+    Ok(lim.rlim_cur)
 }

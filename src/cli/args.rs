@@ -55,7 +55,12 @@ pub struct Args {
 
     /// Ports: 22,80,1000-2000; "-" (or -p-) for 1-65535; service names (http); port 0 only when
     /// named. Default: the top 1000.
-    #[arg(short = 'p', long = "ports", value_name = "PORTS", allow_hyphen_values = true)]
+    #[arg(
+        short = 'p',
+        long = "ports",
+        value_name = "PORTS",
+        allow_hyphen_values = true
+    )]
     pub ports: Option<String>,
 
     /// Scan the N most common TCP ports (from the shipped ranking).
@@ -196,30 +201,29 @@ fn parse_positive(s: &str) -> Result<usize, String> {
     }
 }
 
-/// Parses `500ms`, `2s`, `1m`, `1.5s` or a bare number of seconds.
+/// Parses `500ms`, `2s`, `1m`, `1.5s` or a bare number of seconds (at most a day).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = if let Ok(secs) = s.parse::<f64>() {
-        if !secs.is_finite() || secs < 0.0 || secs > 86_400.0 {
-            return Err("expected a duration like 500ms, 2s or 1m".into());
-        }
-        Duration::from_secs_f64(secs)
-    } else if let Some(ms) = s.strip_suffix("ms").and_then(|v| v.parse::<f64>().ok()) {
-        if !ms.is_finite() || !(0.0..=86_400_000.0).contains(&ms) {
-            return Err("expected a duration like 500ms, 2s or 1m".into());
-        }
-        Duration::from_secs_f64(ms / 1000.0)
-    } else if let Some(secs) = s.strip_suffix('s').and_then(|v| v.parse::<f64>().ok()) {
-        if !secs.is_finite() || !(0.0..=86_400.0).contains(&secs) {
-            return Err("expected a duration like 500ms, 2s or 1m".into());
-        }
-        Duration::from_secs_f64(secs)
+    const BAD: &str = "expected a duration like 500ms, 2s or 1m";
+    let (num, scale) = if let Some(v) = s.strip_suffix("ms") {
+        (v, 0.001)
+    } else if let Some(v) = s.strip_suffix('s') {
+        (v, 1.0)
     } else {
-        humantime::parse_duration(s).map_err(|_| "expected a duration like 500ms, 2s or 1m".to_string())?
+        (s, 1.0)
     };
-    if d.is_zero() {
+    let secs = match num.parse::<f64>() {
+        Ok(v) => v * scale,
+        Err(_) => humantime::parse_duration(s)
+            .map_err(|_| BAD.to_string())?
+            .as_secs_f64(),
+    };
+    if !(secs.is_finite() && (0.0..=86_400.0).contains(&secs)) {
+        return Err(BAD.into());
+    }
+    if secs == 0.0 {
         return Err("the duration must be more than zero".into());
     }
-    Ok(d)
+    Ok(Duration::from_secs_f64(secs))
 }
 
 fn parse_states(s: &str) -> Result<StateSet, String> {
@@ -264,7 +268,15 @@ mod tests {
             .collect();
         assert_eq!(
             n,
-            ["synscan", "--scan-type=connect", "--ports=-", "--output-xml", "f", "--", "-sS"]
+            [
+                "synscan",
+                "--scan-type=connect",
+                "--ports=-",
+                "--output-xml",
+                "f",
+                "--",
+                "-sS"
+            ]
         );
     }
 

@@ -70,7 +70,10 @@ impl ScanConfig {
             .flat_map(|l| target::split_list(l).collect::<Vec<_>>())
             .collect();
         if let Some(path) = &args.exclude_file {
-            excludes.extend(target::tokens_from_text(&read_text(path, "--exclude-file")?));
+            excludes.extend(target::tokens_from_text(&read_text(
+                path,
+                "--exclude-file",
+            )?));
         }
         if excludes.iter().any(|e| e.is_empty()) {
             return Err(Error::input("empty item in --exclude list"));

@@ -38,8 +38,12 @@ pub fn run(argv: Vec<OsString>) -> Result<u8> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // A second signal while stopping exits at once.
-        signal_hook::flag::register_conditional_shutdown(sig, EXIT_INTERRUPTED as i32, Arc::clone(&stop))
-            .map_err(|e| Error::io("install signal handler", e))?;
+        signal_hook::flag::register_conditional_shutdown(
+            sig,
+            EXIT_INTERRUPTED as i32,
+            Arc::clone(&stop),
+        )
+        .map_err(|e| Error::io("install signal handler", e))?;
         signal_hook::flag::register(sig, Arc::clone(&stop))
             .map_err(|e| Error::io("install signal handler", e))?;
     }

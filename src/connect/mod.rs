@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 /// File descriptors kept free for output files, stdio and the epoll instance.
 const FD_RESERVE: u64 = 64;
+/// Refused sockets kept for reuse.
+const IDLE_SOCKETS: usize = 64;
 /// How often progress is reported.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -80,7 +82,10 @@ fn classify(e: &io::Error) -> Outcome {
         Some(libc::EACCES) | Some(libc::EPERM) => {
             Outcome::Done(PortState::Filtered, Reason::AdminProhibited)
         }
-        Some(libc::EADDRNOTAVAIL) | Some(libc::EAGAIN) | Some(libc::ENOBUFS) | Some(libc::EMFILE)
+        Some(libc::EADDRNOTAVAIL)
+        | Some(libc::EAGAIN)
+        | Some(libc::ENOBUFS)
+        | Some(libc::EMFILE)
         | Some(libc::ENFILE) => Outcome::Again,
         _ => Outcome::Done(PortState::Filtered, Reason::LocalError),
     }
@@ -100,6 +105,8 @@ pub struct ConnectEngine<'a, I: Iterator<Item = (IpAddr, u16)>> {
     /// (deadline, slot, attempt start) in deadline order (all timeouts are equal).
     deadlines: VecDeque<(Instant, usize, Instant)>,
     retry: VecDeque<Probe>,
+    /// Refused sockets kept for reuse: saves a socket() and a close() per closed port.
+    idle: Vec<(bool, Socket)>,
     inflight: usize,
     cap: usize,
     stats: ScanStats,
@@ -129,6 +136,7 @@ impl<'a, I: Iterator<Item = (IpAddr, u16)>> ConnectEngine<'a, I> {
             freed: Vec::new(),
             deadlines: VecDeque::new(),
             retry: VecDeque::new(),
+            idle: Vec::new(),
             inflight: 0,
             cap,
             stats: ScanStats::default(),
@@ -211,7 +219,11 @@ impl<'a, I: Iterator<Item = (IpAddr, u16)>> ConnectEngine<'a, I> {
             if last_tick.elapsed() >= TICK {
                 last_tick = Instant::now();
                 self.sink
-                    .tick(self.stats.ports_done, self.stats.probes_sent, self.stats.open)
+                    .tick(
+                        self.stats.ports_done,
+                        self.stats.probes_sent,
+                        self.stats.open,
+                    )
                     .map_err(|e| Error::io("write results", e))?;
             }
         }
@@ -219,7 +231,11 @@ impl<'a, I: Iterator<Item = (IpAddr, u16)>> ConnectEngine<'a, I> {
         self.slots.clear();
         self.stats.elapsed = started.elapsed();
         self.sink
-            .tick(self.stats.ports_done, self.stats.probes_sent, self.stats.open)
+            .tick(
+                self.stats.ports_done,
+                self.stats.probes_sent,
+                self.stats.open,
+            )
             .map_err(|e| Error::io("write results", e))?;
         Ok(self.stats)
     }
@@ -227,11 +243,7 @@ impl<'a, I: Iterator<Item = (IpAddr, u16)>> ConnectEngine<'a, I> {
     /// Starts one attempt. Returns false when local resources ran short.
     fn launch(&mut self, probe: Probe) -> Result<bool> {
         let addr = SocketAddr::new(probe.ip, probe.port);
-        let sock = match Socket::new(
-            Domain::for_address(addr),
-            Type::STREAM.nonblocking().cloexec(),
-            Some(Protocol::TCP),
-        ) {
+        let sock = match self.socket_for(addr) {
             Ok(s) => s,
             Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) => {
                 // Never die of "too many open files": shrink the window to what fits.
@@ -246,25 +258,38 @@ impl<'a, I: Iterator<Item = (IpAddr, u16)>> ConnectEngine<'a, I> {
             Err(e) => return Err(Error::io(format!("socket for {addr}"), e)),
         };
         let started = Instant::now();
-        let outcome = match sock.connect(&addr.into()) {
+        let sa = addr.into();
+        let outcome = match sock.connect(&sa) {
             Ok(()) => Some(Outcome::Done(PortState::Open, Reason::SynAck)),
-            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
-                // On loopback the answer is often already there: skip epoll for it.
-                match sock.take_error() {
-                    Ok(Some(e)) => Some(classify(&e)),
-                    _ => None,
+            // On loopback the answer is usually in before connect() returns. A second
+            // connect() reports it (EISCONN, ECONNREFUSED ...) and leaves a refused socket
+            // unconnected and reusable; EALREADY means the answer is still to come.
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => match sock.connect(&sa) {
+                Ok(()) => Some(Outcome::Done(PortState::Open, Reason::SynAck)),
+                Err(e) if e.raw_os_error() == Some(libc::EISCONN) => {
+                    Some(Outcome::Done(PortState::Open, Reason::SynAck))
                 }
-            }
+                Err(e) if e.raw_os_error() == Some(libc::EALREADY) => None,
+                Err(e) => Some(classify(&e)),
+            },
             Err(e) => Some(classify(&e)),
         };
         match outcome {
             Some(Outcome::Again) => return Ok(false),
+            Some(Outcome::Done(PortState::Open, _)) if is_self_connect(&sock) => {
+                // The kernel picked the target port as our source port and connected the
+                // socket to itself: nothing listens there. Try again from another port.
+                close_with_reset(&sock);
+                self.retry.push_front(probe);
+                return Ok(true);
+            }
             Some(Outcome::Done(state, reason)) => {
                 self.stats.probes_sent += 1;
                 if state == PortState::Open {
                     close_with_reset(&sock);
+                } else if reason == Reason::ConnRefused && self.idle.len() < IDLE_SOCKETS {
+                    self.idle.push((addr.is_ipv6(), sock));
                 }
-                drop(sock);
                 self.finish(probe, state, reason, Some(started.elapsed()))?;
                 return Ok(true);
             }
@@ -294,6 +319,18 @@ impl<'a, I: Iterator<Item = (IpAddr, u16)>> ConnectEngine<'a, I> {
         Ok(true)
     }
 
+    /// A fresh non-blocking socket, or a refused one of the same family to reuse.
+    fn socket_for(&mut self, addr: SocketAddr) -> io::Result<Socket> {
+        if let Some(i) = self.idle.iter().rposition(|(v6, _)| *v6 == addr.is_ipv6()) {
+            return Ok(self.idle.swap_remove(i).1);
+        }
+        Socket::new(
+            Domain::for_address(addr),
+            Type::STREAM.nonblocking().cloexec(),
+            Some(Protocol::TCP),
+        )
+    }
+
     /// Handles readiness of one in-flight attempt.
     fn on_ready(&mut self, slot: usize) -> Result<()> {
         let Some(conn) = self.slots.get(slot).and_then(Option::as_ref) else {
@@ -302,6 +339,14 @@ impl<'a, I: Iterator<Item = (IpAddr, u16)>> ConnectEngine<'a, I> {
         let outcome = match conn.stream.take_error() {
             Ok(Some(e)) | Err(e) => classify(&e),
             Ok(None) => match conn.stream.peer_addr() {
+                Ok(peer) if conn.stream.local_addr().ok() == Some(peer) => {
+                    // Connected to itself (see `launch`): try again from another port.
+                    if let Some(conn) = self.release(slot) {
+                        close_with_reset(&conn.stream);
+                        self.retry.push_front(conn.probe);
+                    }
+                    return Ok(());
+                }
                 Ok(_) => Outcome::Done(PortState::Open, Reason::SynAck),
                 // Not connected yet: a spurious wake-up.
                 Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => return Ok(()),
@@ -384,6 +429,14 @@ impl<'a, I: Iterator<Item = (IpAddr, u16)>> ConnectEngine<'a, I> {
     }
 }
 
+/// True when a connected socket's peer is itself (TCP simultaneous open on loopback).
+fn is_self_connect(s: &Socket) -> bool {
+    match (s.local_addr(), s.peer_addr()) {
+        (Ok(l), Ok(p)) => l.as_socket().is_some() && l.as_socket() == p.as_socket(),
+        _ => false,
+    }
+}
+
 /// Sets SO_LINGER 0 so that closing sends a RST and leaves no TIME_WAIT.
 fn close_with_reset<S: std::os::fd::AsFd>(s: &S) {
     // Failure only means a normal FIN close instead; nothing to report.
@@ -397,25 +450,44 @@ mod tests {
 
     #[test]
     fn finds_listeners_and_closed_ports_on_loopback() {
-        let listeners: Vec<TcpListener> =
-            (0..5).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
-        let open: Vec<u16> = listeners.iter().map(|l| l.local_addr().unwrap().port()).collect();
+        let listeners: Vec<TcpListener> = (0..5)
+            .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let open: Vec<u16> = listeners
+            .iter()
+            .map(|l| l.local_addr().unwrap().port())
+            .collect();
         // A port that was just bound and released is closed.
-        let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let closed = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let lo: IpAddr = "127.0.0.1".parse().unwrap();
-        let probes: Vec<(IpAddr, u16)> =
-            open.iter().chain(std::iter::once(&closed)).map(|&p| (lo, p)).collect();
+        let probes: Vec<(IpAddr, u16)> = open
+            .iter()
+            .chain(std::iter::once(&closed))
+            .map(|&p| (lo, p))
+            .collect();
         let mut results: Vec<PortResult> = Vec::new();
         let stop = AtomicBool::new(false);
-        let stats = ConnectEngine::new(ConnectOptions::default(), probes.into_iter(), &mut results, &stop)
-            .unwrap()
-            .run()
-            .unwrap();
+        let stats = ConnectEngine::new(
+            ConnectOptions::default(),
+            probes.into_iter(),
+            &mut results,
+            &stop,
+        )
+        .unwrap()
+        .run()
+        .unwrap();
         assert_eq!(stats.ports_done, 6);
         assert_eq!(stats.open, 5);
         for r in &results {
             if r.port == closed {
-                assert_eq!((r.state, r.reason), (PortState::Closed, Reason::ConnRefused));
+                assert_eq!(
+                    (r.state, r.reason),
+                    (PortState::Closed, Reason::ConnRefused)
+                );
             } else {
                 assert!(open.contains(&r.port));
                 assert_eq!((r.state, r.reason), (PortState::Open, Reason::SynAck));

@@ -23,7 +23,12 @@ impl<W: Write> FormatWriter for Csv<W> {
             .write_all(b"ip,hostname,port,proto,state,reason,service,ttl,rtt_ms\n")
     }
 
-    fn result(&mut self, r: &PortResult, hostname: Option<&str>, _at: SystemTime) -> io::Result<()> {
+    fn result(
+        &mut self,
+        r: &PortResult,
+        hostname: Option<&str>,
+        _at: SystemTime,
+    ) -> io::Result<()> {
         writeln!(
             self.out,
             "{},{},{},tcp,{},{},{},{},{}",

@@ -47,7 +47,12 @@ impl<W: Write> FormatWriter for Grepable<W> {
                     )
                 })
                 .collect();
-            write!(self.out, "Host: {} ({name})\tPorts: {}", h.ip, ports.join(", "))?;
+            write!(
+                self.out,
+                "Host: {} ({name})\tPorts: {}",
+                h.ip,
+                ports.join(", ")
+            )?;
             let ignored = [PortState::Closed, PortState::Filtered, PortState::Open]
                 .into_iter()
                 .map(|s| (s, h.not_shown(s, report.listed)))
@@ -63,9 +68,17 @@ impl<W: Write> FormatWriter for Grepable<W> {
             "# synscan done at {} -- {} IP {} ({} {} up) scanned in {:.2} seconds",
             rfc3339(report.end),
             s.hosts_total,
-            if s.hosts_total == 1 { "address" } else { "addresses" },
+            if s.hosts_total == 1 {
+                "address"
+            } else {
+                "addresses"
+            },
             report.hosts_up(),
-            if report.hosts_up() == 1 { "host" } else { "hosts" },
+            if report.hosts_up() == 1 {
+                "host"
+            } else {
+                "hosts"
+            },
             s.elapsed.as_secs_f64()
         )
     }

@@ -22,8 +22,14 @@ impl<W: Write> FormatWriter for Json<W> {
         self.out.write_all(b"[")
     }
 
-    fn result(&mut self, r: &PortResult, hostname: Option<&str>, _at: SystemTime) -> io::Result<()> {
-        self.out.write_all(if self.first { b"\n" } else { b",\n" })?;
+    fn result(
+        &mut self,
+        r: &PortResult,
+        hostname: Option<&str>,
+        _at: SystemTime,
+    ) -> io::Result<()> {
+        self.out
+            .write_all(if self.first { b"\n" } else { b",\n" })?;
         self.first = false;
         serde_json::to_writer(&mut self.out, &r.json(hostname))?;
         Ok(())

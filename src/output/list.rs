@@ -21,8 +21,20 @@ impl<W: Write> FormatWriter for List<W> {
         self.out.write_all(b"#synscan\n")
     }
 
-    fn result(&mut self, r: &PortResult, _hostname: Option<&str>, at: SystemTime) -> io::Result<()> {
-        writeln!(self.out, "{} tcp {} {} {}", r.state, r.port, r.ip, unix_secs(at))
+    fn result(
+        &mut self,
+        r: &PortResult,
+        _hostname: Option<&str>,
+        at: SystemTime,
+    ) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "{} tcp {} {} {}",
+            r.state,
+            r.port,
+            r.ip,
+            unix_secs(at)
+        )
     }
 
     fn end(&mut self, _run: &RunInfo, _report: &Report) -> io::Result<()> {

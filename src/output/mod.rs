@@ -164,7 +164,12 @@ pub trait FormatWriter {
         Ok(())
     }
     /// Called for each listed result as it arrives.
-    fn result(&mut self, _r: &PortResult, _hostname: Option<&str>, _at: SystemTime) -> io::Result<()> {
+    fn result(
+        &mut self,
+        _r: &PortResult,
+        _hostname: Option<&str>,
+        _at: SystemTime,
+    ) -> io::Result<()> {
         Ok(())
     }
     /// Called once at the end (also after Ctrl-C).
@@ -330,7 +335,11 @@ pub fn summary_line(report: &Report) -> String {
     format!(
         "{} {} up of {}, {} ports scanned, {} open, {:.2} s, {} probes sent ({:.0}/s){}{}",
         report.hosts_up(),
-        if report.hosts_up() == 1 { "host" } else { "hosts" },
+        if report.hosts_up() == 1 {
+            "host"
+        } else {
+            "hosts"
+        },
         hosts,
         s.ports_done,
         s.open,

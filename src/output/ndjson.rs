@@ -16,7 +16,12 @@ impl<W: Write> Ndjson<W> {
 }
 
 impl<W: Write> FormatWriter for Ndjson<W> {
-    fn result(&mut self, r: &PortResult, hostname: Option<&str>, _at: SystemTime) -> io::Result<()> {
+    fn result(
+        &mut self,
+        r: &PortResult,
+        hostname: Option<&str>,
+        _at: SystemTime,
+    ) -> io::Result<()> {
         serde_json::to_writer(&mut self.out, &r.json(hostname))?;
         self.out.write_all(b"\n")
     }

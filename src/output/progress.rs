@@ -15,7 +15,8 @@ impl Progress {
         if !enabled || !std::io::stderr().is_terminal() {
             return Progress { bar: None };
         }
-        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(10));
+        let bar =
+            ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(10));
         let style = ProgressStyle::with_template(
             "{percent:>3}% [{wide_bar}] {pos}/{len} {per_sec} found {msg} ETA {eta}",
         )

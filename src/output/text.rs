@@ -24,9 +24,17 @@ impl<W: Write> FormatWriter for Text<W> {
             env!("CARGO_PKG_VERSION"),
             run.scan_type,
             run.hosts_total,
-            if run.hosts_total == 1 { "host" } else { "hosts" },
+            if run.hosts_total == 1 {
+                "host"
+            } else {
+                "hosts"
+            },
             run.ports_per_host,
-            if run.ports_per_host == 1 { "port" } else { "ports" },
+            if run.ports_per_host == 1 {
+                "port"
+            } else {
+                "ports"
+            },
             rfc3339(run.start)
         )
     }

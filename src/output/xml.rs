@@ -57,7 +57,11 @@ impl<W: Write> FormatWriter for Xml<W> {
             writeln!(o, r#"<address addr="{}" addrtype="{family}"/>"#, h.ip)?;
             writeln!(o, "<hostnames>")?;
             if let Some(name) = &h.hostname {
-                writeln!(o, r#"<hostname name="{}" type="user"/>"#, escape(name.as_str()))?;
+                writeln!(
+                    o,
+                    r#"<hostname name="{}" type="user"/>"#,
+                    escape(name.as_str())
+                )?;
             }
             writeln!(o, "</hostnames>")?;
             write!(o, "<ports>")?;

@@ -1,0 +1,448 @@
+//! Command-line behaviour: bad input gives one line and exit 2, input lists, exclusions,
+//! output destinations, broken pipes and Ctrl-C.
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind")
+}
+
+#[test]
+fn malformed_input_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.txt");
+    std::fs::write(&empty, "# only a comment\n\n").unwrap();
+    let empty = empty.to_str().unwrap().to_string();
+    let missing = dir.path().join("missing.txt").to_str().unwrap().to_string();
+    let bad_out = dir
+        .path()
+        .join("no/such/dir/out.xml")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let bad_list = dir.path().join("bad.txt");
+    std::fs::write(&bad_list, "127.0.0.1\n10.0.0.0/40\n").unwrap();
+    let bad_list = bad_list.to_str().unwrap().to_string();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["10.0.0.0/33", "-p", "80"], "/33"),
+        (vec!["1.2.3", "-p", "80"], "1.2.3"),
+        (vec!["300.1.1.1", "-p", "80"], "300"),
+        (vec!["10.0.0.9-3", "-p", "80"], "10.0.0.9-3"),
+        (vec!["10.0.0.1-256", "-p", "80"], "256"),
+        (vec!["1.2.3.4.5", "-p", "80"], "1.2.3.4.5"),
+        (vec!["::zz", "-p", "80"], "::zz"),
+        (vec!["2001:db8::/32", "-p", "80"], "2001:db8::/32"),
+        (
+            vec!["no-such-host.invalid", "-p", "80"],
+            "no-such-host.invalid",
+        ),
+        (vec!["bad host!", "-p", "80"], "bad host!"),
+        (vec!["127.0.0.1", "-p", "70000"], "70000"),
+        (vec!["127.0.0.1", "-p", "5-1"], "5-1"),
+        (vec!["127.0.0.1", "-p", ","], "port list ','"),
+        (vec!["127.0.0.1", "-p", "80,"], "80,"),
+        (vec!["127.0.0.1", "-p", "abc"], "abc"),
+        (vec!["127.0.0.1", "-p", "U:53"], "U:"),
+        (vec!["127.0.0.1", "--top-ports", "0"], "--top-ports 0"),
+        (vec!["127.0.0.1", "--top-ports", "x"], "'x'"),
+        (vec!["127.0.0.1", "--rate", "0"], "--rate"),
+        (vec!["127.0.0.1", "--rate", "abc"], "abc"),
+        (vec!["127.0.0.1", "--rate", "-5"], "-5"),
+        (vec!["127.0.0.1", "--timeout", "soon"], "soon"),
+        (vec!["127.0.0.1", "--timeout", "0ms"], "0ms"),
+        (vec!["127.0.0.1", "--retries", "x"], "'x'"),
+        (vec!["127.0.0.1", "--max-inflight", "0"], "--max-inflight"),
+        (vec!["127.0.0.1", "--format", "yaml"], "yaml"),
+        (vec!["127.0.0.1", "--states", "open,maybe"], "maybe"),
+        (vec!["127.0.0.1", "--shard", "3/2"], "3/2"),
+        (vec!["127.0.0.1", "--seed", "-1"], "-1"),
+        (vec!["127.0.0.1", "-s", "X"], "'X'"),
+        (vec!["127.0.0.1", "--bogus-flag"], "--bogus-flag"),
+        (vec!["-p", "80"], "no targets"),
+        (
+            vec!["127.0.0.1", "--exclude", "127.0.0.0/8"],
+            "no targets left",
+        ),
+        (vec!["127.0.0.1", "--exclude", "127.0.0.1,"], "empty item"),
+        (vec!["127.0.0.1", "--exclude", "10.0.0.0/99"], "/99"),
+        (vec!["-iL", &empty], "no targets in -iL file"),
+        (vec!["-iL", &missing], "missing.txt"),
+        (vec!["-iL", &bad_list], "10.0.0.0/40"),
+        (vec!["127.0.0.1", "--exclude-file", &missing], "missing.txt"),
+        (vec!["127.0.0.1", "-p", "80", "-oX", &bad_out], "out.xml"),
+        (
+            vec!["127.0.0.1", "-p", "80", "--top-ports", "10"],
+            "--top-ports",
+        ),
+    ];
+    assert!(cases.len() >= 30);
+    for (args, needle) in cases {
+        let out = synscan(&args);
+        assert_eq!(out.code, Some(2), "{args:?}: {out:?}");
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?} printed to stdout: {}",
+            out.stdout
+        );
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{args:?}: not one line: {:?}", out.stderr);
+        assert!(
+            lines[0].starts_with("synscan: error: "),
+            "{args:?}: {}",
+            lines[0]
+        );
+        assert!(
+            lines[0].contains(needle),
+            "{args:?}: '{needle}' not in {}",
+            lines[0]
+        );
+        assert!(!out.stderr.contains("panicked"), "{args:?}");
+    }
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let out = synscan(&["--help"]);
+    assert_eq!(out.code, Some(0));
+    assert!(out.stdout.contains("--top-ports"));
+    let out = synscan(&["--version"]);
+    assert_eq!(out.code, Some(0));
+    assert!(out.stdout.starts_with("synscan "));
+}
+
+#[test]
+fn input_list_from_stdin_and_file_with_excludes() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("targets.txt");
+    std::fs::write(
+        &list,
+        "# lab targets\n127.0.0.1\n\n127.0.0.2 # second\n127.0.0.3\n",
+    )
+    .unwrap();
+    let excl = dir.path().join("excl.txt");
+    std::fs::write(&excl, "127.0.0.3\n").unwrap();
+    let out = synscan(&[
+        "-sT",
+        "-iL",
+        list.to_str().unwrap(),
+        "--exclude-file",
+        excl.to_str().unwrap(),
+        "--exclude",
+        "127.0.0.2",
+        "-p",
+        &port,
+        "--states",
+        "all",
+        "--format",
+        "ndjson",
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let lines = parse_ndjson(&out.stdout);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        (lines[0].ip.as_str(), lines[0].state.as_str()),
+        ("127.0.0.1", "open")
+    );
+
+    let out = synscan_in(
+        None,
+        &[
+            "-sT", "-iL", "-", "-p", &port, "--states", "all", "--format", "ndjson",
+        ],
+        b"127.0.0.1\n127.0.0.1\n# dup above\n",
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        parse_ndjson(&out.stdout).len(),
+        1,
+        "duplicates scanned once"
+    );
+}
+
+#[test]
+fn hostname_is_resolved_once_and_named_in_output() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    let out = synscan(&["-sT", "localhost", "-p", &port]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stdout.contains("Scan report for localhost (127.0.0.1)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!("{port}/tcp")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "stderr not empty when not a terminal: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn ipv6_loopback_by_connect() {
+    let Ok(l) = TcpListener::bind("[::1]:0") else {
+        eprintln!("no IPv6 loopback here");
+        return;
+    };
+    let port = l.local_addr().unwrap().port();
+    let closed = free_port();
+    let ports = format!("{port},{closed}");
+    let out = synscan(&["::1", "-p", &ports, "--states", "all", "--format", "ndjson"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let mut lines = parse_ndjson(&out.stdout);
+    lines.sort();
+    let got: Vec<(u16, &str)> = lines.iter().map(|l| (l.port, l.state.as_str())).collect();
+    let mut want = vec![(port, "open"), (closed, "closed")];
+    want.sort();
+    assert_eq!(got, want);
+    assert!(lines.iter().all(|l| l.ip == "::1"));
+}
+
+#[test]
+fn every_format_to_files_at_once() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let out = synscan(&[
+        "-sT",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "--format",
+        "csv",
+        "-o",
+        &p("o.csv"),
+        "-oN",
+        &p("o.txt"),
+        "-oJ",
+        &p("o.ndjson"),
+        "-oG",
+        &p("o.gnmap"),
+        "-oX",
+        &p("o.xml"),
+        "-oL",
+        &p("o.list"),
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stdout.is_empty(),
+        "-o sends --format output to the file"
+    );
+    let read = |n: &str| std::fs::read_to_string(p(n)).unwrap();
+    assert!(read("o.csv").contains(&format!("127.0.0.1,,{port},tcp,open,syn-ack")));
+    assert!(read("o.txt").contains(&format!("{port}/tcp")));
+    assert_eq!(parse_ndjson(&read("o.ndjson")).len(), 1);
+    assert!(read("o.gnmap").contains(&format!("Ports: {port}/open/tcp")));
+    assert!(read("o.xml").contains(&format!("portid=\"{port}\"><state state=\"open\"")));
+    assert!(read("o.list").contains(&format!("open tcp {port} 127.0.0.1 ")));
+    let json = synscan(&["-sT", "127.0.0.1", "-p", &port, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v[0]["port"].as_u64(), Some(port.parse().unwrap()));
+}
+
+#[test]
+fn xml_is_accepted_by_ndiff_and_nmap_xsl() {
+    let a = TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = TcpListener::bind("127.0.0.1:0").unwrap();
+    let pa = a.local_addr().unwrap().port();
+    let pb = b.local_addr().unwrap().port();
+    let ports = format!("{pa},{pb}");
+    let dir = tempfile::tempdir().unwrap();
+    let x1 = dir.path().join("1.xml");
+    let x2 = dir.path().join("2.xml");
+    let out = synscan(&[
+        "-sT",
+        "127.0.0.1",
+        "-p",
+        &ports,
+        "-oX",
+        x1.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    drop(b);
+    let out = synscan(&[
+        "-sT",
+        "127.0.0.1",
+        "-p",
+        &ports,
+        "-oX",
+        x2.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+
+    let nd = Command::new("ndiff")
+        .arg(&x1)
+        .arg(&x2)
+        .output()
+        .expect("ndiff is installed");
+    let text = String::from_utf8_lossy(&nd.stdout);
+    // ndiff exits 1 when the scans differ, 2 on error.
+    assert_eq!(
+        nd.status.code(),
+        Some(1),
+        "ndiff: {text} {}",
+        String::from_utf8_lossy(&nd.stderr)
+    );
+    assert!(text.contains(&format!("-{pb}/tcp open")), "{text}");
+    let same = Command::new("ndiff").arg(&x1).arg(&x1).output().unwrap();
+    assert_eq!(same.status.code(), Some(0));
+
+    let html = Command::new("xsltproc")
+        .arg("/usr/share/nmap/nmap.xsl")
+        .arg(&x1)
+        .output()
+        .expect("xsltproc is installed");
+    assert!(
+        html.status.success(),
+        "{}",
+        String::from_utf8_lossy(&html.stderr)
+    );
+    assert!(
+        html.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&html.stderr)
+    );
+    let h = String::from_utf8_lossy(&html.stdout);
+    assert!(h.contains(&pa.to_string()) && h.contains("open"), "{h}");
+}
+
+#[test]
+fn broken_pipe_exits_quietly() {
+    let mut child = Command::new(bin())
+        .args([
+            "-sT",
+            "127.0.0.1",
+            "-p-",
+            "--states",
+            "closed",
+            "--format",
+            "ndjson",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("\"closed\""), "{first}");
+    // Reader dropped: the next write fails with EPIPE.
+    let out = wait_with_deadline(child, Duration::from_secs(60));
+    assert_eq!(out.0, Some(0), "stderr: {}", out.1);
+    assert!(out.1.is_empty(), "stderr: {}", out.1);
+}
+
+#[test]
+fn ctrl_c_prints_what_was_found_and_exits_130() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    // 2 ports at 1 probe/s: the open one is probed first or second, the scan lasts > 1 s.
+    let mut child = Command::new(bin())
+        .args([
+            "-sT",
+            "127.0.0.1",
+            "-p",
+            &format!("{port},1-200"),
+            "--rate",
+            "20",
+            "--format",
+            "json",
+            "--seed",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut stdout = String::new();
+    use std::io::Read;
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let (code, stderr) = wait_with_deadline(child, Duration::from_secs(10));
+    assert_eq!(code, Some(130), "{stderr}");
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert!(v.is_array());
+}
+
+#[test]
+fn ctrl_c_text_summary_says_interrupted() {
+    let mut child = Command::new(bin())
+        .args(["-sT", "127.0.0.1", "-p", "1-500", "--rate", "50"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut stdout = String::new();
+    use std::io::Read;
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let (code, _) = wait_with_deadline(child, Duration::from_secs(10));
+    assert_eq!(code, Some(130));
+    assert!(
+        stdout.contains("synscan done:") && stdout.contains("interrupted"),
+        "{stdout}"
+    );
+}
+
+fn wait_with_deadline(mut child: std::process::Child, limit: Duration) -> (Option<i32>, String) {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            return (st.code(), err);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
