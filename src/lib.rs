@@ -32,13 +32,19 @@
 
 pub mod cli;
 pub mod connect;
+pub mod engine;
 pub mod error;
 pub mod event;
+pub mod link;
 pub mod output;
+pub mod privilege;
+pub mod probe;
 pub mod rate;
+pub mod route;
 pub mod scan;
 pub mod services;
 mod sys;
 pub mod target;
+pub mod wire;
 
 pub use error::{Error, Result};

@@ -1,30 +1,40 @@
-//! Scan orchestration: picks the engine, wires its results to the reporter and the progress
-//! line, and finishes the report (also after Ctrl-C).
+//! Scan orchestration: chooses the technique (SYN when raw channels can be opened, else
+//! connect with a one-line notice), takes and drops privileges around opening the channels,
+//! wires the engine's results to the reporter and the progress line, and finishes the report
+//! (also after Ctrl-C). IPv6 targets always go through connect().
 
 use crate::cli::args::ScanType;
 use crate::cli::config::ScanConfig;
 use crate::connect::ConnectEngine;
+use crate::engine::{self, SynJob, SynOptions, SynScan};
 use crate::error::{Error, Result};
 use crate::event::{PortResult, ResultSink, ScanStats};
 use crate::output::progress::Progress;
 use crate::output::{self, Report, Reporter, RunInfo};
-use crate::target::ScanOrder;
+use crate::privilege;
+use crate::probe::Cookie;
+use crate::route::{LinkKind, Path};
+use crate::target::{HostSet, ScanOrder, splitmix64};
 use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::atomic::AtomicBool;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// What a finished (or interrupted) scan leaves.
 pub struct Outcome {
     /// The counters.
     pub stats: ScanStats,
-    /// The per-host report.
-    pub report: Report,
+    /// The per-host report (`None` for dry runs).
+    pub report: Option<Report>,
 }
 
 /// The engine's view of the reporter and the progress line.
 struct Sink<'a> {
     reporter: &'a mut Reporter,
     progress: &'a Progress,
+    /// Progress of earlier engines in this run (IPv4 SYN, then IPv6 connect).
+    done_before: u64,
+    open_before: u64,
 }
 
 impl ResultSink for Sink<'_> {
@@ -33,22 +43,55 @@ impl ResultSink for Sink<'_> {
     }
 
     fn tick(&mut self, done: u64, _sent: u64, open: u64) -> io::Result<()> {
-        self.progress.update(done, open);
+        self.progress
+            .update(self.done_before + done, self.open_before + open);
         self.reporter.flush()
     }
 }
 
+/// Default SYN retries: enough to ride out a few percent of loss.
+const SYN_RETRIES: u32 = 2;
+/// Default SYN cool-down bound.
+const SYN_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A SYN scan ready to run, its privileges already dropped.
+struct PreparedSyn {
+    scan: SynScan,
+    /// Sockets bound to our source ports so the kernel hands them to nobody else.
+    _reserved: Vec<TcpListener>,
+}
+
 /// Runs the scan `config` describes until it ends or `stop` is set.
 pub fn run(config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
-    let scan_type = match config.scan_type {
-        Some(ScanType::Syn) => {
-            return Err(Error::input(
-                "SYN scans (-sS) are not available in this build yet; use -sT",
-            ));
+    let (v4, v6) = config.hosts.split_families();
+    let explicit_syn = config.scan_type == Some(ScanType::Syn);
+    let want_syn = config.scan_type != Some(ScanType::Connect) && !v4.is_empty();
+    if config.dry_run {
+        return dry_run(&config, &v4);
+    }
+    let mut syn: Option<PreparedSyn> = None;
+    if want_syn {
+        if !privilege::raw_permitted() {
+            if explicit_syn {
+                return Err(Error::input(format!(
+                    "cannot run -sS: {}",
+                    privilege::HOW_TO_ENABLE
+                )));
+            }
+            eprintln!(
+                "synscan: no raw-socket privilege, falling back to a connect() scan ({})",
+                privilege::HOW_TO_ENABLE
+            );
+        } else {
+            syn = prepare_syn(&config, &v4, explicit_syn)?;
         }
-        _ => ScanType::Connect,
+    }
+    let scan_type = if syn.is_some() {
+        ScanType::Syn
+    } else {
+        ScanType::Connect
     };
-    let order = ScanOrder::new(&config.hosts, &config.ports, config.seed, config.shard);
+    let order_all = ScanOrder::new(&config.hosts, &config.ports, config.seed, config.shard);
     let run = RunInfo {
         args: config.command_line.clone(),
         start: SystemTime::now(),
@@ -63,18 +106,181 @@ pub fn run(config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         .map(|(format, dest)| output::writer(format, dest.into_writer()))
         .collect();
     let mut reporter = Reporter::new(writers, run, config.states, config.hosts.names().clone());
-    let progress = Progress::new(order.len(), config.progress);
+    let progress = Progress::new(order_all.len(), config.progress);
     let write_err = |e| Error::io("write results", e);
     reporter.begin().map_err(write_err)?;
     let mut sink = Sink {
         reporter: &mut reporter,
         progress: &progress,
+        done_before: 0,
+        open_before: 0,
     };
-    let probes = order.iter(&config.hosts, &config.ports, 0);
-    let mut stats = ConnectEngine::new(config.connect.clone(), probes, &mut sink, stop)?.run()?;
+    let mut stats = ScanStats::default();
+    // Connect scans cover every host; after a SYN scan, only the IPv6 ones are left.
+    let connect_hosts: Option<&HostSet> = match &syn {
+        Some(_) => (!v6.is_empty()).then_some(&v6),
+        None => Some(&config.hosts),
+    };
+    if let Some(prepared) = syn {
+        let s = prepared.scan.run(&mut sink, stop)?;
+        sink.done_before = s.ports_done;
+        sink.open_before = s.open;
+        add(&mut stats, &s);
+    }
+    if let Some(hosts) = connect_hosts
+        && !stats.interrupted
+    {
+        let order = ScanOrder::new(hosts, &config.ports, config.seed, config.shard);
+        let probes = order.iter(hosts, &config.ports, 0);
+        let s = ConnectEngine::new(config.connect.clone(), probes, &mut sink, stop)?.run()?;
+        add(&mut stats, &s);
+    }
     progress.finish();
     stats.hosts_total = config.hosts.len();
-    stats.ports_total = order.len();
+    stats.ports_total = order_all.len();
     let report = reporter.finish(stats.clone()).map_err(write_err)?;
-    Ok(Outcome { stats, report })
+    Ok(Outcome {
+        stats,
+        report: Some(report),
+    })
+}
+
+fn add(total: &mut ScanStats, s: &ScanStats) {
+    total.ports_done += s.ports_done;
+    total.probes_sent += s.probes_sent;
+    total.open += s.open;
+    total.elapsed += s.elapsed;
+    total.interrupted |= s.interrupted;
+    total.kernel_drops = match (total.kernel_drops, s.kernel_drops) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    };
+}
+
+fn first_v4(hosts: &HostSet) -> Result<Ipv4Addr> {
+    match hosts.get(0) {
+        Some(IpAddr::V4(a)) => Ok(a),
+        _ => Err(Error::input("a SYN scan needs an IPv4 target")),
+    }
+}
+
+/// Discovers the path, raises CAP_NET_RAW, opens the channels, drops every capability,
+/// reserves the source ports and resolves next hops. `None`: fall back to connect().
+fn prepare_syn(config: &ScanConfig, v4: &HostSet, explicit: bool) -> Result<Option<PreparedSyn>> {
+    let a = &config.syn;
+    let path = Path::discover(first_v4(v4)?, a.interface.as_deref(), a.source_ip)?;
+    if let LinkKind::None(t) = path.kind {
+        let why = format!(
+            "interface {} has no link layer (type {t}) for raw frames",
+            path.iface.name
+        );
+        if explicit {
+            return Err(Error::input(format!("cannot run -sS: {why}; use -sT")));
+        }
+        eprintln!("synscan: {why}: using a connect() scan");
+        return Ok(None);
+    }
+    privilege::raise_raw()?;
+    let channels = crate::link::open(&path.iface, path.src, path.kind == LinkKind::Loopback);
+    privilege::drop_all()?;
+    let channels = channels?;
+    let retries = a.retries.unwrap_or(SYN_RETRIES);
+    let (sport, reserved) = source_ports(path.src, a.source_port, retries, config.seed);
+    let opts = SynOptions {
+        rate: config.connect.rate,
+        retries,
+        wait: a.wait,
+        timeout: a.timeout.unwrap_or(SYN_TIMEOUT),
+        sport,
+        fixed_sport: a.source_port.is_some(),
+        reset: a.reset,
+        ttl: 64,
+    };
+    let order = ScanOrder::new(v4, &config.ports, config.seed, config.shard);
+    let job = SynJob {
+        hosts: v4.clone(),
+        ports: config.ports.clone(),
+        order,
+        path,
+        router_mac: a.router_mac,
+        cookie: Cookie::from_seed(config.seed),
+        opts,
+    };
+    let scan = SynScan::new(job, channels)?;
+    Ok(Some(PreparedSyn {
+        scan,
+        _reserved: reserved,
+    }))
+}
+
+/// The first source port, from `--source-port` or the seed, and listening-free sockets bound
+/// to every port the attempts use, so no local connection takes them during the scan.
+fn source_ports(
+    src: Ipv4Addr,
+    fixed: Option<u16>,
+    retries: u32,
+    seed: u64,
+) -> (u16, Vec<TcpListener>) {
+    if let Some(p) = fixed {
+        return (p, Vec::new());
+    }
+    let mut s = seed;
+    for _ in 0..64 {
+        let base = default_sport(&mut s);
+        let held: Vec<TcpListener> = (0..=retries as u16)
+            .filter_map(|k| reserve(src, base.wrapping_add(k)))
+            .collect();
+        if held.len() == retries as usize + 1 {
+            return (base, held);
+        }
+    }
+    (default_sport(&mut seed.clone()), Vec::new())
+}
+
+/// A source port in 40000-59999 drawn from the seed.
+fn default_sport(state: &mut u64) -> u16 {
+    40000 + (splitmix64(state) % 20000) as u16
+}
+
+/// Binds (without listening) a TCP socket to `src:port`. A bound socket that does not
+/// listen takes no connections: the kernel still answers stray SYN-ACKs with RST.
+fn reserve(src: Ipv4Addr, port: u16) -> Option<TcpListener> {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).ok()?;
+    sock.bind(&SocketAddr::new(IpAddr::V4(src), port).into())
+        .ok()?;
+    // A TcpListener is only a holder here: listen() is never called.
+    Some(TcpListener::from(sock))
+}
+
+/// `--dry-run`: prints the frames a SYN scan would send and sends nothing.
+fn dry_run(config: &ScanConfig, v4: &HostSet) -> Result<Outcome> {
+    let a = &config.syn;
+    let src = match a.source_ip {
+        Some(s) => s,
+        None => Path::discover(first_v4(v4)?, a.interface.as_deref(), None)?.src,
+    };
+    let sport = a
+        .source_port
+        .unwrap_or_else(|| default_sport(&mut config.seed.clone()));
+    let order = ScanOrder::new(v4, &config.ports, config.seed, config.shard);
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let n = engine::dry_run(
+        v4,
+        &config.ports,
+        &order,
+        src,
+        sport,
+        &Cookie::from_seed(config.seed),
+        &mut out,
+    )
+    .map_err(|e| Error::io("write dry run", e))?;
+    Ok(Outcome {
+        stats: ScanStats {
+            probes_sent: 0,
+            ports_total: n,
+            ..ScanStats::default()
+        },
+        report: None,
+    })
 }

@@ -127,6 +127,34 @@ pub struct Args {
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
     pub shard: Option<Shard>,
 
+    /// Send from this interface (SYN scans).
+    #[arg(short = 'e', long = "interface", value_name = "IFACE")]
+    pub interface: Option<String>,
+
+    /// Send from this source address (SYN scans).
+    #[arg(short = 'S', long = "source-ip", value_name = "ADDR")]
+    pub source_ip: Option<std::net::Ipv4Addr>,
+
+    /// Use this source port for every probe (SYN scans).
+    #[arg(long = "source-port", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub source_port: Option<u16>,
+
+    /// Send every probe to this next-hop MAC instead of resolving it (SYN scans).
+    #[arg(long = "router-mac", value_name = "MAC", value_parser = parse_mac)]
+    pub router_mac: Option<pnet::util::MacAddr>,
+
+    /// Fixed wait for late replies after each pass (SYN scans); default: adapt to the RTTs seen.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait: Option<Duration>,
+
+    /// Do not send a RST after a SYN-ACK (SYN scans).
+    #[arg(long = "no-reset")]
+    pub no_reset: bool,
+
+    /// Print the SYN frames that would be sent (DST_IP:DST_PORT sport=N seq=N), send nothing.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+
     /// Never draw the progress line.
     #[arg(long = "no-progress")]
     pub no_progress: bool,
@@ -224,6 +252,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err("the duration must be more than zero".into());
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_mac(s: &str) -> Result<pnet::util::MacAddr, String> {
+    s.parse()
+        .map_err(|_| "expected a MAC address like 02:00:00:00:00:01".to_string())
 }
 
 fn parse_states(s: &str) -> Result<StateSet, String> {

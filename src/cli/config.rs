@@ -20,6 +20,27 @@ pub enum Destination {
     File(PathBuf, File),
 }
 
+/// SYN-scan settings as given (`None`: discover or default).
+#[derive(Debug, Clone, Default)]
+pub struct SynArgs {
+    /// `-e`.
+    pub interface: Option<String>,
+    /// `-S`.
+    pub source_ip: Option<std::net::Ipv4Addr>,
+    /// `--source-port`.
+    pub source_port: Option<u16>,
+    /// `--router-mac`.
+    pub router_mac: Option<pnet::util::MacAddr>,
+    /// `--wait`.
+    pub wait: Option<Duration>,
+    /// `--timeout`, if given.
+    pub timeout: Option<Duration>,
+    /// `--retries`, if given.
+    pub retries: Option<u32>,
+    /// Not `--no-reset`.
+    pub reset: bool,
+}
+
 /// A complete, validated scan.
 pub struct ScanConfig {
     /// Hosts to scan.
@@ -38,6 +59,10 @@ pub struct ScanConfig {
     pub outputs: Vec<(Format, Destination)>,
     /// States listed port by port.
     pub states: StateSet,
+    /// SYN-engine settings from the command line.
+    pub syn: SynArgs,
+    /// Print frames instead of sending them.
+    pub dry_run: bool,
     /// Draw the progress line (when stderr is a terminal).
     pub progress: bool,
     /// The command line, for output headers.
@@ -115,6 +140,17 @@ impl ScanConfig {
                 max_inflight: args.max_inflight.unwrap_or(defaults.max_inflight),
                 rate: args.rate,
             },
+            syn: SynArgs {
+                interface: args.interface.clone(),
+                source_ip: args.source_ip,
+                source_port: args.source_port,
+                router_mac: args.router_mac,
+                wait: args.wait,
+                timeout: args.timeout,
+                retries: args.retries,
+                reset: !args.no_reset,
+            },
+            dry_run: args.dry_run,
             outputs,
             states: args.states,
             progress: !args.no_progress,

@@ -1,0 +1,324 @@
+//! The raw SYN scan engine (zmap's shape): the receiver thread starts first and signals
+//! ready; the sender thread walks the permutation, then retries only unanswered pairs, then
+//! waits a cool-down that adapts to the round-trip times seen; results stream back to the
+//! calling thread, which owns the output. No per-probe state: a bitmap of answered pairs and
+//! the keyed cookie are all that is shared.
+
+mod arp;
+mod bitmap;
+mod rx;
+mod tx;
+
+pub use arp::{Hop, MacTable};
+pub use bitmap::Bitmap;
+
+use crate::error::{Error, Result};
+use crate::event::{PortResult, PortState, Reason, ResultSink, ScanStats};
+use crate::link::{self, Channels};
+use crate::probe::Cookie;
+use crate::route::Path;
+use crate::target::{HostSet, PortList, ScanOrder};
+use pnet::util::MacAddr;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+/// Tuning of the SYN engine.
+#[derive(Debug, Clone)]
+pub struct SynOptions {
+    /// Most probes per second (`None`: as fast as the link takes them).
+    pub rate: Option<u64>,
+    /// Extra probes for pairs still unanswered.
+    pub retries: u32,
+    /// Fixed cool-down after each pass (`None`: adapt to the RTTs seen).
+    pub wait: Option<Duration>,
+    /// Upper bound of the adaptive cool-down, and its value when nothing answered.
+    pub timeout: Duration,
+    /// First source port (attempt k uses base + k unless `fixed_sport`).
+    pub sport: u16,
+    /// All attempts use `sport`.
+    pub fixed_sport: bool,
+    /// Send a RST after each SYN-ACK.
+    pub reset: bool,
+    /// TTL of the probes.
+    pub ttl: u8,
+}
+
+/// Counters and clocks shared by the threads.
+pub(crate) struct Shared {
+    pub t0: Instant,
+    pub stop: AtomicBool,
+    pub tx_done: AtomicBool,
+    pub answered: Bitmap,
+    pub sent: AtomicU64,
+    pub replies: AtomicU64,
+    pub open: AtomicU64,
+    /// Microseconds since t0 (0: not yet).
+    pub first_send_us: AtomicU64,
+    pub last_send_us: AtomicU64,
+    pub first_reply_us: AtomicU64,
+    pub last_reply_us: AtomicU64,
+    pub max_rtt_us: AtomicU64,
+}
+
+impl Shared {
+    pub fn now_us(&self) -> u64 {
+        self.t0.elapsed().as_micros() as u64 + 1
+    }
+
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+}
+
+/// Everything the threads read.
+pub(crate) struct Plan {
+    pub hosts: HostSet,
+    pub ports: PortList,
+    pub order: ScanOrder,
+    pub path: Path,
+    pub macs: MacTable,
+    pub cookie: Cookie,
+    pub opts: SynOptions,
+}
+
+impl Plan {
+    /// The natural index of (host, port) in the bitmap.
+    pub fn index(&self, ip: IpAddr, port: u16) -> Option<u64> {
+        let h = self.hosts.index_of(ip)?;
+        let p = self.ports.index_of(port)? as u64;
+        Some(h * self.ports.len() as u64 + p)
+    }
+
+    /// Source port of attempt `attempt`.
+    pub fn sport(&self, attempt: u32) -> u16 {
+        if self.opts.fixed_sport {
+            self.opts.sport
+        } else {
+            self.opts.sport.wrapping_add(attempt as u16)
+        }
+    }
+
+    /// Number of source ports in use.
+    pub fn sport_count(&self) -> u16 {
+        if self.opts.fixed_sport {
+            1
+        } else {
+            self.opts.retries as u16 + 1
+        }
+    }
+}
+
+/// What one SYN scan probes, and how.
+pub struct SynJob {
+    /// IPv4 hosts.
+    pub hosts: HostSet,
+    /// Ports.
+    pub ports: PortList,
+    /// Order over hosts × ports (this shard).
+    pub order: ScanOrder,
+    /// Interface and source.
+    pub path: Path,
+    /// `--router-mac`.
+    pub router_mac: Option<MacAddr>,
+    /// The cookie.
+    pub cookie: Cookie,
+    /// Tuning.
+    pub opts: SynOptions,
+}
+
+/// A SYN scan over open channels.
+pub struct SynScan {
+    plan: Arc<Plan>,
+    channels: Channels,
+}
+
+impl SynScan {
+    /// Prepares the scan: resolves next-hop MACs over the channels (ARP) before any probe.
+    pub fn new(job: SynJob, mut channels: Channels) -> Result<SynScan> {
+        let SynJob {
+            hosts,
+            ports,
+            order,
+            path,
+            router_mac,
+            cookie,
+            opts,
+        } = job;
+        let macs = MacTable::resolve(
+            &path,
+            &hosts,
+            router_mac,
+            channels.reply_tx.as_mut(),
+            channels.rx.as_mut(),
+        )?;
+        Ok(SynScan {
+            plan: Arc::new(Plan {
+                hosts,
+                ports,
+                order,
+                path,
+                macs,
+                cookie,
+                opts,
+            }),
+            channels,
+        })
+    }
+
+    /// Runs the scan, delivering results to `sink` on this thread, until it ends or `stop`.
+    pub fn run(self, sink: &mut dyn ResultSink, stop: &AtomicBool) -> Result<ScanStats> {
+        let plan = self.plan;
+        let Channels {
+            tx,
+            rx,
+            reply_tx,
+            rx_fd,
+        } = self.channels;
+        let shared = Arc::new(Shared {
+            t0: Instant::now(),
+            stop: AtomicBool::new(false),
+            tx_done: AtomicBool::new(false),
+            answered: Bitmap::new(plan.hosts.len() * plan.ports.len() as u64),
+            sent: AtomicU64::new(0),
+            replies: AtomicU64::new(0),
+            open: AtomicU64::new(0),
+            first_send_us: AtomicU64::new(0),
+            last_send_us: AtomicU64::new(0),
+            first_reply_us: AtomicU64::new(0),
+            last_reply_us: AtomicU64::new(0),
+            max_rtt_us: AtomicU64::new(0),
+        });
+        let (results_tx, results) = mpsc::channel::<PortResult>();
+        let (ready_tx, ready) = mpsc::sync_channel::<()>(1);
+        let rx_thread = {
+            let (plan, shared) = (Arc::clone(&plan), Arc::clone(&shared));
+            std::thread::Builder::new()
+                .name("synscan-rx".into())
+                .spawn(move || rx::run(&plan, &shared, rx, reply_tx, results_tx, ready_tx))
+                .map_err(|e| Error::io("spawn receiver thread", e))?
+        };
+        // The receiver must be listening before the first probe leaves.
+        if ready.recv_timeout(Duration::from_secs(5)).is_err() {
+            shared.stop.store(true, Ordering::Relaxed);
+            return Err(Error::Runtime("receiver thread did not start".into()));
+        }
+        let tx_thread = {
+            let (plan, shared) = (Arc::clone(&plan), Arc::clone(&shared));
+            std::thread::Builder::new()
+                .name("synscan-tx".into())
+                .spawn(move || tx::run(&plan, &shared, tx))
+                .map_err(|e| Error::io("spawn sender thread", e))?
+        };
+        let mut write_err = None;
+        let mut last_tick = Instant::now();
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                shared.stop.store(true, Ordering::Relaxed);
+            }
+            match results.recv_timeout(Duration::from_millis(50)) {
+                Ok(r) => {
+                    if write_err.is_none()
+                        && let Err(e) = sink.result(r)
+                    {
+                        write_err = Some(e);
+                        shared.stop.store(true, Ordering::Relaxed);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if last_tick.elapsed() >= Duration::from_millis(100) && write_err.is_none() {
+                last_tick = Instant::now();
+                let sent = shared.sent.load(Ordering::Relaxed);
+                let done = sent.min(plan.order.len());
+                if let Err(e) = sink.tick(done, sent, shared.open.load(Ordering::Relaxed)) {
+                    write_err = Some(e);
+                    shared.stop.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+        let tx_result = tx_thread
+            .join()
+            .map_err(|_| Error::Runtime("sender thread panicked".into()))?;
+        let rx_result = rx_thread
+            .join()
+            .map_err(|_| Error::Runtime("receiver thread panicked".into()))?;
+        if let Some(e) = write_err {
+            return Err(Error::io("write results", e));
+        }
+        tx_result?;
+        rx_result?;
+        let interrupted = shared.stopped();
+        let mut stats = ScanStats {
+            probes_sent: shared.sent.load(Ordering::Relaxed),
+            open: shared.open.load(Ordering::Relaxed),
+            elapsed: shared.t0.elapsed(),
+            interrupted,
+            kernel_drops: rx_fd.and_then(link::kernel_drops),
+            ..ScanStats::default()
+        };
+        stats.ports_done = shared.replies.load(Ordering::Relaxed);
+        if !interrupted {
+            // Every pair left unanswered is filtered: no-arp for silent local hosts,
+            // unreachable by the routing table, no-response otherwise.
+            for (h, p) in (0..plan.order.len()).map(|pos| plan.order.pair_at_position(pos)) {
+                let idx = h * plan.ports.len() as u64 + p as u64;
+                if shared.answered.get(idx) {
+                    continue;
+                }
+                let (Some(IpAddr::V4(ip)), Some(port)) = (plan.hosts.get(h), plan.ports.get(p))
+                else {
+                    continue;
+                };
+                let reason = match plan.macs.hop(ip) {
+                    Hop::NoArp => Reason::NoArp,
+                    Hop::Unreachable => Reason::NetUnreach,
+                    Hop::Mac(_) => Reason::NoResponse,
+                };
+                stats.ports_done += 1;
+                sink.result(PortResult {
+                    ip: IpAddr::V4(ip),
+                    port,
+                    state: PortState::Filtered,
+                    reason,
+                    ttl: None,
+                    rtt: None,
+                })
+                .map_err(|e| Error::io("write results", e))?;
+            }
+        }
+        stats.elapsed = shared.t0.elapsed();
+        sink.tick(stats.ports_done, stats.probes_sent, stats.open)
+            .map_err(|e| Error::io("write results", e))?;
+        Ok(stats)
+    }
+}
+
+/// Prints the frames a scan would send (first attempts, in send order) as
+/// `DST_IP:DST_PORT sport=N seq=N`, sending nothing.
+pub fn dry_run(
+    hosts: &HostSet,
+    ports: &PortList,
+    order: &ScanOrder,
+    src: std::net::Ipv4Addr,
+    sport: u16,
+    cookie: &Cookie,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<u64> {
+    let mut n = 0;
+    for (ip, port) in order.iter(hosts, ports, 0) {
+        let IpAddr::V4(dst) = ip else {
+            continue;
+        };
+        writeln!(
+            out,
+            "{dst}:{port} sport={sport} seq={}",
+            cookie.seq(src, dst, sport, port)
+        )?;
+        n += 1;
+    }
+    out.flush()?;
+    Ok(n)
+}

@@ -1,0 +1,111 @@
+//! The receiver thread: reads frames until the sender is done, validates each against the
+//! cookie, reports each (host, port) once, measures RTT from echoed timestamps, and sends
+//! the RST that tells an open port's host to drop the half-open connection.
+
+use super::{Plan, Shared};
+use crate::error::{Error, Result};
+use crate::event::{PortResult, PortState};
+use crate::probe::Validator;
+use crate::wire::{Packet, build_rst, parse_ethernet};
+use pnet::datalink::{DataLinkReceiver, DataLinkSender};
+use std::io;
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Sender, SyncSender};
+use std::time::Duration;
+
+pub(super) fn run(
+    plan: &Plan,
+    shared: &Shared,
+    mut rx: Box<dyn DataLinkReceiver>,
+    mut reply_tx: Box<dyn DataLinkSender>,
+    results: Sender<PortResult>,
+    ready: SyncSender<()>,
+) -> Result<()> {
+    let validator = Validator {
+        cookie: plan.cookie,
+        src: plan.path.src,
+        sport_base: plan.opts.sport,
+        sport_count: plan.sport_count(),
+        hosts: &plan.hosts,
+        ports: &plan.ports,
+    };
+    let _ = ready.send(());
+    loop {
+        if shared.tx_done.load(Ordering::Acquire) || shared.stopped() {
+            return Ok(());
+        }
+        let frame = match rx.next() {
+            Ok(f) => f,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                        | io::ErrorKind::WouldBlock
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => {
+                shared.stop.store(true, Ordering::Relaxed);
+                return Err(Error::io(format!("receive on {}", plan.path.iface.name), e));
+            }
+        };
+        let Ok((eth, Packet::Ipv4(ip, transport))) = parse_ethernet(frame) else {
+            continue;
+        };
+        let Some(reply) = validator.check(&ip, &transport) else {
+            continue;
+        };
+        let target = IpAddr::V4(reply.target);
+        let Some(idx) = plan.index(target, reply.port) else {
+            continue;
+        };
+        if !shared.answered.set(idx) {
+            continue; // already reported
+        }
+        let now = shared.now_us();
+        let rtt = reply
+            .tsecr
+            .map(|ecr| (now as u32).wrapping_sub(ecr) as u64)
+            .filter(|&us| us < 60_000_000);
+        if let Some(us) = rtt {
+            shared.max_rtt_us.fetch_max(us, Ordering::Relaxed);
+        }
+        let _ =
+            shared
+                .first_reply_us
+                .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+        shared.last_reply_us.store(now, Ordering::Relaxed);
+        if reply.state == PortState::Open {
+            shared.open.fetch_add(1, Ordering::Relaxed);
+            if plan.opts.reset {
+                let rst = build_rst(
+                    plan.path.src_mac,
+                    eth.src,
+                    plan.path.src,
+                    reply.target,
+                    reply.sport,
+                    reply.port,
+                    reply.seq.wrapping_add(1),
+                    plan.opts.ttl,
+                );
+                // A lost RST only leaves the target a half-open entry to time out.
+                let _ = reply_tx.send_to(&rst, None);
+            }
+        }
+        shared.replies.fetch_add(1, Ordering::Relaxed);
+        let sent = results.send(PortResult {
+            ip: target,
+            port: reply.port,
+            state: reply.state,
+            reason: reply.reason,
+            ttl: Some(reply.ttl),
+            rtt: rtt.map(Duration::from_micros),
+        });
+        if sent.is_err() {
+            return Ok(());
+        }
+    }
+}

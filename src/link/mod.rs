@@ -1,0 +1,120 @@
+//! Raw datalink channels (pnet_datalink over AF_PACKET), opened for a scanner: promiscuous
+//! mode off, a read timeout so threads see their stop flag, and kernel BPF filters so the
+//! receiver only wakes for IPv4 TCP/ICMP addressed to us and ARP, while the send socket
+//! receives nothing at all. The engine sees pnet's `DataLinkSender`/`DataLinkReceiver`
+//! traits, so tests can drive it with `pnet_datalink::dummy`.
+
+mod bpf;
+mod l3;
+
+pub use l3::L3Sender;
+
+use crate::error::{Error, Result};
+use crate::sys;
+use pnet::datalink::{self, Channel, Config, DataLinkReceiver, DataLinkSender, NetworkInterface};
+use socket2::{Domain, Protocol, Socket, Type};
+use std::net::Ipv4Addr;
+use std::os::fd::{AsFd, IntoRawFd, RawFd};
+use std::time::Duration;
+
+/// How long a receiver blocks before it checks for stop.
+pub const READ_TIMEOUT: Duration = Duration::from_millis(10);
+
+/// The channels of one scan.
+pub struct Channels {
+    /// Sends probes (the sender thread owns it).
+    pub tx: Box<dyn DataLinkSender>,
+    /// Receives replies (the receiver thread owns it).
+    pub rx: Box<dyn DataLinkReceiver>,
+    /// Sends the RSTs that follow SYN-ACKs and ARP requests (owned by the receiver).
+    pub reply_tx: Box<dyn DataLinkSender>,
+    /// The receive socket, for PACKET_STATISTICS (`None` for fake channels).
+    pub rx_fd: Option<RawFd>,
+}
+
+/// Opens the send and receive channels on `iface` for replies to `src`; on loopback the
+/// senders are layer-3 raw sockets (see [`L3Sender`]). Needs CAP_NET_RAW in the effective set.
+pub fn open(iface: &NetworkInterface, src: Ipv4Addr, loopback: bool) -> Result<Channels> {
+    let ctx = |what: &str| format!("{what} on {}", iface.name);
+    let l3 = || -> Result<Box<dyn DataLinkSender>> {
+        Ok(Box::new(
+            L3Sender::open().map_err(|e| Error::io(ctx("open raw IPv4 socket"), e))?,
+        ))
+    };
+    // Protocol 0: the socket receives nothing until pnet binds it, after the filter is on.
+    let tx_sock = Socket::new(Domain::PACKET, Type::RAW.cloexec(), Some(Protocol::from(0)))
+        .map_err(|e| Error::io(ctx("open AF_PACKET socket"), e))?;
+    tx_sock
+        .attach_filter(&bpf::drop_all())
+        .map_err(|e| Error::io(ctx("attach BPF filter"), e))?;
+    let _ = tx_sock.set_recv_buffer_size(4096);
+    let _ = tx_sock.set_send_buffer_size(4 << 20);
+    let tx = if loopback {
+        drop(tx_sock);
+        l3()?
+    } else {
+        channel(iface, tx_sock, &ctx)?.0
+    };
+
+    let rx_sock = Socket::new(Domain::PACKET, Type::RAW.cloexec(), Some(Protocol::from(0)))
+        .map_err(|e| Error::io(ctx("open AF_PACKET socket"), e))?;
+    rx_sock
+        .attach_filter(&bpf::replies_to(src))
+        .map_err(|e| Error::io(ctx("attach BPF filter"), e))?;
+    sys::packet_ignore_outgoing(rx_sock.as_fd())
+        .map_err(|e| Error::io(ctx("set PACKET_IGNORE_OUTGOING"), e))?;
+    let _ = rx_sock.set_recv_buffer_size(32 << 20);
+    let (reply_tx, rx, rx_fd) = {
+        let (t, r) = channel_with_fd(iface, rx_sock, &ctx)?;
+        (t, r.0, r.1)
+    };
+    let reply_tx = if loopback { l3()? } else { reply_tx };
+    Ok(Channels {
+        tx,
+        rx,
+        reply_tx,
+        rx_fd: Some(rx_fd),
+    })
+}
+
+fn config(fd: RawFd) -> Config {
+    Config {
+        read_timeout: Some(READ_TIMEOUT),
+        write_timeout: Some(Duration::from_secs(1)),
+        read_buffer_size: 65536,
+        write_buffer_size: 65536,
+        promiscuous: false,
+        socket_fd: Some(fd),
+        ..Config::default()
+    }
+}
+
+type Pair = (Box<dyn DataLinkSender>, Box<dyn DataLinkReceiver>);
+
+fn channel(iface: &NetworkInterface, sock: Socket, ctx: &dyn Fn(&str) -> String) -> Result<Pair> {
+    let fd = sock.into_raw_fd();
+    match datalink::channel(iface, config(fd)) {
+        Ok(Channel::Ethernet(tx, rx)) => Ok((tx, rx)),
+        Ok(_) => Err(Error::Runtime(ctx("unsupported channel type"))),
+        Err(e) => Err(Error::io(ctx("open datalink channel"), e)),
+    }
+}
+
+type WithFd = (Box<dyn DataLinkSender>, (Box<dyn DataLinkReceiver>, RawFd));
+
+fn channel_with_fd(
+    iface: &NetworkInterface,
+    sock: Socket,
+    ctx: &dyn Fn(&str) -> String,
+) -> Result<WithFd> {
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&sock);
+    let (tx, rx) = channel(iface, sock, ctx)?;
+    Ok((tx, (rx, fd)))
+}
+
+/// Frames the kernel dropped on the receive socket since the last call (PACKET_STATISTICS).
+pub fn kernel_drops(fd: RawFd) -> Option<u64> {
+    sys::packet_statistics(fd)
+        .ok()
+        .map(|(_, drops)| drops as u64)
+}
