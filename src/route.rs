@@ -146,7 +146,16 @@ pub enum NextHop {
 impl Path {
     /// Finds the path to `target`, honouring `-e IFACE` and `-S ADDR`.
     pub fn discover(target: Ipv4Addr, iface: Option<&str>, src: Option<Ipv4Addr>) -> Result<Path> {
-        let all = datalink::interfaces();
+        Path::discover_in(&datalink::interfaces(), target, iface, src)
+    }
+
+    /// [`Path::discover`] over an interface list read once.
+    pub fn discover_in(
+        all: &[NetworkInterface],
+        target: Ipv4Addr,
+        iface: Option<&str>,
+        src: Option<Ipv4Addr>,
+    ) -> Result<Path> {
         let src = match src {
             Some(s) => s,
             None => match iface {
@@ -233,15 +242,42 @@ fn first_v4(i: &NetworkInterface) -> Option<Ipv4Addr> {
 /// The source address the kernel would use for `target`: connect() a UDP socket (no packet is
 /// sent) and read its local address.
 pub fn kernel_source(target: Ipv4Addr) -> Result<Ipv4Addr> {
-    let sock = UdpSocket::bind("0.0.0.0:0").map_err(|e| Error::io("bind UDP socket", e))?;
-    sock.connect(SocketAddr::new(IpAddr::V4(target), 9))
-        .map_err(|e| Error::input(format!("no route to {target}: {e}")))?;
+    kernel_route(target).map_err(|e| match e {
+        RouteError::Unroutable(reason) => {
+            Error::input(format!("no route to {target} ({})", reason.as_str()))
+        }
+        RouteError::Other(e) => e,
+    })
+}
+
+/// Why the kernel will not route to a target.
+#[derive(Debug)]
+pub enum RouteError {
+    /// The routing table rejects it: the reason a probe would get.
+    Unroutable(crate::event::Reason),
+    /// Something else failed.
+    Other(Error),
+}
+
+/// The kernel's source address for `target`, or why it has no route.
+pub fn kernel_route(target: Ipv4Addr) -> std::result::Result<Ipv4Addr, RouteError> {
+    use crate::event::Reason;
+    let sock = UdpSocket::bind("0.0.0.0:0")
+        .map_err(|e| RouteError::Other(Error::io("bind UDP socket", e)))?;
+    if let Err(e) = sock.connect(SocketAddr::new(IpAddr::V4(target), 9)) {
+        return Err(match e.raw_os_error() {
+            Some(libc::ENETUNREACH) => RouteError::Unroutable(Reason::NetUnreach),
+            Some(libc::EHOSTUNREACH) => RouteError::Unroutable(Reason::HostUnreach),
+            Some(libc::EACCES) | Some(libc::EPERM) => RouteError::Unroutable(Reason::AdminProhibited),
+            _ => RouteError::Other(Error::io(format!("route lookup for {target}"), e)),
+        });
+    }
     match sock.local_addr() {
         Ok(SocketAddr::V4(a)) => Ok(*a.ip()),
-        Ok(_) => Err(Error::Runtime(format!(
+        Ok(_) => Err(RouteError::Other(Error::Runtime(format!(
             "no IPv4 source address for {target}"
-        ))),
-        Err(e) => Err(Error::io("getsockname", e)),
+        )))),
+        Err(e) => Err(RouteError::Other(Error::io("getsockname", e))),
     }
 }
 

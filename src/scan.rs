@@ -8,12 +8,13 @@ use crate::cli::config::ScanConfig;
 use crate::connect::ConnectEngine;
 use crate::engine::{self, SynJob, SynOptions, SynScan};
 use crate::error::{Error, Result};
-use crate::event::{PortResult, ResultSink, ScanStats};
+use crate::cli::config::SynArgs;
+use crate::event::{PortResult, PortState, Reason, ResultSink, ScanStats};
 use crate::output::progress::Progress;
 use crate::output::{self, Report, Reporter, RunInfo};
 use crate::privilege;
 use crate::probe::Cookie;
-use crate::route::{LinkKind, Path};
+use crate::route::{LinkKind, Path, RouteError, kernel_route};
 use crate::target::{HostSet, ScanOrder, splitmix64};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
@@ -63,13 +64,14 @@ struct PreparedSyn {
 
 /// Runs the scan `config` describes until it ends or `stop` is set.
 pub fn run(config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
+    let started = std::time::Instant::now();
     let (v4, v6) = config.hosts.split_families();
     let explicit_syn = config.scan_type == Some(ScanType::Syn);
     let want_syn = config.scan_type != Some(ScanType::Connect) && !v4.is_empty();
     if config.dry_run {
         return dry_run(&config, &v4);
     }
-    let mut syn: Option<PreparedSyn> = None;
+    let mut syn: Option<SynSide> = None;
     if want_syn {
         if !privilege::raw_permitted() {
             if explicit_syn {
@@ -121,11 +123,30 @@ pub fn run(config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         Some(_) => (!v6.is_empty()).then_some(&v6),
         None => Some(&config.hosts),
     };
-    if let Some(prepared) = syn {
-        let s = prepared.scan.run(&mut sink, stop)?;
-        sink.done_before = s.ports_done;
-        sink.open_before = s.open;
-        add(&mut stats, &s);
+    if let Some(side) = syn {
+        for (ip, reason) in side.unroutable {
+            for &port in config.ports.as_slice() {
+                stats.ports_done += 1;
+                sink.result(PortResult {
+                    ip: IpAddr::V4(ip),
+                    port,
+                    state: PortState::Filtered,
+                    reason,
+                    ttl: None,
+                    rtt: None,
+                })
+                .map_err(write_err)?;
+            }
+        }
+        for prepared in side.engines {
+            if stats.interrupted {
+                break;
+            }
+            let s = prepared.scan.run(&mut sink, stop)?;
+            add(&mut stats, &s);
+            sink.done_before = stats.ports_done;
+            sink.open_before = stats.open;
+        }
     }
     if let Some(hosts) = connect_hosts
         && !stats.interrupted
@@ -136,6 +157,7 @@ pub fn run(config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         add(&mut stats, &s);
     }
     progress.finish();
+    stats.elapsed = started.elapsed();
     stats.hosts_total = config.hosts.len();
     stats.ports_total = order_all.len();
     let report = reporter.finish(stats.clone()).map_err(write_err)?;
@@ -164,16 +186,63 @@ fn first_v4(hosts: &HostSet) -> Result<Ipv4Addr> {
     }
 }
 
-/// Discovers the path, raises CAP_NET_RAW, opens the channels, drops every capability,
-/// reserves the source ports and resolves next hops. `None`: fall back to connect().
-fn prepare_syn(config: &ScanConfig, v4: &HostSet, explicit: bool) -> Result<Option<PreparedSyn>> {
+/// Targets examined one by one for their route; beyond this every target takes the first
+/// target's path (huge sweeps go through one gateway).
+const MAX_ROUTED_ONE_BY_ONE: u64 = 1 << 16;
+
+/// The SYN side of a scan: one engine per outgoing path, and the targets the kernel will not
+/// route to at all (reported with the kernel's reason, never probed).
+struct SynSide {
+    engines: Vec<PreparedSyn>,
+    unroutable: Vec<(Ipv4Addr, Reason)>,
+}
+
+/// Groups the IPv4 targets by the path the kernel routes them through.
+fn group_by_path(v4: &HostSet, a: &SynArgs) -> Result<(Vec<(Path, Option<HostSet>)>, Vec<(Ipv4Addr, Reason)>)> {
+    let ifaces = pnet::datalink::interfaces();
+    if a.interface.is_some() || a.source_ip.is_some() || v4.len() > MAX_ROUTED_ONE_BY_ONE {
+        let path = Path::discover_in(&ifaces, first_v4(v4)?, a.interface.as_deref(), a.source_ip)?;
+        return Ok((vec![(path, None)], Vec::new()));
+    }
+    let mut groups: Vec<(Path, Vec<Ipv4Addr>)> = Vec::new();
+    let mut unroutable = Vec::new();
+    for i in 0..v4.len() {
+        let Some(IpAddr::V4(ip)) = v4.get(i) else {
+            continue;
+        };
+        match kernel_route(ip) {
+            Ok(src) => match groups.iter_mut().find(|(p, _)| p.src == src) {
+                Some((_, members)) => members.push(ip),
+                None => {
+                    let path = Path::discover_in(&ifaces, ip, None, Some(src))?;
+                    groups.push((path, vec![ip]));
+                }
+            },
+            Err(RouteError::Unroutable(reason)) => unroutable.push((ip, reason)),
+            Err(RouteError::Other(e)) => return Err(e),
+        }
+    }
+    if groups.len() == 1 && unroutable.is_empty() {
+        return Ok((groups.into_iter().map(|(p, _)| (p, None)).collect(), unroutable));
+    }
+    let groups = groups
+        .into_iter()
+        .map(|(path, members)| {
+            let ranges = members.iter().map(|&ip| (u32::from(ip) as u128, u32::from(ip) as u128)).collect();
+            HostSet::new(ranges, vec![], vec![], vec![]).map(|h| (path, Some(h)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((groups, unroutable))
+}
+
+/// Finds each target's path, raises CAP_NET_RAW, opens every path's channels, drops every
+/// capability, reserves the source ports and resolves next hops. `None`: fall back to
+/// connect() (an interface without a link layer).
+fn prepare_syn(config: &ScanConfig, v4: &HostSet, explicit: bool) -> Result<Option<SynSide>> {
     let a = &config.syn;
-    let path = Path::discover(first_v4(v4)?, a.interface.as_deref(), a.source_ip)?;
-    if let LinkKind::None(t) = path.kind {
-        let why = format!(
-            "interface {} has no link layer (type {t}) for raw frames",
-            path.iface.name
-        );
+    let (groups, unroutable) = group_by_path(v4, a)?;
+    if let Some((path, _)) = groups.iter().find(|(p, _)| matches!(p.kind, LinkKind::None(_))) {
+        let why = format!("interface {} has no link layer for raw frames", path.iface.name);
         if explicit {
             return Err(Error::input(format!("cannot run -sS: {why}; use -sT")));
         }
@@ -181,36 +250,42 @@ fn prepare_syn(config: &ScanConfig, v4: &HostSet, explicit: bool) -> Result<Opti
         return Ok(None);
     }
     privilege::raise_raw()?;
-    let channels = crate::link::open(&path.iface, path.src, path.kind == LinkKind::Loopback);
+    let opened: Vec<Result<crate::link::Channels>> = groups
+        .iter()
+        .map(|(path, _)| crate::link::open(&path.iface, path.src, path.kind == LinkKind::Loopback))
+        .collect();
     privilege::drop_all()?;
-    let channels = channels?;
     let retries = a.retries.unwrap_or(SYN_RETRIES);
-    let (sport, reserved) = source_ports(path.src, a.source_port, retries, config.seed);
-    let opts = SynOptions {
-        rate: config.connect.rate,
-        retries,
-        wait: a.wait,
-        timeout: a.timeout.unwrap_or(SYN_TIMEOUT),
-        sport,
-        fixed_sport: a.source_port.is_some(),
-        reset: a.reset,
-        ttl: 64,
-    };
-    let order = ScanOrder::new(v4, &config.ports, config.seed, config.shard);
-    let job = SynJob {
-        hosts: v4.clone(),
-        ports: config.ports.clone(),
-        order,
-        path,
-        router_mac: a.router_mac,
-        cookie: Cookie::from_seed(config.seed),
-        opts,
-    };
-    let scan = SynScan::new(job, channels)?;
-    Ok(Some(PreparedSyn {
-        scan,
-        _reserved: reserved,
-    }))
+    let mut engines = Vec::new();
+    for ((path, group), channels) in groups.into_iter().zip(opened) {
+        let channels = channels?;
+        let (sport, reserved) = source_ports(path.src, a.source_port, retries, config.seed);
+        let opts = SynOptions {
+            rate: config.connect.rate,
+            retries,
+            wait: a.wait,
+            timeout: a.timeout.unwrap_or(SYN_TIMEOUT),
+            sport,
+            fixed_sport: a.source_port.is_some(),
+            reset: a.reset,
+            ttl: 64,
+        };
+        let job = SynJob {
+            hosts: v4.clone(),
+            group,
+            ports: config.ports.clone(),
+            order: ScanOrder::new(v4, &config.ports, config.seed, config.shard),
+            path,
+            router_mac: a.router_mac,
+            cookie: Cookie::from_seed(config.seed),
+            opts,
+        };
+        engines.push(PreparedSyn {
+            scan: SynScan::new(job, channels)?,
+            _reserved: reserved,
+        });
+    }
+    Ok(Some(SynSide { engines, unroutable }))
 }
 
 /// The first source port, from `--source-port` or the seed, and listening-free sockets bound

@@ -36,6 +36,9 @@ impl Bitmap {
 
     /// Reads bit `i` (false when out of range).
     pub fn get(&self, i: u64) -> bool {
+        if i >= self.len {
+            return false;
+        }
         let Some(page) = self
             .pages
             .get((i / PAGE_BITS) as usize)
@@ -49,6 +52,9 @@ impl Bitmap {
 
     /// Sets bit `i`; returns true if it was clear (the first answer for this pair).
     pub fn set(&self, i: u64) -> bool {
+        if i >= self.len {
+            return false;
+        }
         let Some(slot) = self.pages.get((i / PAGE_BITS) as usize) else {
             return false;
         };

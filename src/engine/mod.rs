@@ -74,7 +74,10 @@ impl Shared {
 
 /// Everything the threads read.
 pub(crate) struct Plan {
+    /// Every IPv4 host of the scan: the order and the bitmap index are over these.
     pub hosts: HostSet,
+    /// The hosts this path serves (`None`: all of them).
+    pub group: Option<HostSet>,
     pub ports: PortList,
     pub order: ScanOrder,
     pub path: Path,
@@ -84,6 +87,17 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    /// The hosts this engine probes and accepts replies from.
+    pub fn served(&self) -> &HostSet {
+        self.group.as_ref().unwrap_or(&self.hosts)
+    }
+
+    /// True when this engine probes `ip`.
+    #[inline]
+    pub fn serves(&self, ip: IpAddr) -> bool {
+        self.group.as_ref().is_none_or(|g| g.contains(ip))
+    }
+
     /// The natural index of (host, port) in the bitmap.
     pub fn index(&self, ip: IpAddr, port: u16) -> Option<u64> {
         let h = self.hosts.index_of(ip)?;
@@ -112,8 +126,10 @@ impl Plan {
 
 /// What one SYN scan probes, and how.
 pub struct SynJob {
-    /// IPv4 hosts.
+    /// Every IPv4 host of the scan (the order is over these).
     pub hosts: HostSet,
+    /// The subset this path serves (`None`: all).
+    pub group: Option<HostSet>,
     /// Ports.
     pub ports: PortList,
     /// Order over hosts × ports (this shard).
@@ -139,6 +155,7 @@ impl SynScan {
     pub fn new(job: SynJob, mut channels: Channels) -> Result<SynScan> {
         let SynJob {
             hosts,
+            group,
             ports,
             order,
             path,
@@ -148,7 +165,7 @@ impl SynScan {
         } = job;
         let macs = MacTable::resolve(
             &path,
-            &hosts,
+            group.as_ref().unwrap_or(&hosts),
             router_mac,
             channels.reply_tx.as_mut(),
             channels.rx.as_mut(),
@@ -156,6 +173,7 @@ impl SynScan {
         Ok(SynScan {
             plan: Arc::new(Plan {
                 hosts,
+                group,
                 ports,
                 order,
                 path,
@@ -272,6 +290,9 @@ impl SynScan {
                 else {
                     continue;
                 };
+                if !plan.serves(IpAddr::V4(ip)) {
+                    continue;
+                }
                 let reason = match plan.macs.hop(ip) {
                     Hop::NoArp => Reason::NoArp,
                     Hop::Unreachable => Reason::NetUnreach,

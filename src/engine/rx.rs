@@ -27,7 +27,7 @@ pub(super) fn run(
         src: plan.path.src,
         sport_base: plan.opts.sport,
         sport_count: plan.sport_count(),
-        hosts: &plan.hosts,
+        hosts: plan.served(),
         ports: &plan.ports,
     };
     let _ = ready.send(());

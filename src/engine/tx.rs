@@ -45,6 +45,9 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender) -> Result
             let (Some(IpAddr::V4(dst)), Some(port)) = (plan.hosts.get(h), plan.ports.get(p)) else {
                 continue;
             };
+            if !plan.serves(IpAddr::V4(dst)) {
+                continue;
+            }
             let Hop::Mac(mac) = plan.macs.hop(dst) else {
                 continue;
             };

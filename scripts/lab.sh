@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The synscan namespace lab. Usage: scripts/lab.sh up|down [PREFIX]
+#
+# Namespaces (all names start with PREFIX, default "sslab"; interfaces live only inside them):
+#   PREFIXscan  the scanner: s0 10.201.0.1/24, s1 10.201.1.1/24, s2 10.201.3.1/24.
+#               Routes: 10.201.2.0/24 via 10.201.1.254 (router), 10.202.0.0/20 via
+#               10.201.3.2 (any-IP host), 10.203.0.0/24 unreachable, 10.204.0.0/24 prohibit.
+#               No default route: nothing leaves the lab.
+#   PREFIXtgt   target on the scanner's subnet, 10.201.0.2: open 22,80,443,8080; dropped
+#               (filtered, no-response) 81,82; rejected with ICMP admin-prohibited 83;
+#               every other port closed (RST). 10.201.0.9 does not exist (no ARP reply).
+#   PREFIXrtr   router: r0 10.201.1.254/24, r1 10.201.2.254/24, forwarding on.
+#   PREFIXfar   target behind the router, 10.201.2.2: open 80,8443; other ports closed.
+#   PREFIXany   any-IP host: a0 10.201.3.2/24 answers for all of 10.202.0.0/20
+#               (ip route add local ... dev lo): open 80,443 on every address, others closed.
+# Listeners are python3 processes that exit by themselves after LAB_TTL seconds (default 900);
+# `down` kills them by PID and deletes the namespaces by name.
+set -euo pipefail
+cmd=${1:-}
+P=${2:-sslab}
+STATE=/tmp/synscan-lab
+mkdir -p "$STATE"
+PIDS="$STATE/$P.pids"
+TTL=${LAB_TTL:-900}
+
+ns() { ip netns exec "$P$1" "${@:2}"; }
+
+listen() { # namespace, comma-separated ports
+  ip netns exec "$P$1" timeout "$TTL" python3 -c "
+import socket,time
+ss=[]
+for p in [$2]:
+    s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
+    s.bind(('0.0.0.0',p)); s.listen(4096); ss.append(s)
+time.sleep($TTL)" >/dev/null 2>&1 &
+  echo $! >> "$PIDS"
+  local first=${2%%,*}
+  for _ in $(seq 1 100); do
+    ns "$1" ss -Hltn "sport = :$first" | grep -q LISTEN && return 0
+    sleep 0.05
+  done
+  echo "lab.sh: listener in $P$1 did not start" >&2
+  return 1
+}
+
+down() {
+  if [ -f "$PIDS" ]; then
+    while read -r pid; do kill "$pid" 2>/dev/null || true; done < "$PIDS"
+    rm -f "$PIDS"
+  fi
+  for n in scan tgt rtr far any; do
+    ip netns del "$P$n" 2>/dev/null || true
+  done
+}
+
+up() {
+  down
+  trap 'down' ERR
+  for n in scan tgt rtr far any; do
+    ip netns add "$P$n"
+    ns "$n" ip link set lo up
+  done
+  ip link add s0 netns "${P}scan" type veth peer name t0 netns "${P}tgt"
+  ip link add s1 netns "${P}scan" type veth peer name r0 netns "${P}rtr"
+  ip link add r1 netns "${P}rtr" type veth peer name f0 netns "${P}far"
+  ip link add s2 netns "${P}scan" type veth peer name a0 netns "${P}any"
+  ns scan ip addr add 10.201.0.1/24 dev s0
+  ns scan ip addr add 10.201.1.1/24 dev s1
+  ns scan ip addr add 10.201.3.1/24 dev s2
+  ns tgt ip addr add 10.201.0.2/24 dev t0
+  ns rtr ip addr add 10.201.1.254/24 dev r0
+  ns rtr ip addr add 10.201.2.254/24 dev r1
+  ns far ip addr add 10.201.2.2/24 dev f0
+  ns any ip addr add 10.201.3.2/24 dev a0
+  for pair in scan:s0 scan:s1 scan:s2 tgt:t0 rtr:r0 rtr:r1 far:f0 any:a0; do
+    ns "${pair%%:*}" ip link set "${pair#*:}" up
+  done
+  ns rtr sysctl -qw net.ipv4.ip_forward=1
+  ns scan ip route add 10.201.2.0/24 via 10.201.1.254
+  ns scan ip route add 10.202.0.0/20 via 10.201.3.2
+  ns scan ip route add unreachable 10.203.0.0/24
+  ns scan ip route add prohibit 10.204.0.0/24
+  ns far ip route add default via 10.201.2.254
+  ns any ip route add local 10.202.0.0/20 dev lo
+  ns any ip route add 10.201.0.0/16 via 10.201.3.1
+  ns tgt nft -f - <<'NFT'
+table inet lab {
+  chain input {
+    type filter hook input priority 0;
+    tcp dport { 81, 82 } drop
+    tcp dport 83 reject with icmp type admin-prohibited
+  }
+}
+NFT
+  listen tgt 22,80,443,8080
+  listen far 80,8443
+  listen any 80,443
+  trap - ERR
+}
+
+case "$cmd" in
+  up) up ;;
+  down) down ;;
+  *) echo "usage: scripts/lab.sh up|down [PREFIX]" >&2; exit 2 ;;
+esac
