@@ -268,7 +268,9 @@ pub fn kernel_route(target: Ipv4Addr) -> std::result::Result<Ipv4Addr, RouteErro
         return Err(match e.raw_os_error() {
             Some(libc::ENETUNREACH) => RouteError::Unroutable(Reason::NetUnreach),
             Some(libc::EHOSTUNREACH) => RouteError::Unroutable(Reason::HostUnreach),
-            Some(libc::EACCES) | Some(libc::EPERM) => RouteError::Unroutable(Reason::AdminProhibited),
+            Some(libc::EACCES) | Some(libc::EPERM) => {
+                RouteError::Unroutable(Reason::AdminProhibited)
+            }
             _ => RouteError::Other(Error::io(format!("route lookup for {target}"), e)),
         });
     }

@@ -5,10 +5,10 @@
 
 use crate::cli::args::ScanType;
 use crate::cli::config::ScanConfig;
+use crate::cli::config::SynArgs;
 use crate::connect::ConnectEngine;
 use crate::engine::{self, SynJob, SynOptions, SynScan};
 use crate::error::{Error, Result};
-use crate::cli::config::SynArgs;
 use crate::event::{PortResult, PortState, Reason, ResultSink, ScanStats};
 use crate::output::progress::Progress;
 use crate::output::{self, Report, Reporter, RunInfo};
@@ -198,7 +198,10 @@ struct SynSide {
 }
 
 /// Groups the IPv4 targets by the path the kernel routes them through.
-fn group_by_path(v4: &HostSet, a: &SynArgs) -> Result<(Vec<(Path, Option<HostSet>)>, Vec<(Ipv4Addr, Reason)>)> {
+fn group_by_path(
+    v4: &HostSet,
+    a: &SynArgs,
+) -> Result<(Vec<(Path, Option<HostSet>)>, Vec<(Ipv4Addr, Reason)>)> {
     let ifaces = pnet::datalink::interfaces();
     if a.interface.is_some() || a.source_ip.is_some() || v4.len() > MAX_ROUTED_ONE_BY_ONE {
         let path = Path::discover_in(&ifaces, first_v4(v4)?, a.interface.as_deref(), a.source_ip)?;
@@ -223,12 +226,18 @@ fn group_by_path(v4: &HostSet, a: &SynArgs) -> Result<(Vec<(Path, Option<HostSet
         }
     }
     if groups.len() == 1 && unroutable.is_empty() {
-        return Ok((groups.into_iter().map(|(p, _)| (p, None)).collect(), unroutable));
+        return Ok((
+            groups.into_iter().map(|(p, _)| (p, None)).collect(),
+            unroutable,
+        ));
     }
     let groups = groups
         .into_iter()
         .map(|(path, members)| {
-            let ranges = members.iter().map(|&ip| (u32::from(ip) as u128, u32::from(ip) as u128)).collect();
+            let ranges = members
+                .iter()
+                .map(|&ip| (u32::from(ip) as u128, u32::from(ip) as u128))
+                .collect();
             HostSet::new(ranges, vec![], vec![], vec![]).map(|h| (path, Some(h)))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -241,8 +250,14 @@ fn group_by_path(v4: &HostSet, a: &SynArgs) -> Result<(Vec<(Path, Option<HostSet
 fn prepare_syn(config: &ScanConfig, v4: &HostSet, explicit: bool) -> Result<Option<SynSide>> {
     let a = &config.syn;
     let (groups, unroutable) = group_by_path(v4, a)?;
-    if let Some((path, _)) = groups.iter().find(|(p, _)| matches!(p.kind, LinkKind::None(_))) {
-        let why = format!("interface {} has no link layer for raw frames", path.iface.name);
+    if let Some((path, _)) = groups
+        .iter()
+        .find(|(p, _)| matches!(p.kind, LinkKind::None(_)))
+    {
+        let why = format!(
+            "interface {} has no link layer for raw frames",
+            path.iface.name
+        );
         if explicit {
             return Err(Error::input(format!("cannot run -sS: {why}; use -sT")));
         }
@@ -285,7 +300,10 @@ fn prepare_syn(config: &ScanConfig, v4: &HostSet, explicit: bool) -> Result<Opti
             _reserved: reserved,
         });
     }
-    Ok(Some(SynSide { engines, unroutable }))
+    Ok(Some(SynSide {
+        engines,
+        unroutable,
+    }))
 }
 
 /// The first source port, from `--source-port` or the seed, and listening-free sockets bound

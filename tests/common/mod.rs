@@ -310,3 +310,58 @@ impl Drop for Lab {
         }
     }
 }
+
+/// The namespace lab of `scripts/lab.sh` under a unique prefix, torn down (listeners killed by
+/// PID, namespaces deleted by name) when dropped, pass or fail.
+pub struct ScriptLab {
+    /// Namespace name prefix.
+    pub prefix: String,
+}
+
+impl ScriptLab {
+    /// Builds the lab.
+    pub fn up() -> ScriptLab {
+        assert!(
+            is_root(),
+            "namespace tests need root (CI runs as root; use sudo)"
+        );
+        let seq = LAB_SEQ.fetch_add(1, Ordering::Relaxed);
+        let prefix = format!("sl{}{}", std::process::id() % 100_000, seq);
+        let lab = ScriptLab { prefix };
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lab.sh");
+        let out = Command::new("bash")
+            .args([script, "up", &lab.prefix])
+            .env("LAB_TTL", "300")
+            .output()
+            .expect("run lab.sh");
+        assert!(
+            out.status.success(),
+            "lab.sh up failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        lab
+    }
+
+    /// The scanner namespace.
+    pub fn scanner(&self) -> String {
+        format!("{}scan", self.prefix)
+    }
+}
+
+impl Drop for ScriptLab {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lab.sh");
+        let _ = Command::new("bash")
+            .args([script, "down", &self.prefix])
+            .status();
+        for n in ["scan", "tgt", "rtr", "far", "any"] {
+            let _ = Command::new("ip")
+                .args(["netns", "del", &format!("{}{n}", self.prefix)])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// Serializes tests that start loopback listeners and compare against every listener.
+pub static LOOPBACK: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -1,0 +1,550 @@
+//! The raw SYN engine against ground truth: loopback listeners, the namespace lab of
+//! scripts/lab.sh (local subnet, through a router, an any-IP /20), nmap -sS on the same
+//! target, dry-run coverage and sharding, privilege fallback and drop, and a capture.
+
+mod common;
+
+use common::*;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn listeners(n: usize) -> (Vec<TcpListener>, BTreeSet<u16>) {
+    let ls: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let ports = ls.iter().map(|l| l.local_addr().unwrap().port()).collect();
+    (ls, ports)
+}
+
+fn states(out: &str) -> BTreeMap<(String, u16), (String, String)> {
+    let lines = parse_ndjson(out);
+    let map: BTreeMap<_, _> = lines
+        .iter()
+        .map(|l| ((l.ip.clone(), l.port), (l.state.clone(), l.reason.clone())))
+        .collect();
+    assert_eq!(map.len(), lines.len(), "a (host, port) reported twice");
+    map
+}
+
+#[test]
+fn syn_loopback_finds_exactly_the_listeners() {
+    let _g = LOOPBACK.lock().unwrap_or_else(|e| e.into_inner());
+    let (_ls, ours) = listeners(30);
+    let before = loopback_listeners();
+    let out = synscan(&["-sS", "127.0.0.1", "-p-", "--format", "ndjson"]);
+    let after = loopback_listeners();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+    let found: BTreeSet<u16> = parse_ndjson(&out.stdout)
+        .into_iter()
+        .inspect(|l| assert_eq!((l.state.as_str(), l.reason.as_str()), ("open", "syn-ack")))
+        .map(|l| l.port)
+        .collect();
+    let surely: BTreeSet<u16> = before
+        .intersection(&after)
+        .copied()
+        .chain(ours.iter().copied())
+        .collect();
+    let maybe: BTreeSet<u16> = before
+        .union(&after)
+        .copied()
+        .chain(ours.iter().copied())
+        .collect();
+    assert!(
+        found.is_superset(&surely),
+        "missed {:?}",
+        surely.difference(&found).collect::<Vec<_>>()
+    );
+    assert!(
+        found.is_subset(&maybe),
+        "false open {:?}",
+        found.difference(&maybe).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn syn_loopback_closed_ports_are_reset() {
+    let _g = LOOPBACK.lock().unwrap_or_else(|e| e.into_inner());
+    let (ls, open) = listeners(3);
+    let closed: BTreeSet<u16> = (0..3)
+        .map(|_| {
+            TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        })
+        .filter(|p| !open.contains(p))
+        .collect();
+    let list: Vec<String> = open
+        .iter()
+        .chain(closed.iter())
+        .map(u16::to_string)
+        .collect();
+    let out = synscan(&[
+        "-sS",
+        "127.0.0.1",
+        "-p",
+        &list.join(","),
+        "--states",
+        "all",
+        "--format",
+        "ndjson",
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let got = states(&out.stdout);
+    let mut want = BTreeMap::new();
+    for p in &open {
+        want.insert(
+            ("127.0.0.1".to_string(), *p),
+            ("open".to_string(), "syn-ack".to_string()),
+        );
+    }
+    for p in &closed {
+        want.insert(
+            ("127.0.0.1".to_string(), *p),
+            ("closed".to_string(), "reset".to_string()),
+        );
+    }
+    assert_eq!(got, want);
+    drop(ls);
+}
+
+/// The lab's ground truth for ports 20-25,79-84,443,8080,8443 (see scripts/lab.sh).
+fn lab_truth() -> BTreeMap<(String, u16), (String, String)> {
+    let ports = [
+        20u16, 21, 22, 23, 24, 25, 79, 80, 81, 82, 83, 84, 443, 8080, 8443,
+    ];
+    let mut want = BTreeMap::new();
+    let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+    for p in ports {
+        let tgt = match p {
+            22 | 80 | 443 | 8080 => s("open", "syn-ack"),
+            81 | 82 => s("filtered", "no-response"),
+            83 => s("filtered", "admin-prohibited"),
+            _ => s("closed", "reset"),
+        };
+        want.insert(("10.201.0.2".to_string(), p), tgt);
+        let far = match p {
+            80 | 8443 => s("open", "syn-ack"),
+            _ => s("closed", "reset"),
+        };
+        want.insert(("10.201.2.2".to_string(), p), far);
+        want.insert(("10.201.0.9".to_string(), p), s("filtered", "no-arp"));
+        want.insert(("10.203.0.5".to_string(), p), s("filtered", "host-unreach"));
+        want.insert(
+            ("10.204.0.5".to_string(), p),
+            s("filtered", "admin-prohibited"),
+        );
+    }
+    want
+}
+
+const LAB_PORTS: &str = "20-25,79-84,443,8080,8443";
+
+#[test]
+fn syn_lab_every_state_and_reason_exact_and_nmap_agrees() {
+    let lab = ScriptLab::up();
+    let ns = lab.scanner();
+    let out = synscan_in(
+        Some(&ns),
+        &[
+            "-sS",
+            "10.201.0.2",
+            "10.201.2.2",
+            "10.201.0.9",
+            "10.203.0.5",
+            "10.204.0.5",
+            "-p",
+            LAB_PORTS,
+            "--states",
+            "all",
+            "--format",
+            "ndjson",
+        ],
+        b"",
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let got = states(&out.stdout);
+    assert_eq!(got, lab_truth());
+
+    // nmap -sS from the same namespace must see the same states on both live targets.
+    for target in ["10.201.0.2", "10.201.2.2"] {
+        let nm = Command::new("ip")
+            .args([
+                "netns", "exec", &ns, "nmap", "-sS", "-n", "-Pn", "-p", LAB_PORTS, target, "-oX",
+                "-",
+            ])
+            .output()
+            .expect("nmap is installed");
+        assert!(
+            nm.status.success(),
+            "{}",
+            String::from_utf8_lossy(&nm.stderr)
+        );
+        let xml = String::from_utf8_lossy(&nm.stdout);
+        let mut nmap_states = BTreeMap::new();
+        for part in xml.split("<port protocol=\"tcp\" portid=\"").skip(1) {
+            let port: u16 = part.split('"').next().unwrap().parse().unwrap();
+            let state = part
+                .split("<state state=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            nmap_states.insert(port, state.to_string());
+        }
+        let ours: BTreeMap<u16, String> = got
+            .iter()
+            .filter(|((ip, _), _)| ip == target)
+            .map(|((_, p), (s, _))| (*p, s.clone()))
+            .collect();
+        assert_eq!(ours, nmap_states, "synscan vs nmap on {target}");
+    }
+}
+
+#[test]
+fn syn_sweep_of_an_any_ip_slash20_is_exact() {
+    let lab = ScriptLab::up();
+    let out = synscan_in(
+        Some(&lab.scanner()),
+        &[
+            "-sS",
+            "10.202.0.0/20",
+            "-p",
+            "22,80,443",
+            "--states",
+            "open,closed",
+            "--format",
+            "list",
+        ],
+        b"",
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let mut got: HashSet<(String, String, u16)> = HashSet::new();
+    for line in out.stdout.lines().filter(|l| !l.starts_with('#')) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        assert!(
+            got.insert((f[3].to_string(), f[0].to_string(), f[2].parse().unwrap())),
+            "dup {line}"
+        );
+    }
+    let mut want = HashSet::new();
+    for i in 0..4096u32 {
+        let ip = std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::new(10, 202, 0, 0)) + i)
+            .to_string();
+        want.insert((ip.clone(), "closed".to_string(), 22));
+        want.insert((ip.clone(), "open".to_string(), 80));
+        want.insert((ip, "open".to_string(), 443));
+    }
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "sweep differs from ground truth");
+}
+
+fn dry(args: &[&str]) -> Vec<String> {
+    let mut a = vec!["--dry-run", "-S", "10.0.0.1"];
+    a.extend_from_slice(args);
+    let out = synscan(&a);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    out.stdout.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn dry_run_covers_every_pair_once_and_shards_partition_it() {
+    let all = dry(&["10.0.0.0/26", "-p", "1-50", "--seed", "7"]);
+    assert_eq!(all.len(), 64 * 50);
+    let pairs: HashSet<String> = all
+        .iter()
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect();
+    assert_eq!(pairs.len(), all.len(), "duplicates in the walk");
+    for h in 0..64 {
+        for p in 1..=50 {
+            assert!(pairs.contains(&format!("10.0.0.{h}:{p}")));
+        }
+    }
+    for l in &all {
+        let f: Vec<&str> = l.split(' ').collect();
+        assert_eq!(f.len(), 3, "{l}");
+        assert!(
+            f[1].starts_with("sport=") && f[2].starts_with("seq="),
+            "{l}"
+        );
+    }
+    // Same seed, same order; another seed, another order; not host after host.
+    assert_eq!(all, dry(&["10.0.0.0/26", "-p", "1-50", "--seed", "7"]));
+    assert_ne!(all, dry(&["10.0.0.0/26", "-p", "1-50", "--seed", "8"]));
+    let first_hosts: HashSet<&str> = all
+        .iter()
+        .take(64)
+        .map(|l| l.split(':').next().unwrap())
+        .collect();
+    assert!(first_hosts.len() > 20, "scan order walks host after host");
+    // Three shards with one seed: disjoint, and their union is the whole walk.
+    let mut union: Vec<String> = Vec::new();
+    for i in 1..=3 {
+        union.extend(dry(&[
+            "10.0.0.0/26",
+            "-p",
+            "1-50",
+            "--seed",
+            "7",
+            "--shard",
+            &format!("{i}/3"),
+        ]));
+    }
+    let set: HashSet<&String> = union.iter().collect();
+    assert_eq!(set.len(), union.len(), "shards overlap");
+    let whole: HashSet<&String> = all.iter().collect();
+    assert_eq!(set, whole);
+    // Excludes and duplicates are honoured.
+    let ex = dry(&[
+        "10.0.0.0/30",
+        "10.0.0.1",
+        "--exclude",
+        "10.0.0.2",
+        "-p",
+        "80",
+        "--seed",
+        "1",
+    ]);
+    let hosts: BTreeSet<&str> = ex.iter().map(|l| l.split(':').next().unwrap()).collect();
+    assert_eq!(hosts, BTreeSet::from(["10.0.0.0", "10.0.0.1", "10.0.0.3"]));
+}
+
+fn nobody(args: &[&str]) -> Output {
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        bin(),
+    ]);
+    c.args(args);
+    run_cmd(c, b"", Duration::from_secs(60))
+}
+
+#[test]
+fn without_cap_net_raw_falls_back_to_connect_with_the_same_results() {
+    let _g = LOOPBACK.lock().unwrap_or_else(|e| e.into_inner());
+    let (_ls, ours) = listeners(5);
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let list: Vec<String> = ours
+        .iter()
+        .chain([closed].iter())
+        .map(u16::to_string)
+        .collect();
+    let list = list.join(",");
+    let args = ["127.0.0.1", "-p", list.as_str(), "--format", "ndjson"];
+    let raw = synscan(&args);
+    assert_eq!(raw.code, Some(0), "{raw:?}");
+    assert!(raw.stderr.is_empty());
+    let fallback = nobody(&args);
+    assert_eq!(fallback.code, Some(0), "{fallback:?}");
+    let notice: Vec<&str> = fallback.stderr.lines().collect();
+    assert_eq!(notice.len(), 1, "{:?}", fallback.stderr);
+    assert!(
+        notice[0].contains("falling back to a connect() scan") && notice[0].contains("setcap"),
+        "{}",
+        notice[0]
+    );
+    let open = |o: &Output| -> BTreeSet<u16> {
+        parse_ndjson(&o.stdout)
+            .into_iter()
+            .map(|l| l.port)
+            .collect()
+    };
+    assert_eq!(open(&raw), ours);
+    assert_eq!(open(&fallback), ours);
+    // Asking for -sS explicitly without the privilege is an input error.
+    let denied = nobody(&["-sS", "127.0.0.1", "-p", "80"]);
+    assert_eq!(denied.code, Some(2), "{denied:?}");
+    assert!(
+        denied.stderr.starts_with("synscan: error: cannot run -sS")
+            && denied.stderr.lines().count() == 1
+    );
+}
+
+fn cap_line(pid: u32, key: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with(key))
+        .map(|l| l.split_whitespace().nth(1).unwrap_or("").to_string())
+}
+
+#[test]
+fn capabilities_are_zero_while_probing() {
+    let _g = LOOPBACK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut child = Command::new(bin())
+        .args([
+            "-sS",
+            "127.0.0.1",
+            "-p",
+            "1-3000",
+            "--rate",
+            "1000",
+            "--format",
+            "ndjson",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = None;
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        // Sending threads exist once probing started: check the process and every thread.
+        let tasks: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if tasks.len() >= 3 {
+            seen = Some(
+                tasks
+                    .iter()
+                    .map(|t| (cap_line(*t, "CapEff:"), cap_line(*t, "CapPrm:")))
+                    .collect::<Vec<_>>(),
+            );
+            break;
+        }
+    }
+    let _ = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
+    let _ = child.wait();
+    let seen = seen.expect("scan threads never appeared");
+    for (eff, prm) in seen {
+        assert_eq!(eff.as_deref(), Some("0000000000000000"));
+        assert_eq!(prm.as_deref(), Some("0000000000000000"));
+    }
+}
+
+#[test]
+fn capture_shows_syn_synack_and_our_rst_with_valid_checksums() {
+    let _g = LOOPBACK.lock().unwrap_or_else(|e| e.into_inner());
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let sport = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("scan.pcap");
+    let filter = format!("tcp port {port}");
+    let mut td = Command::new("tcpdump")
+        .args([
+            "-i",
+            "lo",
+            "--immediate-mode",
+            "-U",
+            "-n",
+            "-w",
+            pcap.to_str().unwrap(),
+            &filter,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tcpdump is installed");
+    {
+        use std::io::{BufRead, BufReader};
+        let mut line = String::new();
+        let mut r = BufReader::new(td.stderr.take().unwrap());
+        r.read_line(&mut line).unwrap();
+        assert!(line.contains("listening"), "{line}");
+    }
+    let out = synscan(&[
+        "-sS",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "--source-port",
+        &sport.to_string(),
+        "--format",
+        "ndjson",
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = Command::new("kill")
+        .args(["-INT", &td.id().to_string()])
+        .status();
+    let _ = td.wait();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(parse_ndjson(&out.stdout).len(), 1);
+    let fields = Command::new("tshark")
+        .args([
+            "-r",
+            pcap.to_str().unwrap(),
+            "-o",
+            "tcp.check_checksum:TRUE",
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-T",
+            "fields",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "tcp.dstport",
+            "-e",
+            "tcp.flags",
+            "-e",
+            "tcp.checksum.status",
+            "-e",
+            "ip.checksum.status",
+        ])
+        .output()
+        .expect("tshark is installed");
+    assert!(
+        fields.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fields.stderr)
+    );
+    let text = String::from_utf8_lossy(&fields.stdout);
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    let (sp, dp) = (sport.to_string(), port.to_string());
+    let ours = |flags: &str| {
+        rows.iter()
+            .find(|r| r[0] == sp && r[1] == dp && r[2] == flags)
+    };
+    let syn = ours("0x0002").unwrap_or_else(|| panic!("no SYN in {text}"));
+    let rst = ours("0x0004").unwrap_or_else(|| panic!("no RST from synscan in {text}"));
+    assert!(
+        rows.iter()
+            .any(|r| r[0] == dp && r[1] == sp && r[2] == "0x0012"),
+        "no SYN-ACK in {text}"
+    );
+    // Our frames carry correct checksums (1 = good); the kernel's own loopback frames are
+    // left with partial checksums by offload and are not ours to judge.
+    for r in [syn, rst] {
+        assert_eq!((r[3], r[4]), ("1", "1"), "bad checksum in our frame: {r:?}");
+    }
+    let malformed = Command::new("tshark")
+        .args([
+            "-r",
+            pcap.to_str().unwrap(),
+            "-Y",
+            "_ws.malformed || _ws.expert.severity == error",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&malformed.stdout).trim().is_empty(),
+        "malformed frames: {}",
+        String::from_utf8_lossy(&malformed.stdout)
+    );
+    drop(l);
+}
