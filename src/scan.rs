@@ -197,11 +197,12 @@ struct SynSide {
     unroutable: Vec<(Ipv4Addr, Reason)>,
 }
 
+/// Targets grouped by outgoing path (`None`: the path serves every target), and the
+/// targets the kernel will not route, with its reason.
+type Grouped = (Vec<(Path, Option<HostSet>)>, Vec<(Ipv4Addr, Reason)>);
+
 /// Groups the IPv4 targets by the path the kernel routes them through.
-fn group_by_path(
-    v4: &HostSet,
-    a: &SynArgs,
-) -> Result<(Vec<(Path, Option<HostSet>)>, Vec<(Ipv4Addr, Reason)>)> {
+fn group_by_path(v4: &HostSet, a: &SynArgs) -> Result<Grouped> {
     let ifaces = pnet::datalink::interfaces();
     if a.interface.is_some() || a.source_ip.is_some() || v4.len() > MAX_ROUTED_ONE_BY_ONE {
         let path = Path::discover_in(&ifaces, first_v4(v4)?, a.interface.as_deref(), a.source_ip)?;
