@@ -446,3 +446,29 @@ fn wait_with_deadline(mut child: std::process::Child, limit: Duration) -> (Optio
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+#[test]
+fn progress_line_is_drawn_on_a_terminal() {
+    // `script` gives synscan a pseudo-terminal; the progress line goes to it.
+    let cmd = format!("{} -sT 127.0.0.1 -p 1-600 --rate 1500 --format list", bin());
+    let out = run_cmd(
+        {
+            let mut c = Command::new("script");
+            c.args(["-qec", &cmd, "/dev/null"]);
+            c
+        },
+        b"",
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stdout.contains('%') && out.stdout.contains("found"),
+        "{:?}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("# end"),
+        "results still printed: {:?}",
+        out.stdout
+    );
+}

@@ -548,3 +548,254 @@ fn capture_shows_syn_synack_and_our_rst_with_valid_checksums() {
     );
     drop(l);
 }
+
+#[test]
+fn setcap_binary_runs_syn_as_an_unprivileged_user() {
+    let _g = LOOPBACK.lock().unwrap_or_else(|e| e.into_inner());
+    let (_ls, ours) = listeners(3);
+    let dir = tempfile::tempdir().unwrap();
+    sh(&["chmod", "755", dir.path().to_str().unwrap()]);
+    let copy = dir.path().join("synscan");
+    std::fs::copy(bin(), &copy).unwrap();
+    sh(&["chmod", "755", copy.to_str().unwrap()]);
+    sh(&[
+        "setcap",
+        "cap_net_raw,cap_net_admin+eip",
+        copy.to_str().unwrap(),
+    ]);
+    let list: Vec<String> = ours.iter().map(u16::to_string).collect();
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        copy.to_str().unwrap(),
+    ]);
+    c.args([
+        "-sS",
+        "127.0.0.1",
+        "-p",
+        &list.join(","),
+        "--format",
+        "ndjson",
+    ]);
+    let out = run_cmd(c, b"", Duration::from_secs(60));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stderr.is_empty(),
+        "no fallback expected: {}",
+        out.stderr
+    );
+    let found: BTreeSet<u16> = parse_ndjson(&out.stdout)
+        .into_iter()
+        .inspect(|l| assert_eq!(l.reason, "syn-ack", "a SYN scan, not connect()"))
+        .map(|l| l.port)
+        .collect();
+    assert_eq!(found, ours);
+}
+
+#[test]
+fn interface_without_link_layer_falls_back_and_never_hangs() {
+    let mut lab = Lab::new();
+    let ns = lab.netns("u");
+    lab.exec(&ns, &["ip", "tuntap", "add", "dev", "tun0", "mode", "tun"]);
+    lab.exec(&ns, &["ip", "addr", "add", "10.205.0.1/24", "dev", "tun0"]);
+    lab.exec(&ns, &["ip", "link", "set", "tun0", "up"]);
+    let args = [
+        "10.205.0.2",
+        "-p",
+        "80,443",
+        "--timeout",
+        "200ms",
+        "--retries",
+        "0",
+        "--states",
+        "all",
+        "--format",
+        "ndjson",
+    ];
+    let out = synscan_in(Some(&ns), &args, b"");
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let notice: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(notice.len(), 1, "{}", out.stderr);
+    assert!(
+        notice[0].contains("tun0 has no link layer") && notice[0].contains("connect()"),
+        "{}",
+        notice[0]
+    );
+    let lines = parse_ndjson(&out.stdout);
+    assert_eq!(lines.len(), 2);
+    assert!(lines.iter().all(|l| l.state == "filtered"), "{lines:?}");
+    let mut explicit = vec!["-sS"];
+    explicit.extend_from_slice(&args);
+    let out = synscan_in(Some(&ns), &explicit, b"");
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stderr.contains("no link layer"), "{}", out.stderr);
+}
+
+/// Captures on the target's interface while `args` run in the scanner namespace; returns
+/// (seconds since first frame, tcp.srcport, tcp.dstport, tcp.flags) per frame.
+fn capture_on_target(
+    lab: &ScriptLab,
+    filter: &str,
+    args: &[&str],
+) -> (Output, Vec<(f64, u16, u16, String)>) {
+    let dir = tempfile::tempdir().unwrap();
+    sh(&["chmod", "777", dir.path().to_str().unwrap()]);
+    let pcap = dir.path().join("t.pcap");
+    let tgt = format!("{}tgt", lab.prefix);
+    let mut td = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &tgt,
+            "tcpdump",
+            "-i",
+            "t0",
+            "--immediate-mode",
+            "-U",
+            "-n",
+            "-w",
+            pcap.to_str().unwrap(),
+            filter,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tcpdump");
+    {
+        use std::io::{BufRead, BufReader};
+        let mut line = String::new();
+        BufReader::new(td.stderr.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.contains("listening"), "{line}");
+    }
+    let out = synscan_in(Some(&lab.scanner()), args, b"");
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = Command::new("kill")
+        .args(["-INT", &td.id().to_string()])
+        .status();
+    let _ = td.wait();
+    let fields = Command::new("tshark")
+        .args([
+            "-r",
+            pcap.to_str().unwrap(),
+            "-T",
+            "fields",
+            "-e",
+            "frame.time_relative",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "tcp.dstport",
+            "-e",
+            "tcp.flags",
+        ])
+        .output()
+        .expect("tshark");
+    let rows = String::from_utf8_lossy(&fields.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            Some((
+                f.first()?.parse().ok()?,
+                f.get(1)?.parse().ok()?,
+                f.get(2)?.parse().ok()?,
+                f.get(3)?.to_string(),
+            ))
+        })
+        .collect();
+    (out, rows)
+}
+
+#[test]
+fn retries_go_only_to_unanswered_ports_and_no_reset_is_honoured() {
+    let lab = ScriptLab::up();
+    let common = [
+        "-sS",
+        "10.201.0.2",
+        "-p",
+        "80,81,84",
+        "--retries",
+        "2",
+        "--source-port",
+        "47000",
+        "--format",
+        "ndjson",
+    ];
+    let (out, rows) = capture_on_target(&lab, "tcp port 47000", &common);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let syns = |port: u16| {
+        rows.iter()
+            .filter(|r| r.2 == port && r.3 == "0x0002")
+            .count()
+    };
+    assert_eq!(
+        (syns(80), syns(81), syns(84)),
+        (1, 3, 1),
+        "SYNs per port: {rows:?}"
+    );
+    // After the SYN-ACK from 80: our RST and the kernel's (it has no socket for the port).
+    let rsts_to_80 = rows
+        .iter()
+        .filter(|r| r.1 == 47000 && r.2 == 80 && r.3 == "0x0004")
+        .count();
+    assert_eq!(rsts_to_80, 2, "{rows:?}");
+    let mut no_reset = common.to_vec();
+    no_reset.push("--no-reset");
+    let (out, rows) = capture_on_target(&lab, "tcp port 47000", &no_reset);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let rsts_to_80 = rows
+        .iter()
+        .filter(|r| r.1 == 47000 && r.2 == 80 && r.3 == "0x0004")
+        .count();
+    assert_eq!(
+        rsts_to_80, 1,
+        "only the kernel's RST with --no-reset: {rows:?}"
+    );
+}
+
+#[test]
+fn rate_cap_holds_in_every_100ms_window() {
+    let lab = ScriptLab::up();
+    let rate = 3000.0;
+    let (out, rows) = capture_on_target(
+        &lab,
+        "tcp[tcpflags] == tcp-syn",
+        &[
+            "-sS",
+            "10.201.0.2",
+            "-p",
+            "1-3000",
+            "--rate",
+            "3000",
+            "--retries",
+            "0",
+            "--format",
+            "ndjson",
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let times: Vec<f64> = rows.iter().map(|r| r.0).collect();
+    assert_eq!(times.len(), 3000, "every probe captured once");
+    let span = times[times.len() - 1] - times[0];
+    let achieved = (times.len() - 1) as f64 / span;
+    assert!(
+        (achieved - rate).abs() / rate <= 0.05,
+        "rate {achieved:.0}/s over {span:.3} s"
+    );
+    // Sliding 100 ms windows starting at every frame.
+    let mut j = 0;
+    for i in 0..times.len() {
+        while j < times.len() && times[j] < times[i] + 0.1 {
+            j += 1;
+        }
+        let n = (j - i) as f64;
+        assert!(
+            n <= 1.1 * rate * 0.1,
+            "{n} probes in the 100 ms from {:.3} s",
+            times[i]
+        );
+    }
+}
