@@ -6,7 +6,7 @@
 use crate::cli::args::ScanType;
 use crate::cli::config::ScanConfig;
 use crate::cli::config::SynArgs;
-use crate::connect::ConnectEngine;
+use crate::connect;
 use crate::engine::{self, SynJob, SynOptions, SynScan};
 use crate::error::{Error, Result};
 use crate::event::{PortResult, PortState, Reason, ResultSink, ScanStats};
@@ -152,8 +152,20 @@ pub fn run(config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         && !stats.interrupted
     {
         let order = ScanOrder::new(hosts, &config.ports, config.seed, config.shard);
-        let probes = order.iter(hosts, &config.ports, 0);
-        let s = ConnectEngine::new(config.connect.clone(), probes, &mut sink, stop)?.run()?;
+        let ports = &config.ports;
+        let pair_at = |pos: u64| {
+            let (h, p) = order.pair_at_position(pos);
+            Some((hosts.get(h)?, ports.get(p)?))
+        };
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let s = connect::run_parallel(
+            &config.connect,
+            order.len(),
+            pair_at,
+            workers,
+            &mut sink,
+            stop,
+        )?;
         add(&mut stats, &s);
     }
     progress.finish();

@@ -443,6 +443,133 @@ fn close_with_reset<S: std::os::fd::AsFd>(s: &S) {
     let _ = SockRef::from(s).set_linger(Some(Duration::ZERO));
 }
 
+/// Hands results from worker threads to the calling thread in batches (a channel wake-up per
+/// result costs more than the connect() on loopback); flushed at every progress tick.
+struct ChannelSink {
+    tx: std::sync::mpsc::Sender<Vec<PortResult>>,
+    batch: Vec<PortResult>,
+}
+
+impl ChannelSink {
+    const BATCH: usize = 256;
+
+    fn push(&mut self) -> io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let full = std::mem::replace(&mut self.batch, Vec::with_capacity(Self::BATCH));
+        self.tx
+            .send(full)
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "result reader gone"))
+    }
+}
+
+impl ResultSink for ChannelSink {
+    fn result(&mut self, r: PortResult) -> io::Result<()> {
+        self.batch.push(r);
+        if self.batch.len() >= Self::BATCH {
+            self.push()?;
+        }
+        Ok(())
+    }
+
+    fn tick(&mut self, _done: u64, _sent: u64, _open: u64) -> io::Result<()> {
+        self.push()
+    }
+}
+
+/// Runs `workers` connect engines, each on its own thread and epoll instance, over
+/// interleaved slices of `positions` (worker k takes every k-th pair), splitting the
+/// in-flight window and the rate between them. Results reach `sink` on this thread.
+/// connect() does its kernel work (socket setup, the SYN, the RST on loopback) in the
+/// caller's context, so a second core nearly doubles a loopback scan.
+pub fn run_parallel<F>(
+    opts: &ConnectOptions,
+    total: u64,
+    pair_at: F,
+    workers: usize,
+    sink: &mut dyn ResultSink,
+    stop: &AtomicBool,
+) -> Result<ScanStats>
+where
+    F: Fn(u64) -> Option<(IpAddr, u16)> + Sync,
+{
+    let workers = workers.clamp(1, 16).min(total.max(1) as usize);
+    let started = Instant::now();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<PortResult>>();
+    let halt = AtomicBool::new(false);
+    let per = ConnectOptions {
+        max_inflight: (opts.max_inflight / workers).max(1),
+        rate: opts.rate.map(|r| (r / workers as u64).max(1)),
+        ..opts.clone()
+    };
+    std::thread::scope(|scope| {
+        let mut handles = Vec::new();
+        for k in 0..workers {
+            let mut wsink = ChannelSink {
+                tx: tx.clone(),
+                batch: Vec::with_capacity(ChannelSink::BATCH),
+            };
+            let (per, pair_at, halt) = (per.clone(), &pair_at, &halt);
+            handles.push(scope.spawn(move || -> Result<ScanStats> {
+                let probes = (k as u64..total).step_by(workers).filter_map(pair_at);
+                ConnectEngine::new(per, probes, &mut wsink, halt)?.run()
+            }));
+        }
+        drop(tx);
+        let mut write_err = None;
+        let mut done = 0u64;
+        let mut open = 0u64;
+        let mut last_tick = Instant::now();
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                halt.store(true, Ordering::Relaxed);
+            }
+            match rx.recv_timeout(TICK) {
+                Ok(batch) => {
+                    for r in batch {
+                        done += 1;
+                        open += u64::from(r.state == PortState::Open);
+                        if write_err.is_none()
+                            && let Err(e) = sink.result(r)
+                        {
+                            write_err = Some(e);
+                            halt.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if last_tick.elapsed() >= TICK && write_err.is_none() {
+                last_tick = Instant::now();
+                if let Err(e) = sink.tick(done, done, open) {
+                    write_err = Some(e);
+                    halt.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+        let mut stats = ScanStats::default();
+        for h in handles {
+            let s = h
+                .join()
+                .map_err(|_| Error::Runtime("connect worker panicked".into()))??;
+            stats.ports_done += s.ports_done;
+            stats.probes_sent += s.probes_sent;
+            stats.open += s.open;
+            stats.interrupted |= s.interrupted;
+        }
+        if let Some(e) = write_err {
+            return Err(Error::io("write results", e));
+        }
+        stats.interrupted |= stop.load(Ordering::Relaxed);
+        stats.elapsed = started.elapsed();
+        sink.tick(stats.ports_done, stats.probes_sent, stats.open)
+            .map_err(|e| Error::io("write results", e))?;
+        Ok(stats)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
