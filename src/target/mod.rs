@@ -1,0 +1,196 @@
+//! What to scan: target tokens → a [`HostSet`], port expressions → a [`PortList`], and the
+//! seeded, shardable order in which the (host, port) space is walked ([`ScanOrder`]).
+
+mod hosts;
+mod permutation;
+mod ports;
+mod spec;
+
+pub use hosts::{HostSet, MAX_HOSTS};
+pub use permutation::{Permutation, Shard, splitmix64};
+pub use ports::{PortList, top_ranking};
+pub use spec::{TargetSpec, parse_target};
+
+use crate::error::{Error, Result};
+use std::net::{IpAddr, ToSocketAddrs};
+
+/// Resolves a host name once, preferring IPv4 (the SYN engine's family), and returns the
+/// address used.
+pub fn resolve(name: &str) -> Result<IpAddr> {
+    let addrs: Vec<IpAddr> = (name, 0)
+        .to_socket_addrs()
+        .map_err(|e| Error::input(format!("cannot resolve host name '{name}': {e}")))?
+        .map(|sa| sa.ip())
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| Error::input(format!("cannot resolve host name '{name}': no address")))
+}
+
+/// Builds the host set from target and exclusion tokens, resolving names once.
+pub fn build_hosts(targets: &[String], excludes: &[String]) -> Result<HostSet> {
+    if targets.is_empty() {
+        return Err(Error::input(
+            "no targets given (name hosts on the command line or with -iL FILE)",
+        ));
+    }
+    let mut names = Vec::new();
+    let (inc4, inc6) = collect(targets, &mut names)?;
+    let (exc4, exc6) = collect(excludes, &mut Vec::new())?;
+    let mut hosts = HostSet::new(inc4, inc6, exc4, exc6)?;
+    if hosts.is_empty() {
+        return Err(Error::input("no targets left to scan after exclusions"));
+    }
+    for (ip, name) in names {
+        if hosts.contains(ip) {
+            hosts.set_name(ip, name);
+        }
+    }
+    Ok(hosts)
+}
+
+type Intervals = Vec<(u128, u128)>;
+
+fn collect(tokens: &[String], names: &mut Vec<(IpAddr, String)>) -> Result<(Intervals, Intervals)> {
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for t in tokens {
+        match parse_target(t)? {
+            TargetSpec::V4(s, e) => v4.push((s as u128, e as u128)),
+            TargetSpec::V6(s, e) => v6.push((s, e)),
+            TargetSpec::Host(name) => {
+                let ip = resolve(&name)?;
+                match ip {
+                    IpAddr::V4(a) => v4.push((u32::from(a) as u128, u32::from(a) as u128)),
+                    IpAddr::V6(a) => v6.push((u128::from(a), u128::from(a))),
+                }
+                names.push((ip, name));
+            }
+        }
+    }
+    Ok((v4, v6))
+}
+
+/// Splits a comma-separated list (`--exclude`) into tokens.
+pub fn split_list(list: &str) -> impl Iterator<Item = String> + '_ {
+    list.split(',').map(|s| s.trim().to_string())
+}
+
+/// Reads target tokens from a file's text: one per line (several per line may be separated
+/// by blanks or commas), `#` starts a comment, blank lines are ignored.
+pub fn tokens_from_text(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .flat_map(|l| l.split(|c: char| c.is_whitespace() || c == ','))
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The order of one scan: a seeded permutation of the `hosts × ports` index space, restricted
+/// to one shard. Index `i` maps to host `i / ports` and port `i % ports`.
+#[derive(Debug, Clone)]
+pub struct ScanOrder {
+    perm: Permutation,
+    shard: Shard,
+    nports: u64,
+}
+
+impl ScanOrder {
+    /// The order for `hosts × ports` under `seed` and `shard`.
+    pub fn new(hosts: &HostSet, ports: &PortList, seed: u64, shard: Shard) -> ScanOrder {
+        let nports = ports.len() as u64;
+        ScanOrder {
+            perm: Permutation::new(hosts.len() * nports, seed),
+            shard,
+            nports,
+        }
+    }
+
+    /// Number of (host, port) pairs in this shard.
+    pub fn len(&self) -> u64 {
+        self.shard.len(self.perm.len())
+    }
+
+    /// True when this shard has nothing to scan.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The (host index, port index) at position `pos` of this shard's walk.
+    pub fn pair_at_position(&self, pos: u64) -> (u64, usize) {
+        let global = (self.shard.index - 1) + pos * self.shard.count;
+        let idx = self.perm.at(global);
+        (idx / self.nports, (idx % self.nports) as usize)
+    }
+
+    /// Iterates this shard's (host, port) pairs in scan order, from position `from`.
+    pub fn iter<'a>(
+        &'a self,
+        hosts: &'a HostSet,
+        ports: &'a PortList,
+        from: u64,
+    ) -> impl Iterator<Item = (IpAddr, u16)> + 'a {
+        (from..self.len()).filter_map(move |pos| {
+            let (h, p) = self.pair_at_position(pos);
+            Some((hosts.get(h)?, ports.get(p)?))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn file_tokens() {
+        let t =
+            tokens_from_text("# header\n10.0.0.1\n\n  10.0.0.2 # trailing\n10.0.0.3,10.0.0.4\n");
+        assert_eq!(t, vec!["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"]);
+    }
+
+    #[test]
+    fn build_with_names_and_excludes() {
+        let hosts = build_hosts(
+            &["127.0.0.1-5".into(), "localhost".into(), "127.0.0.3".into()],
+            &["127.0.0.2".into()],
+        )
+        .unwrap();
+        assert_eq!(hosts.len(), 4);
+        assert_eq!(hosts.name("127.0.0.1".parse().unwrap()), Some("localhost"));
+        let err = build_hosts(&["127.0.0.1".into()], &["127.0.0.0/8".into()]).unwrap_err();
+        assert!(err.to_string().contains("no targets left"));
+        let err = build_hosts(&["no-such-host.invalid".into()], &[]).unwrap_err();
+        assert!(err.to_string().contains("no-such-host.invalid"));
+    }
+
+    #[test]
+    fn order_covers_every_pair_once() {
+        let hosts = build_hosts(&["10.0.0.0/30".into()], &[]).unwrap();
+        let ports = PortList::parse("1-7").unwrap();
+        let mut all = HashSet::new();
+        for i in 1..=3 {
+            let order = ScanOrder::new(&hosts, &ports, 9, Shard { index: i, count: 3 });
+            for pair in order.iter(&hosts, &ports, 0) {
+                assert!(all.insert(pair), "{pair:?} twice");
+            }
+        }
+        assert_eq!(all.len(), 4 * 7);
+    }
+
+    #[test]
+    fn order_interleaves_hosts() {
+        let hosts = build_hosts(&["10.0.0.0/28".into()], &[]).unwrap();
+        let ports = PortList::parse("1-100").unwrap();
+        let order = ScanOrder::new(&hosts, &ports, 1, Shard::default());
+        let first: HashSet<IpAddr> = order
+            .iter(&hosts, &ports, 0)
+            .take(50)
+            .map(|p| p.0)
+            .collect();
+        assert!(first.len() > 5, "not host after host: {first:?}");
+    }
+}
