@@ -4,7 +4,8 @@
 # Namespaces (all names start with PREFIX, default "sslab"; interfaces live only inside them):
 #   PREFIXscan  the scanner: s0 10.201.0.1/24, s1 10.201.1.1/24, s2 10.201.3.1/24.
 #               Routes: 10.201.2.0/24 via 10.201.1.254 (router), 10.202.0.0/20 via
-#               10.201.3.2 (any-IP host), 10.203.0.0/24 unreachable, 10.204.0.0/24 prohibit.
+#               10.201.3.2 (any-IP host), 10.203.0.0/24 unreachable, 10.204.0.0/24 prohibit,
+#               10.206.0.0/24 blackhole.
 #               No default route: nothing leaves the lab.
 #   PREFIXtgt   target on the scanner's subnet, 10.201.0.2: open 22,80,443,8080; dropped
 #               (filtered, no-response) 81,82; rejected with ICMP admin-prohibited 83;
@@ -80,6 +81,7 @@ up() {
   ns scan ip route add 10.202.0.0/20 via 10.201.3.2
   ns scan ip route add unreachable 10.203.0.0/24
   ns scan ip route add prohibit 10.204.0.0/24
+  ns scan ip route add blackhole 10.206.0.0/24
   ns far ip route add default via 10.201.2.254
   ns any ip route add local 10.202.0.0/20 dev lo
   ns any ip route add 10.201.0.0/16 via 10.201.3.1

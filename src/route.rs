@@ -271,6 +271,8 @@ pub fn kernel_route(target: Ipv4Addr) -> std::result::Result<Ipv4Addr, RouteErro
             Some(libc::EACCES) | Some(libc::EPERM) => {
                 RouteError::Unroutable(Reason::AdminProhibited)
             }
+            // A blackhole route: the kernel discards silently, as a probe would see it.
+            Some(libc::EINVAL) => RouteError::Unroutable(Reason::NoResponse),
             _ => RouteError::Other(Error::io(format!("route lookup for {target}"), e)),
         });
     }

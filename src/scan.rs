@@ -71,6 +71,9 @@ pub fn run(config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
     if config.dry_run {
         return dry_run(&config, &v4);
     }
+    if explicit_syn && !v6.is_empty() {
+        eprintln!("synscan: IPv6 targets are scanned with connect() (SYN scans are IPv4 only)");
+    }
     let mut syn: Option<SynSide> = None;
     if want_syn {
         if !privilege::raw_permitted() {
@@ -124,18 +127,35 @@ pub fn run(config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         None => Some(&config.hosts),
     };
     if let Some(side) = syn {
-        for (ip, reason) in side.unroutable {
-            for &port in config.ports.as_slice() {
-                stats.ports_done += 1;
-                sink.result(PortResult {
-                    ip: IpAddr::V4(ip),
-                    port,
-                    state: PortState::Filtered,
-                    reason,
-                    ttl: None,
-                    rtt: None,
-                })
-                .map_err(write_err)?;
+        let report = |sink: &mut Sink, ip: Ipv4Addr, port: u16, reason: Reason| {
+            sink.result(PortResult {
+                ip: IpAddr::V4(ip),
+                port,
+                state: PortState::Filtered,
+                reason,
+                ttl: None,
+                rtt: None,
+            })
+        };
+        if config.shard.count == 1 {
+            for &(ip, reason) in &side.unroutable {
+                for &port in config.ports.as_slice() {
+                    stats.ports_done += 1;
+                    report(&mut sink, ip, port, reason).map_err(write_err)?;
+                }
+            }
+        } else if !side.unroutable.is_empty() {
+            // Only this shard's pairs: walk its part of the order.
+            let reasons: std::collections::HashMap<Ipv4Addr, Reason> =
+                side.unroutable.iter().copied().collect();
+            let order = ScanOrder::new(&v4, &config.ports, config.seed, config.shard);
+            for (ip, port) in order.iter(&v4, &config.ports, 0) {
+                if let IpAddr::V4(a) = ip
+                    && let Some(&reason) = reasons.get(&a)
+                {
+                    stats.ports_done += 1;
+                    report(&mut sink, a, port, reason).map_err(write_err)?;
+                }
             }
         }
         for prepared in side.engines {
@@ -361,9 +381,18 @@ fn reserve(src: Ipv4Addr, port: u16) -> Option<TcpListener> {
 /// `--dry-run`: prints the frames a SYN scan would send and sends nothing.
 fn dry_run(config: &ScanConfig, v4: &HostSet) -> Result<Outcome> {
     let a = &config.syn;
-    let src = match a.source_ip {
-        Some(s) => s,
-        None => Path::discover(first_v4(v4)?, a.interface.as_deref(), None)?.src,
+    let src = match (a.source_ip, &a.interface) {
+        (Some(s), _) => s,
+        (None, Some(iface)) => Path::discover(first_v4(v4)?, Some(iface), None)?.src,
+        (None, None) => (0..v4.len().min(256))
+            .filter_map(|i| match v4.get(i) {
+                Some(IpAddr::V4(ip)) => kernel_route(ip).ok(),
+                _ => None,
+            })
+            .next()
+            .ok_or_else(|| {
+                Error::input("no route to any target: give the source address with -S")
+            })?,
     };
     let sport = a
         .source_port

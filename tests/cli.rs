@@ -64,6 +64,11 @@ fn malformed_input_is_one_line_and_exit_2() {
         (vec!["127.0.0.1", "--format", "yaml"], "yaml"),
         (vec!["127.0.0.1", "--states", "open,maybe"], "maybe"),
         (vec!["127.0.0.1", "--shard", "3/2"], "3/2"),
+        (vec!["127.0.0.1", "--shard", "1/2"], "--shard needs --seed"),
+        (
+            vec!["127.0.0.1", "-oX", "-", "-oJ", "-"],
+            "only one output can go to stdout",
+        ),
         (vec!["127.0.0.1", "--seed", "-1"], "-1"),
         (vec!["127.0.0.1", "-s", "X"], "'X'"),
         (vec!["127.0.0.1", "--bogus-flag"], "--bogus-flag"),
@@ -257,6 +262,46 @@ fn every_format_to_files_at_once() {
 }
 
 #[test]
+fn dash_sends_a_shorthand_format_to_stdout_alone() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    let out = synscan(&["-sT", "127.0.0.1", "-p", &port, "-oX", "-"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.starts_with("<?xml"), "{}", out.stdout);
+    assert!(
+        out.stdout.trim_end().ends_with("</nmaprun>"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("Scan report for"),
+        "text output mixed in"
+    );
+}
+
+#[test]
+fn connect_rate_is_a_cap_for_the_whole_scan() {
+    // 10 probes at 5/s take about 1.8 s whatever the number of worker threads.
+    let start = std::time::Instant::now();
+    let out = synscan(&[
+        "-sT",
+        "127.0.0.1",
+        "-p",
+        "1-10",
+        "--rate",
+        "5",
+        "--format",
+        "list",
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(1600),
+        "10 probes at --rate 5 took {took:?}"
+    );
+}
+
+#[test]
 fn xml_is_accepted_by_ndiff_and_nmap_xsl() {
     let a = TcpListener::bind("127.0.0.1:0").unwrap();
     let b = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -353,8 +398,12 @@ fn broken_pipe_exits_quietly() {
 fn ctrl_c_prints_what_was_found_and_exits_130() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port().to_string();
-    // 2 ports at 1 probe/s: the open one is probed first or second, the scan lasts > 1 s.
+    // 201 ports at 20 probes/s: the scan lasts 10 s, interrupted after 1.5 s.
+    let dir = tempfile::tempdir().unwrap();
+    let xml = dir.path().join("partial.xml");
     let mut child = Command::new(bin())
+        .arg("-oX")
+        .arg(&xml)
         .args([
             "-sT",
             "127.0.0.1",
@@ -393,6 +442,9 @@ fn ctrl_c_prints_what_was_found_and_exits_130() {
     let v: serde_json::Value =
         serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     assert!(v.is_array());
+    let x = std::fs::read_to_string(&xml).unwrap();
+    assert!(x.contains(r#"exit="error" errormsg="interrupted""#), "{x}");
+    assert!(x.trim_end().ends_with("</nmaprun>"), "{x}");
 }
 
 #[test]

@@ -138,6 +138,7 @@ fn lab_truth() -> BTreeMap<(String, u16), (String, String)> {
             ("10.204.0.5".to_string(), p),
             s("filtered", "admin-prohibited"),
         );
+        want.insert(("10.206.0.5".to_string(), p), s("filtered", "no-response"));
     }
     want
 }
@@ -157,6 +158,7 @@ fn syn_lab_every_state_and_reason_exact_and_nmap_agrees() {
             "10.201.0.9",
             "10.203.0.5",
             "10.204.0.5",
+            "10.206.0.5",
             "-p",
             LAB_PORTS,
             "--states",
@@ -169,6 +171,13 @@ fn syn_lab_every_state_and_reason_exact_and_nmap_agrees() {
     assert_eq!(out.code, Some(0), "{out:?}");
     let got = states(&out.stdout);
     assert_eq!(got, lab_truth());
+    // The text summary carries the kernel's drop count for our receive socket.
+    let text = synscan_in(Some(&ns), &["-sS", "10.201.0.2", "-p", LAB_PORTS], b"");
+    assert!(
+        text.stdout.contains(" dropped by kernel"),
+        "{}",
+        text.stdout
+    );
 
     // nmap -sS from the same namespace must see the same states on both live targets.
     for target in ["10.201.0.2", "10.201.2.2"] {
@@ -301,6 +310,8 @@ fn dry_run_covers_every_pair_once_and_shards_partition_it() {
     let whole: HashSet<&String> = all.iter().collect();
     assert_eq!(set, whole);
     // Excludes and duplicates are honoured.
+    let dir = tempfile::tempdir().unwrap();
+    let never = dir.path().join("never.xml");
     let ex = dry(&[
         "10.0.0.0/30",
         "10.0.0.1",
@@ -310,7 +321,10 @@ fn dry_run_covers_every_pair_once_and_shards_partition_it() {
         "80",
         "--seed",
         "1",
+        "-oX",
+        never.to_str().unwrap(),
     ]);
+    assert!(!never.exists(), "a dry run creates no output file");
     let hosts: BTreeSet<&str> = ex.iter().map(|l| l.split(':').next().unwrap()).collect();
     assert_eq!(hosts, BTreeSet::from(["10.0.0.0", "10.0.0.1", "10.0.0.3"]));
 }

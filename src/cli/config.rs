@@ -109,22 +109,16 @@ impl ScanConfig {
             (None, Some(n)) => PortList::top(n)?,
             (None, None) => PortList::top(1000)?,
         };
-        let mut outputs = Vec::new();
-        let main_format = args.format.unwrap_or(Format::Text);
-        match &args.output {
-            Some(path) => outputs.push((main_format, create(path)?)),
-            None => outputs.push((main_format, Destination::Stdout)),
-        }
-        for (format, path) in [
-            (Format::Text, &args.output_normal),
-            (Format::Ndjson, &args.output_ndjson),
-            (Format::Grepable, &args.output_grepable),
-            (Format::Xml, &args.output_xml),
-            (Format::List, &args.output_list),
-        ] {
-            if let Some(p) = path {
-                outputs.push((format, create(p)?));
-            }
+        let outputs = if args.dry_run {
+            // A dry run prints frames, not results: no output file is created.
+            Vec::new()
+        } else {
+            outputs(&args)?
+        };
+        if args.shard.is_some_and(|s| s.count > 1) && args.seed.is_none() {
+            return Err(Error::input(
+                "--shard needs --seed N: every shard must walk the same order",
+            ));
         }
         let defaults = ConnectOptions::default();
         let seed = args.seed.unwrap_or_else(rand::random);
@@ -172,6 +166,42 @@ impl Destination {
             Destination::File(_, f) => Box::new(f),
         }
     }
+}
+
+/// The output destinations: `--format` to stdout or `-o FILE`, plus each `-oN/-oJ/-oG/-oX/-oL`.
+/// A shorthand given `-` writes to stdout in place of the default stdout output (as nmap does).
+fn outputs(args: &Args) -> Result<Vec<(Format, Destination)>> {
+    let mut outputs = Vec::new();
+    let mut stdout_taken = false;
+    for (format, path) in [
+        (Format::Text, &args.output_normal),
+        (Format::Ndjson, &args.output_ndjson),
+        (Format::Grepable, &args.output_grepable),
+        (Format::Xml, &args.output_xml),
+        (Format::List, &args.output_list),
+    ] {
+        match path {
+            Some(p) if p.as_os_str() == "-" => {
+                if stdout_taken {
+                    return Err(Error::input("only one output can go to stdout ('-')"));
+                }
+                stdout_taken = true;
+                outputs.push((format, Destination::Stdout));
+            }
+            Some(p) => outputs.push((format, create(p)?)),
+            None => {}
+        }
+    }
+    let main_format = args.format.unwrap_or(Format::Text);
+    match &args.output {
+        Some(p) if p.as_os_str() != "-" => outputs.insert(0, (main_format, create(p)?)),
+        _ if stdout_taken && args.format.is_none() => {}
+        _ if stdout_taken => {
+            return Err(Error::input("only one output can go to stdout ('-')"));
+        }
+        _ => outputs.insert(0, (main_format, Destination::Stdout)),
+    }
+    Ok(outputs)
 }
 
 fn read_text(path: &Path, flag: &str) -> Result<String> {

@@ -494,14 +494,21 @@ pub fn run_parallel<F>(
 where
     F: Fn(u64) -> Option<(IpAddr, u16)> + Sync,
 {
-    let workers = workers.clamp(1, 16).min(total.max(1) as usize);
+    // Low rates and small windows gain nothing from more threads, and must not be rounded up.
+    let mut workers = workers
+        .clamp(1, 16)
+        .min(total.max(1) as usize)
+        .min(opts.max_inflight.max(1));
+    if opts.rate.is_some_and(|r| r < 1000) {
+        workers = 1;
+    }
     let started = Instant::now();
     let (tx, rx) = std::sync::mpsc::channel::<Vec<PortResult>>();
     let halt = AtomicBool::new(false);
-    let per = ConnectOptions {
-        max_inflight: (opts.max_inflight / workers).max(1),
-        rate: opts.rate.map(|r| (r / workers as u64).max(1)),
-        ..opts.clone()
+    // Worker k gets its share of the window and the rate, remainders to the first ones, so
+    // the shares add up exactly to what was asked.
+    let share = |total: u64, k: usize| {
+        total / workers as u64 + u64::from((k as u64) < total % workers as u64)
     };
     std::thread::scope(|scope| {
         let mut handles = Vec::new();
@@ -510,7 +517,12 @@ where
                 tx: tx.clone(),
                 batch: Vec::with_capacity(ChannelSink::BATCH),
             };
-            let (per, pair_at, halt) = (per.clone(), &pair_at, &halt);
+            let per = ConnectOptions {
+                max_inflight: share(opts.max_inflight as u64, k) as usize,
+                rate: opts.rate.map(|r| share(r, k)),
+                ..opts.clone()
+            };
+            let (pair_at, halt) = (&pair_at, &halt);
             handles.push(scope.spawn(move || -> Result<ScanStats> {
                 let probes = (k as u64..total).step_by(workers).filter_map(pair_at);
                 ConnectEngine::new(per, probes, &mut wsink, halt)?.run()

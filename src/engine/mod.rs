@@ -14,7 +14,7 @@ pub use bitmap::Bitmap;
 
 use crate::error::{Error, Result};
 use crate::event::{PortResult, PortState, Reason, ResultSink, ScanStats};
-use crate::link::{self, Channels};
+use crate::link::Channels;
 use crate::probe::Cookie;
 use crate::route::Path;
 use crate::target::{HostSet, PortList, ScanOrder};
@@ -214,7 +214,7 @@ impl SynScan {
             let (plan, shared) = (Arc::clone(&plan), Arc::clone(&shared));
             std::thread::Builder::new()
                 .name("synscan-rx".into())
-                .spawn(move || rx::run(&plan, &shared, rx, reply_tx, results_tx, ready_tx))
+                .spawn(move || rx::run(&plan, &shared, rx, rx_fd, reply_tx, results_tx, ready_tx))
                 .map_err(|e| Error::io("spawn receiver thread", e))?
         };
         // The receiver must be listening before the first probe leaves.
@@ -267,14 +267,13 @@ impl SynScan {
             return Err(Error::io("write results", e));
         }
         tx_result?;
-        rx_result?;
         let interrupted = shared.stopped();
         let mut stats = ScanStats {
             probes_sent: shared.sent.load(Ordering::Relaxed),
             open: shared.open.load(Ordering::Relaxed),
             elapsed: shared.t0.elapsed(),
             interrupted,
-            kernel_drops: rx_fd.and_then(link::kernel_drops),
+            kernel_drops: rx_result?,
             ..ScanStats::default()
         };
         stats.ports_done = shared.replies.load(Ordering::Relaxed);

@@ -5,6 +5,7 @@
 use super::{Plan, Shared};
 use crate::error::{Error, Result};
 use crate::event::{PortResult, PortState};
+use crate::link;
 use crate::probe::Validator;
 use crate::wire::{Packet, build_rst, parse_ethernet};
 use pnet::datalink::{DataLinkReceiver, DataLinkSender};
@@ -18,8 +19,31 @@ pub(super) fn run(
     plan: &Plan,
     shared: &Shared,
     mut rx: Box<dyn DataLinkReceiver>,
+    rx_fd: Option<std::os::fd::RawFd>,
     mut reply_tx: Box<dyn DataLinkSender>,
     results: Sender<PortResult>,
+    ready: SyncSender<()>,
+) -> Result<Option<u64>> {
+    // Counters reset when read: read once at the start to drop earlier counts (the ARP phase),
+    // and once at the end while the socket is still open.
+    let _ = rx_fd.and_then(link::kernel_drops);
+    let result = receive(
+        plan,
+        shared,
+        rx.as_mut(),
+        reply_tx.as_mut(),
+        &results,
+        ready,
+    );
+    result.map(|()| rx_fd.and_then(link::kernel_drops))
+}
+
+fn receive(
+    plan: &Plan,
+    shared: &Shared,
+    rx: &mut dyn DataLinkReceiver,
+    reply_tx: &mut dyn DataLinkSender,
+    results: &Sender<PortResult>,
     ready: SyncSender<()>,
 ) -> Result<()> {
     let validator = Validator {

@@ -125,6 +125,14 @@ fn cooldown(plan: &Plan, shared: &Shared) {
         .last_send_us
         .load(Ordering::Relaxed)
         .max(shared.now_us());
+    if let Some(fixed) = plan.opts.wait {
+        // `--wait` is exact: no extension for late replies.
+        let end = Instant::now() + fixed;
+        while !shared.stopped() && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(2).min(end - Instant::now()));
+        }
+        return;
+    }
     loop {
         if shared.stopped() {
             return;

@@ -102,10 +102,16 @@ impl<W: Write> FormatWriter for Xml<W> {
         let up = report.hosts_up();
         writeln!(
             o,
-            r#"<runstats><finished time="{end}" timestr="{}" summary="{}" elapsed="{:.2}" exit="success"/><hosts up="{up}" down="{}" total="{}"/>"#,
+            r#"<runstats><finished time="{end}" timestr="{}" summary="{}" elapsed="{:.2}" exit="{}"{}/><hosts up="{up}" down="{}" total="{}"/>"#,
             rfc3339(report.end),
             escape(summary_line(report).as_str()),
             s.elapsed.as_secs_f64(),
+            if s.interrupted { "error" } else { "success" },
+            if s.interrupted {
+                r#" errormsg="interrupted""#
+            } else {
+                ""
+            },
             s.hosts_total.saturating_sub(up),
             s.hosts_total
         )?;
