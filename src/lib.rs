@@ -45,6 +45,7 @@ pub mod scan;
 pub mod services;
 mod sys;
 pub mod target;
+pub mod toolkit;
 pub mod wire;
 
 pub use error::{Error, Result};

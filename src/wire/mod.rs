@@ -8,7 +8,7 @@
 
 pub mod checksum;
 mod emit;
-mod parse;
+pub mod parse;
 
 pub use emit::{ArpRequest, SynTemplate, build_arp_request, build_rst};
 pub use parse::{

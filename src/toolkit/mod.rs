@@ -1,0 +1,7 @@
+//! The packet toolkit: Scapy-style crafting from a layer [`spec`], building frames
+//! ([`build`]), sending them and matching answers, sniffing to [`pcap`], reading and
+//! dissecting ([`dissect`]) captures.
+
+pub mod build;
+pub mod dissect;
+pub mod spec;
