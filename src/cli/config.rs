@@ -109,17 +109,17 @@ impl ScanConfig {
             (None, Some(n)) => PortList::top(n)?,
             (None, None) => PortList::top(1000)?,
         };
+        if args.shard.is_some_and(|s| s.count > 1) && args.seed.is_none() {
+            return Err(Error::input(
+                "--shard needs --seed N: every shard must walk the same order",
+            ));
+        }
         let outputs = if args.dry_run {
             // A dry run prints frames, not results: no output file is created.
             Vec::new()
         } else {
             outputs(&args)?
         };
-        if args.shard.is_some_and(|s| s.count > 1) && args.seed.is_none() {
-            return Err(Error::input(
-                "--shard needs --seed N: every shard must walk the same order",
-            ));
-        }
         let defaults = ConnectOptions::default();
         let seed = args.seed.unwrap_or_else(rand::random);
         Ok(ScanConfig {
