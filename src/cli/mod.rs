@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod config;
+mod toolkit;
 
 use crate::error::{Error, Result};
 use crate::scan;
@@ -30,11 +31,6 @@ pub fn run(argv: Vec<OsString>) -> Result<u8> {
         })
         .collect::<Vec<_>>()
         .join(" ");
-    let args = match Args::try_parse_from(args::normalize(argv)) {
-        Ok(a) => a,
-        Err(e) => return clap_error(e),
-    };
-    let config = ScanConfig::from_args(args, command_line, &mut std::io::stdin().lock())?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // A second signal while stopping exits at once.
@@ -47,6 +43,22 @@ pub fn run(argv: Vec<OsString>) -> Result<u8> {
         signal_hook::flag::register(sig, Arc::clone(&stop))
             .map_err(|e| Error::io("install signal handler", e))?;
     }
+    let mut argv = argv;
+    match argv.get(1).and_then(|a| a.to_str()) {
+        Some(cmd @ ("send" | "sr" | "sr1" | "sniff" | "read" | "trace")) => {
+            let cmd = cmd.to_string();
+            return toolkit::run(&cmd, argv, &stop);
+        }
+        Some("scan") => {
+            argv.remove(1);
+        }
+        _ => {}
+    }
+    let args = match Args::try_parse_from(args::normalize(argv)) {
+        Ok(a) => a,
+        Err(e) => return clap_error(e),
+    };
+    let config = ScanConfig::from_args(args, command_line, &mut std::io::stdin().lock())?;
     let outcome = scan::run(config, &stop)?;
     Ok(if outcome.stats.interrupted {
         EXIT_INTERRUPTED

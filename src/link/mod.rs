@@ -118,3 +118,36 @@ pub fn kernel_drops(fd: RawFd) -> Option<u64> {
         .ok()
         .map(|(_, drops)| drops as u64)
 }
+
+/// Opens a receive-only channel on `iface` running the classic BPF `program` in the kernel.
+/// `ignore_outgoing` hides frames this host sends (on loopback every frame would otherwise be
+/// seen twice; tcpdump hides those copies too). Needs CAP_NET_RAW.
+pub fn open_receiver(
+    iface: &NetworkInterface,
+    program: &[socket2::SockFilter],
+    ignore_outgoing: bool,
+) -> Result<(Box<dyn DataLinkReceiver>, RawFd)> {
+    let ctx = |what: &str| format!("{what} on {}", iface.name);
+    let sock = Socket::new(Domain::PACKET, Type::RAW.cloexec(), Some(Protocol::from(0)))
+        .map_err(|e| Error::io(ctx("open AF_PACKET socket"), e))?;
+    sock.attach_filter(program)
+        .map_err(|e| Error::io(ctx("attach BPF filter"), e))?;
+    if ignore_outgoing {
+        sys::packet_ignore_outgoing(sock.as_fd())
+            .map_err(|e| Error::io(ctx("set PACKET_IGNORE_OUTGOING"), e))?;
+    }
+    let _ = sock.set_recv_buffer_size(32 << 20);
+    let (_, (rx, fd)) = channel_with_fd(iface, sock, &ctx)?;
+    Ok((rx, fd))
+}
+
+/// Opens a send-only datalink channel on `iface` (it receives nothing). Needs CAP_NET_RAW.
+pub fn open_sender(iface: &NetworkInterface) -> Result<Box<dyn DataLinkSender>> {
+    let ctx = |what: &str| format!("{what} on {}", iface.name);
+    let sock = Socket::new(Domain::PACKET, Type::RAW.cloexec(), Some(Protocol::from(0)))
+        .map_err(|e| Error::io(ctx("open AF_PACKET socket"), e))?;
+    sock.attach_filter(&bpf::drop_all())
+        .map_err(|e| Error::io(ctx("attach BPF filter"), e))?;
+    let _ = sock.set_recv_buffer_size(4096);
+    Ok(channel(iface, sock, &ctx)?.0)
+}

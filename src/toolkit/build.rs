@@ -82,6 +82,20 @@ pub fn destination(st: &Stack) -> Ipv4Addr {
         .unwrap_or(Ipv4Addr::LOCALHOST)
 }
 
+/// The destination of the first packet (where the toolkit's traffic goes).
+pub fn destination_of(packets: &[Built]) -> Ipv4Addr {
+    let Some(p) = packets.first() else {
+        return Ipv4Addr::LOCALHOST;
+    };
+    if let Some(ip) = p.ip().filter(|ip| ip.len() >= 20) {
+        return Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+    }
+    match crate::wire::parse_ethernet(&p.bytes) {
+        Ok((_, crate::wire::Packet::Arp(a))) => a.target_ip,
+        _ => Ipv4Addr::LOCALHOST,
+    }
+}
+
 /// The source address for `dst`: the kernel's choice, or 0.0.0.0 without a route.
 pub fn source_for(dst: Ipv4Addr) -> Ipv4Addr {
     route::kernel_route(dst).unwrap_or(Ipv4Addr::UNSPECIFIED)

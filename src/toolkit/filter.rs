@@ -176,6 +176,14 @@ impl Filter {
         })
     }
 
+    /// The program in the form the kernel takes (SO_ATTACH_FILTER).
+    pub fn socket_program(&self) -> Vec<socket2::SockFilter> {
+        self.program
+            .iter()
+            .map(|i| socket2::SockFilter::new(i.code, i.jt, i.jf, i.k))
+            .collect()
+    }
+
     /// Runs the program on a frame, as the kernel would: true when it matches.
     pub fn matches(&self, pkt: &[u8]) -> bool {
         run(&self.program, pkt) != 0

@@ -1,0 +1,356 @@
+//! Command lines of the toolkit subcommands (`send`, `sr`, `sr1`, `sniff`, `read`, `trace`)
+//! and how their results are printed. The work itself is in [`crate::toolkit`].
+
+use super::args::parse_duration;
+use crate::error::{Error, Result};
+use crate::toolkit::dissect::{dissect_frame, dissect_ip, hexdump};
+use crate::toolkit::filter::Filter;
+use crate::toolkit::pcap::{PcapReader, PcapWriter};
+use crate::toolkit::sniff::{self, Limits};
+use crate::toolkit::sr::{Io, SrOptions, interface_for};
+use crate::toolkit::{build, craft, trace};
+use clap::Parser;
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, SystemTime};
+
+/// Options shared by send, sr and sr1.
+#[derive(Debug, clap::Args)]
+struct SendOpts {
+    /// Layers: IP(dst=127.0.0.1,ttl=64)/TCP(dport=80,flags=S)/Raw(load="hi"); a field may be a
+    /// list [22,80] or a range 1-1024 (one packet each).
+    #[arg(value_name = "SPEC")]
+    spec: String,
+    /// Interface for Ether/ARP frames and for receiving (default: the route's).
+    #[arg(short = 'i', long = "iface", value_name = "IFACE")]
+    iface: Option<String>,
+    /// Gap between packets.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    inter: Option<Duration>,
+}
+
+/// synscan send: craft packets from a SPEC and send them.
+#[derive(Debug, Parser)]
+#[command(name = "synscan send")]
+struct SendArgs {
+    #[command(flatten)]
+    o: SendOpts,
+}
+
+/// synscan sr / sr1: send packets from a SPEC and match their answers.
+#[derive(Debug, Parser)]
+#[command(name = "synscan sr")]
+struct SrArgs {
+    #[command(flatten)]
+    o: SendOpts,
+    /// How long to wait for answers after the last packet.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
+    timeout: Duration,
+    /// Resend unanswered packets up to N more times.
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    retry: u32,
+    /// Also print the hex dump of each answer (sr1).
+    #[arg(long)]
+    hexdump: bool,
+}
+
+/// synscan sniff: capture frames, print summaries or write pcap.
+#[derive(Debug, Parser)]
+#[command(name = "synscan sniff")]
+struct SniffArgs {
+    /// Interface to capture on.
+    #[arg(short = 'i', long = "iface", value_name = "IFACE")]
+    iface: String,
+    /// Capture filter (tcpdump subset, see docs/toolkit.md).
+    #[arg(long, value_name = "EXPR", default_value = "")]
+    filter: String,
+    /// Stop after N frames.
+    #[arg(short = 'c', long = "count", value_name = "N")]
+    count: Option<u64>,
+    /// Stop after this long.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<Duration>,
+    /// Write frames to this pcap file instead of printing them.
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    write: Option<PathBuf>,
+}
+
+/// synscan read: dissect the frames of a pcap file.
+#[derive(Debug, Parser)]
+#[command(name = "synscan read")]
+struct ReadArgs {
+    /// The pcap file.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// One summary line per frame instead of the layer-by-layer view.
+    #[arg(short = 's', long = "summary")]
+    summary: bool,
+    /// Add a hex dump of each frame.
+    #[arg(long)]
+    hexdump: bool,
+    /// Only frames matching this filter (same language as sniff).
+    #[arg(long, value_name = "EXPR", default_value = "")]
+    filter: String,
+}
+
+/// synscan trace: TCP SYN traceroute.
+#[derive(Debug, Parser)]
+#[command(name = "synscan trace")]
+struct TraceArgs {
+    /// Target host (IPv4 address or name).
+    #[arg(value_name = "HOST")]
+    host: String,
+    /// Destination port.
+    #[arg(short = 'p', long = "port", value_name = "PORT", default_value_t = 80)]
+    port: u16,
+    /// Highest TTL.
+    #[arg(long = "max-ttl", value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u8).range(1..=64))]
+    max_ttl: u8,
+    /// How long to wait for answers.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
+    timeout: Duration,
+    /// Interface (default: the route's).
+    #[arg(short = 'i', long = "iface", value_name = "IFACE")]
+    iface: Option<String>,
+}
+
+fn parse_args<T: Parser>(argv: &[OsString]) -> std::result::Result<T, u8> {
+    T::try_parse_from(argv).map_err(|e| {
+        use clap::error::ErrorKind;
+        match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                print!("{e}");
+                0
+            }
+            _ => {
+                let rendered = e.render().to_string();
+                let first = rendered.lines().next().unwrap_or("invalid arguments");
+                eprintln!(
+                    "synscan: error: {}",
+                    first.strip_prefix("error: ").unwrap_or(first)
+                );
+                2
+            }
+        }
+    })
+}
+
+fn spec_error(e: crate::toolkit::spec::SpecError) -> Error {
+    Error::input(e.to_string())
+}
+
+fn summary(p: &build::Built) -> String {
+    if p.l2 {
+        dissect_frame(&p.bytes).summary
+    } else {
+        dissect_ip(&p.bytes).summary
+    }
+}
+
+fn write_err(e: io::Error) -> Error {
+    Error::io("write output", e)
+}
+
+/// Runs toolkit subcommand `cmd`; `argv` starts with the program name and the subcommand.
+pub fn run(cmd: &str, argv: Vec<OsString>, stop: &AtomicBool) -> Result<u8> {
+    let argv: Vec<OsString> = std::iter::once(OsString::from(format!("synscan {cmd}")))
+        .chain(argv.into_iter().skip(2))
+        .collect();
+    let mut out = io::stdout().lock();
+    match cmd {
+        "send" => {
+            let a = match parse_args::<SendArgs>(&argv) {
+                Ok(a) => a,
+                Err(code) => return Ok(code),
+            };
+            let packets = craft(&a.o.spec).map_err(spec_error)?;
+            let iface = interface_for(build::destination_of(&packets), a.o.iface.as_deref())?;
+            let mut io = Io::open(&packets, iface, false)?;
+            let n = io.send_all(&packets, a.o.inter.unwrap_or_default(), stop)?;
+            writeln!(out, "Sent {n} packets.").map_err(write_err)?;
+            Ok(0)
+        }
+        "sr" | "sr1" => {
+            let a = match parse_args::<SrArgs>(&argv) {
+                Ok(a) => a,
+                Err(code) => return Ok(code),
+            };
+            let packets = craft(&a.o.spec).map_err(spec_error)?;
+            let iface = interface_for(build::destination_of(&packets), a.o.iface.as_deref())?;
+            let mut io = Io::open(&packets, iface, true)?;
+            let opts = SrOptions {
+                timeout: a.timeout,
+                retry: a.retry,
+                inter: a.o.inter.unwrap_or_default(),
+                first_only: cmd == "sr1",
+            };
+            let res = io.sr(&packets, &opts, stop)?;
+            if cmd == "sr1" {
+                match res.answered.first() {
+                    Some(ans) => {
+                        let d = dissect_frame(&ans.reply);
+                        write!(out, "{}", d.show()).map_err(write_err)?;
+                        if a.hexdump {
+                            write!(out, "{}", hexdump(&ans.reply)).map_err(write_err)?;
+                        }
+                    }
+                    None => {
+                        writeln!(out, "No answer within {:?}.", a.timeout).map_err(write_err)?
+                    }
+                }
+            } else {
+                writeln!(
+                    out,
+                    "Received {} packets, got {} answers, remaining {} packets",
+                    res.received,
+                    res.answered.len(),
+                    res.unanswered.len()
+                )
+                .map_err(write_err)?;
+                writeln!(out, "Answered:").map_err(write_err)?;
+                for ans in &res.answered {
+                    writeln!(
+                        out,
+                        "  {} ==> {}  ({:.3} ms)",
+                        summary(&packets[ans.probe]),
+                        dissect_frame(&ans.reply).summary,
+                        ans.rtt.as_secs_f64() * 1000.0
+                    )
+                    .map_err(write_err)?;
+                }
+                writeln!(out, "Unanswered:").map_err(write_err)?;
+                for &i in &res.unanswered {
+                    writeln!(out, "  {}", summary(&packets[i])).map_err(write_err)?;
+                }
+            }
+            Ok(if res.answered.is_empty() { 1 } else { 0 })
+        }
+        "sniff" => {
+            let a = match parse_args::<SniffArgs>(&argv) {
+                Ok(a) => a,
+                Err(code) => return Ok(code),
+            };
+            let filter = Filter::compile(&a.filter).map_err(|e| Error::input(e.to_string()))?;
+            let iface = sniff::interface(&a.iface)?;
+            let limits = Limits {
+                count: a.count,
+                timeout: a.timeout,
+            };
+            // Readiness is announced on stderr so scripts can start traffic after it.
+            let mut ready = || eprintln!("synscan: capturing on {}", a.iface);
+            match &a.write {
+                Some(path) => {
+                    let f = std::fs::File::create(path).map_err(|e| {
+                        Error::input(format!("cannot create '{}': {e}", path.display()))
+                    })?;
+                    let mut w = PcapWriter::new(io::BufWriter::new(f)).map_err(write_err)?;
+                    sniff::sniff(&iface, &filter, limits, stop, &mut ready, &mut |t, f| {
+                        w.write(t, f)?;
+                        w.flush()
+                    })?;
+                    w.flush().map_err(write_err)?;
+                }
+                None => {
+                    sniff::sniff(&iface, &filter, limits, stop, &mut ready, &mut |t, f| {
+                        writeln!(out, "{} {}", clock(t), dissect_frame(f).summary)?;
+                        out.flush()
+                    })?;
+                }
+            }
+            Ok(0)
+        }
+        "read" => {
+            let a = match parse_args::<ReadArgs>(&argv) {
+                Ok(a) => a,
+                Err(code) => return Ok(code),
+            };
+            let filter = Filter::compile(&a.filter).map_err(|e| Error::input(e.to_string()))?;
+            let f = std::fs::File::open(&a.file)
+                .map_err(|e| Error::input(format!("cannot open '{}': {e}", a.file.display())))?;
+            let bad = |e| Error::input(format!("'{}': {e}", a.file.display()));
+            let mut r = PcapReader::new(io::BufReader::new(f)).map_err(bad)?;
+            let mut n = 0u64;
+            while let Some(rec) = r.next_record().map_err(bad)? {
+                n += 1;
+                if !filter.matches(&rec.data) {
+                    continue;
+                }
+                let d = dissect_frame(&rec.data);
+                if a.summary {
+                    writeln!(out, "{n} {} {}", clock(rec.ts), d.summary).map_err(write_err)?;
+                } else {
+                    writeln!(
+                        out,
+                        "Frame {n}: {} bytes at {}",
+                        rec.data.len(),
+                        clock(rec.ts)
+                    )
+                    .map_err(write_err)?;
+                    write!(out, "{}", d.show()).map_err(write_err)?;
+                }
+                if a.hexdump {
+                    write!(out, "{}", hexdump(&rec.data)).map_err(write_err)?;
+                }
+                if !a.summary {
+                    writeln!(out).map_err(write_err)?;
+                }
+            }
+            Ok(0)
+        }
+        "trace" => {
+            let a = match parse_args::<TraceArgs>(&argv) {
+                Ok(a) => a,
+                Err(code) => return Ok(code),
+            };
+            let dst: Ipv4Addr = match a.host.parse() {
+                Ok(ip) => ip,
+                Err(_) => match crate::target::resolve(&a.host)? {
+                    std::net::IpAddr::V4(ip) => ip,
+                    std::net::IpAddr::V6(_) => {
+                        return Err(Error::input(format!("trace is IPv4 only: '{}'", a.host)));
+                    }
+                },
+            };
+            let hops = trace::trace(dst, a.port, a.max_ttl, a.timeout, a.iface.as_deref(), stop)?;
+            writeln!(
+                out,
+                "trace to {dst} port {} (TCP SYN), at most {} hops",
+                a.port, a.max_ttl
+            )
+            .map_err(write_err)?;
+            let reached = hops.last().is_some_and(|h| h.from == Some(dst));
+            for h in hops {
+                match (h.from, h.rtt) {
+                    (Some(ip), Some(rtt)) => writeln!(
+                        out,
+                        "{:>3}  {:<15}  {:>8.3} ms  {}",
+                        h.ttl,
+                        ip,
+                        rtt.as_secs_f64() * 1000.0,
+                        h.what
+                    ),
+                    _ => writeln!(out, "{:>3}  *", h.ttl),
+                }
+                .map_err(write_err)?;
+            }
+            Ok(if reached { 0 } else { 1 })
+        }
+        other => Err(Error::input(format!("unknown command '{other}'"))),
+    }
+}
+
+/// Local wall-clock time as `HH:MM:SS.micro` (UTC).
+fn clock(t: SystemTime) -> String {
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let s = d.as_secs();
+    format!(
+        "{:02}:{:02}:{:02}.{:06}",
+        (s / 3600) % 24,
+        (s / 60) % 60,
+        s % 60,
+        d.subsec_micros()
+    )
+}
