@@ -71,6 +71,12 @@ pub fn run(config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
     if config.dry_run {
         return dry_run(&config, &v4);
     }
+    if config.pcap.is_some() && (!want_syn || !privilege::raw_permitted()) {
+        return Err(Error::input(format!(
+            "--pcap records the raw probes of a SYN scan: it needs an IPv4 SYN scan and CAP_NET_RAW ({})",
+            privilege::HOW_TO_ENABLE
+        )));
+    }
     if explicit_syn && !v6.is_empty() {
         eprintln!("synscan: IPv6 targets are scanned with connect() (SYN scans are IPv4 only)");
     }
@@ -304,6 +310,18 @@ fn prepare_syn(config: &ScanConfig, v4: &HostSet, explicit: bool) -> Result<Opti
         .collect();
     privilege::drop_all()?;
     let retries = a.retries.unwrap_or(SYN_RETRIES);
+    let recorder = match &config.pcap {
+        Some((path, file)) => {
+            let f = file
+                .try_clone()
+                .map_err(|e| Error::io(format!("--pcap {}", path.display()), e))?;
+            Some(
+                crate::toolkit::pcap::Recorder::create(f)
+                    .map_err(|e| Error::io(format!("--pcap {}", path.display()), e))?,
+            )
+        }
+        None => None,
+    };
     let mut engines = Vec::new();
     for ((path, group), channels) in groups.into_iter().zip(opened) {
         let channels = channels?;
@@ -327,6 +345,7 @@ fn prepare_syn(config: &ScanConfig, v4: &HostSet, explicit: bool) -> Result<Opti
             router_mac: a.router_mac,
             cookie: Cookie::from_seed(config.seed),
             opts,
+            recorder: recorder.clone(),
         };
         engines.push(PreparedSyn {
             scan: SynScan::new(job, channels)?,

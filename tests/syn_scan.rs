@@ -813,3 +813,66 @@ fn rate_cap_holds_in_every_100ms_window() {
         );
     }
 }
+
+#[test]
+fn pcap_option_records_every_probe_and_reply() {
+    let _g = LOOPBACK.lock().unwrap_or_else(|e| e.into_inner());
+    let (_ls, open) = listeners(2);
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("scan.pcap");
+    let list: Vec<String> = open
+        .iter()
+        .chain([closed].iter())
+        .map(u16::to_string)
+        .collect();
+    let out = synscan(&[
+        "-sS",
+        "127.0.0.1",
+        "-p",
+        &list.join(","),
+        "--source-port",
+        "47123",
+        "--pcap",
+        pcap.to_str().unwrap(),
+        "--format",
+        "ndjson",
+        "--states",
+        "all",
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let f = std::fs::File::open(&pcap).unwrap();
+    let mut r = synscan::toolkit::pcap::PcapReader::new(f).unwrap();
+    let (mut syns, mut synacks, mut rsts) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    while let Some(rec) = r.next_record().unwrap() {
+        let Ok((_, synscan::wire::Packet::Ipv4(_, synscan::wire::Transport::Tcp(t)))) =
+            synscan::wire::parse_ethernet(&rec.data)
+        else {
+            panic!("not TCP: {:?}", rec.data);
+        };
+        match t.flags {
+            0x02 => assert!(syns.insert(t.dst_port) && t.src_port == 47123, "{t:?}"),
+            0x12 => assert!(synacks.insert(t.src_port), "{t:?}"),
+            0x14 | 0x04 => assert!(rsts.insert(t.src_port), "{t:?}"),
+            f => panic!("unexpected flags {f:#x}"),
+        }
+    }
+    let all: BTreeSet<u16> = open.iter().copied().chain([closed]).collect();
+    assert_eq!(syns, all, "one probe per port");
+    assert_eq!(synacks, open, "the SYN-ACKs");
+    assert_eq!(rsts, BTreeSet::from([closed]), "the RST");
+    // Without raw privileges or with -sT, --pcap is refused.
+    let denied = synscan(&[
+        "-sT",
+        "127.0.0.1",
+        "-p",
+        "80",
+        "--pcap",
+        pcap.to_str().unwrap(),
+    ]);
+    assert_eq!(denied.code, Some(2), "{denied:?}");
+}

@@ -155,6 +155,10 @@ pub struct Args {
     #[arg(long = "dry-run")]
     pub dry_run: bool,
 
+    /// Record every probe sent and every reply received to this pcap file (SYN scans).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+
     /// Never draw the progress line.
     #[arg(long = "no-progress")]
     pub no_progress: bool,

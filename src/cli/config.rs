@@ -63,6 +63,8 @@ pub struct ScanConfig {
     pub syn: SynArgs,
     /// Print frames instead of sending them.
     pub dry_run: bool,
+    /// `--pcap FILE`, created.
+    pub pcap: Option<(PathBuf, File)>,
     /// Draw the progress line (when stderr is a terminal).
     pub progress: bool,
     /// The command line, for output headers.
@@ -145,6 +147,13 @@ impl ScanConfig {
                 reset: !args.no_reset,
             },
             dry_run: args.dry_run,
+            pcap: match (&args.pcap, args.dry_run) {
+                (Some(p), false) => match create(p)? {
+                    Destination::File(path, f) => Some((path, f)),
+                    Destination::Stdout => None,
+                },
+                _ => None,
+            },
             outputs,
             states: args.states,
             progress: !args.no_progress,

@@ -84,6 +84,7 @@ pub(crate) struct Plan {
     pub macs: MacTable,
     pub cookie: Cookie,
     pub opts: SynOptions,
+    pub recorder: Option<crate::toolkit::pcap::Recorder>,
 }
 
 impl Plan {
@@ -142,6 +143,8 @@ pub struct SynJob {
     pub cookie: Cookie,
     /// Tuning.
     pub opts: SynOptions,
+    /// `--pcap`: where probes and replies are recorded.
+    pub recorder: Option<crate::toolkit::pcap::Recorder>,
 }
 
 /// A SYN scan over open channels.
@@ -162,6 +165,7 @@ impl SynScan {
             router_mac,
             cookie,
             opts,
+            recorder,
         } = job;
         let macs = MacTable::resolve(
             &path,
@@ -180,6 +184,7 @@ impl SynScan {
                 macs,
                 cookie,
                 opts,
+                recorder,
             }),
             channels,
         })
@@ -267,6 +272,9 @@ impl SynScan {
             return Err(Error::io("write results", e));
         }
         tx_result?;
+        if let Some(r) = &plan.recorder {
+            r.flush().map_err(|e| Error::io("write --pcap file", e))?;
+        }
         let interrupted = shared.stopped();
         let mut stats = ScanStats {
             probes_sent: shared.sent.load(Ordering::Relaxed),

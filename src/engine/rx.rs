@@ -119,6 +119,10 @@ fn receive(
                 let _ = reply_tx.send_to(&rst, None);
             }
         }
+        if let Some(r) = &plan.recorder {
+            r.record(frame)
+                .map_err(|e| Error::io("write --pcap file", e))?;
+        }
         shared.replies.fetch_add(1, Ordering::Relaxed);
         let sent = results.send(PortResult {
             ip: target,

@@ -70,6 +70,10 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender) -> Result
                 now as u32,
             );
             send(tx, &buf)?;
+            if let Some(r) = &plan.recorder {
+                r.record(&buf)
+                    .map_err(|e| Error::io("write --pcap file", e))?;
+            }
             if shared.first_send_us.load(Ordering::Relaxed) == 0 {
                 shared.first_send_us.store(now, Ordering::Relaxed);
             }

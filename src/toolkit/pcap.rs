@@ -196,6 +196,43 @@ impl<R: Read> PcapReader<R> {
     }
 }
 
+/// A pcap file shared by threads (`--pcap` on scans): every frame written with the time it
+/// was recorded. Writes are serialized by a lock, taken only when recording is on.
+#[derive(Clone)]
+pub struct Recorder(std::sync::Arc<std::sync::Mutex<PcapWriter<io::BufWriter<std::fs::File>>>>);
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Recorder")
+    }
+}
+
+impl Recorder {
+    /// Starts a pcap file.
+    pub fn create(file: std::fs::File) -> io::Result<Recorder> {
+        let w = PcapWriter::new(io::BufWriter::with_capacity(1 << 20, file))?;
+        Ok(Recorder(std::sync::Arc::new(std::sync::Mutex::new(w))))
+    }
+
+    /// Records one frame now.
+    pub fn record(&self, frame: &[u8]) -> io::Result<()> {
+        let mut w = self
+            .0
+            .lock()
+            .map_err(|_| io::Error::other("pcap writer poisoned"))?;
+        w.write(SystemTime::now(), frame)
+    }
+
+    /// Flushes buffered frames to the file.
+    pub fn flush(&self) -> io::Result<()> {
+        let mut w = self
+            .0
+            .lock()
+            .map_err(|_| io::Error::other("pcap writer poisoned"))?;
+        w.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

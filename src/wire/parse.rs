@@ -485,6 +485,25 @@ mod tests {
     }
 
     #[test]
+    fn udp_truncated_and_impossible() {
+        let udp = [0x00, 0x35, 0x9c, 0x40, 0x00, 0x0a, 0x12, 0x34, b'h', b'i'];
+        let u = parse_udp(&udp).unwrap();
+        assert_eq!((u.src_port, u.dst_port, u.len), (53, 40000, 10));
+        for n in 0..8 {
+            assert_eq!(parse_udp(&udp[..n]), Err(Error::Truncated), "{n}");
+        }
+        let mut bad = udp;
+        bad[5] = 4; // length below the header
+        assert_eq!(parse_udp(&bad), Err(Error::Malformed));
+        for n in 0..8 {
+            assert!(parse_icmp(&[3, 3, 0, 0, 0, 0, 0, 0][..n]).is_err(), "icmp {n}");
+        }
+        for n in 0..28 {
+            assert!(parse_arp(&[0u8; 28][..n]).is_err(), "arp {n}");
+        }
+    }
+
+    #[test]
     fn garbage_never_panics() {
         let mut x: u64 = 0x1234_5678;
         for len in 0..200usize {
