@@ -104,12 +104,26 @@ pub fn source_for(dst: Ipv4Addr) -> Ipv4Addr {
 /// Builds packet number `n` of a run (`n` varies default ports and sequence numbers so that
 /// answers can be told apart).
 pub fn build(st: &Stack, d: &Defaults, n: usize) -> Built {
+    build_from(st, d, n, &source_for)
+}
+
+/// [`build`] with a fixed default source address (no route lookup: tests and fuzzing).
+pub fn build_with_source(st: &Stack, d: &Defaults, n: usize, src: Ipv4Addr) -> Built {
+    build_from(st, d, n, &|_| src)
+}
+
+fn build_from(
+    st: &Stack,
+    d: &Defaults,
+    n: usize,
+    source_for: &dyn Fn(Ipv4Addr) -> Ipv4Addr,
+) -> Built {
     let payload = match st.get(Kind::Raw, "load") {
         Some(Value::Bytes(b)) => b.clone(),
         _ => Vec::new(),
     };
     if st.has(Kind::Arp) {
-        let arp = build_arp(st, d, &payload);
+        let arp = build_arp(st, d, &payload, source_for);
         let dst = mac_of(st, Kind::Ether, "dst").unwrap_or(MacAddr::broadcast());
         return Built {
             bytes: ether(st, d, dst, ETHERTYPE_ARP, &arp),
@@ -164,7 +178,12 @@ fn ether(st: &Stack, d: &Defaults, dst: MacAddr, ethertype: u16, payload: &[u8])
     f
 }
 
-fn build_arp(st: &Stack, d: &Defaults, payload: &[u8]) -> Vec<u8> {
+fn build_arp(
+    st: &Stack,
+    d: &Defaults,
+    payload: &[u8],
+    source_for: &dyn Fn(Ipv4Addr) -> Ipv4Addr,
+) -> Vec<u8> {
     let pdst = ip_of(st, Kind::Arp, "pdst").unwrap_or(Ipv4Addr::UNSPECIFIED);
     let psrc = ip_of(st, Kind::Arp, "psrc").unwrap_or_else(|| source_for(pdst));
     let mut a = Vec::with_capacity(28 + payload.len());

@@ -16,6 +16,7 @@ pub use parse::{
     parse_ethernet, parse_ipv4,
 };
 
+pub use pnet::util::MacAddr;
 use std::fmt;
 
 /// Why a frame could not be parsed.

@@ -496,7 +496,10 @@ mod tests {
         bad[5] = 4; // length below the header
         assert_eq!(parse_udp(&bad), Err(Error::Malformed));
         for n in 0..8 {
-            assert!(parse_icmp(&[3, 3, 0, 0, 0, 0, 0, 0][..n]).is_err(), "icmp {n}");
+            assert!(
+                parse_icmp(&[3, 3, 0, 0, 0, 0, 0, 0][..n]).is_err(),
+                "icmp {n}"
+            );
         }
         for n in 0..28 {
             assert!(parse_arp(&[0u8; 28][..n]).is_err(), "arp {n}");
