@@ -6,7 +6,11 @@
 use crate::error::{Error, Result};
 use caps::{CapSet, Capability};
 
-/// The explanation given when raw sockets are not available.
+/// How to get raw-socket privileges.
+pub const ENABLE_HINT: &str = "run with sudo, or grant it once with \
+`sudo setcap cap_net_raw,cap_net_admin+eip $(command -v synscan)`";
+
+/// The explanation given when a SYN scan cannot open raw sockets.
 pub const HOW_TO_ENABLE: &str = "SYN scans need CAP_NET_RAW: run with sudo, or grant it once with \
 `sudo setcap cap_net_raw,cap_net_admin+eip $(command -v synscan)`";
 

@@ -163,7 +163,7 @@ impl Path {
                     let i = all
                         .iter()
                         .find(|i| i.name == name)
-                        .ok_or_else(|| Error::input(format!("no interface named '{name}' (-e)")))?;
+                        .ok_or_else(|| Error::input(format!("no interface named '{name}'")))?;
                     first_v4(i).ok_or_else(|| {
                         Error::input(format!(
                             "interface '{name}' has no IPv4 address: give one with -S"

@@ -71,9 +71,14 @@ pub fn run(config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
     if config.dry_run {
         return dry_run(&config, &v4);
     }
-    if config.pcap.is_some() && (!want_syn || !privilege::raw_permitted()) {
+    if config.pcap.is_some() && !want_syn {
+        return Err(Error::input(
+            "--pcap records the raw probes of a SYN scan: it cannot record a connect() scan (-sT) or IPv6 targets",
+        ));
+    }
+    if config.pcap.is_some() && !privilege::raw_permitted() {
         return Err(Error::input(format!(
-            "--pcap records the raw probes of a SYN scan: it needs an IPv4 SYN scan and CAP_NET_RAW ({})",
+            "--pcap records raw probes: {}",
             privilege::HOW_TO_ENABLE
         )));
     }
@@ -311,10 +316,8 @@ fn prepare_syn(config: &ScanConfig, v4: &HostSet, explicit: bool) -> Result<Opti
     privilege::drop_all()?;
     let retries = a.retries.unwrap_or(SYN_RETRIES);
     let recorder = match &config.pcap {
-        Some((path, file)) => {
-            let f = file
-                .try_clone()
-                .map_err(|e| Error::io(format!("--pcap {}", path.display()), e))?;
+        Some(path) => {
+            let f = crate::cli::config::create_file(path)?;
             Some(
                 crate::toolkit::pcap::Recorder::create(f)
                     .map_err(|e| Error::io(format!("--pcap {}", path.display()), e))?,

@@ -524,3 +524,27 @@ fn progress_line_is_drawn_on_a_terminal() {
         out.stdout
     );
 }
+
+#[test]
+fn help_into_a_closed_pipe_is_quiet() {
+    for args in [vec!["--help"], vec!["sr", "--help"], vec!["--version"]] {
+        let mut child = Command::new(bin())
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let (code, stderr) = wait_with_deadline(child, Duration::from_secs(10));
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    let out = synscan(&["sniff"]);
+    assert_eq!(out.code, Some(2));
+    assert!(
+        out.stderr.contains("--iface"),
+        "the missing argument is named: {}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+}

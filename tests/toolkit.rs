@@ -102,6 +102,19 @@ fn sr_tables_and_exit_codes() {
         "{}",
         out.stdout
     );
+    // A probe with no transport header is still matched by its quote (protocol unreachable).
+    let out = synscan(&["sr", "IP(dst=127.0.0.1,proto=200)", "--timeout", "1s"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stdout.contains("dest-unreach protocol-unreachable"),
+        "{}",
+        out.stdout
+    );
+    // A SYN carrying data is answered by a SYN-ACK for the SYN alone.
+    let spec = format!("IP(dst=127.0.0.1)/TCP(dport={open},flags=S)/Raw(load=\"data\")");
+    let out = synscan(&["sr", &spec, "--timeout", "1s"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains(" SA  ("), "{}", out.stdout);
     drop(l);
 }
 
@@ -124,6 +137,38 @@ fn nothing_answered_is_exit_1_and_bad_spec_exit_2() {
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(
         out.stdout.contains("got 0 answers, remaining 1 packets"),
+        "{}",
+        out.stdout
+    );
+    // ICMP errors are matched by the quoted ports too: 83's admin-prohibited answers 83 only.
+    let out = synscan_in(
+        Some(&lab.scanner()),
+        &[
+            "sr",
+            "IP(dst=10.201.0.2,id=5)/TCP(dport=[81,83],flags=S)",
+            "--timeout",
+            "500ms",
+        ],
+        b"",
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stdout.contains("got 1 answers, remaining 1 packets"),
+        "{}",
+        out.stdout
+    );
+    let answered = out.stdout.split("Unanswered:").next().unwrap();
+    assert!(
+        answered.contains(":83 S ==>") && answered.contains("communication-prohibited"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .split("Unanswered:")
+            .nth(1)
+            .unwrap()
+            .contains(":81 S"),
         "{}",
         out.stdout
     );

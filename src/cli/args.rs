@@ -29,6 +29,9 @@ impl ScanType {
 }
 
 const AFTER_HELP: &str = "\
+Commands: synscan [scan] TARGET... (the default) | send SPEC | sr SPEC | sr1 SPEC | sniff -i IFACE |
+read FILE.pcap | trace HOST -p PORT (each has --help).
+
 nmap-style spellings are accepted too: -sT, -sS, -iL FILE, -oN/-oJ/-oG/-oX/-oL FILE, -p-, -Pn, -n.
 Exit status: 0 scan completed, 1 runtime failure, 2 bad input, 130 interrupted.";
 

@@ -63,8 +63,8 @@ pub struct ScanConfig {
     pub syn: SynArgs,
     /// Print frames instead of sending them.
     pub dry_run: bool,
-    /// `--pcap FILE`, created.
-    pub pcap: Option<(PathBuf, File)>,
+    /// `--pcap FILE` (created when the scan starts).
+    pub pcap: Option<PathBuf>,
     /// Draw the progress line (when stderr is a terminal).
     pub progress: bool,
     /// The command line, for output headers.
@@ -147,13 +147,7 @@ impl ScanConfig {
                 reset: !args.no_reset,
             },
             dry_run: args.dry_run,
-            pcap: match (&args.pcap, args.dry_run) {
-                (Some(p), false) => match create(p)? {
-                    Destination::File(path, f) => Some((path, f)),
-                    Destination::Stdout => None,
-                },
-                _ => None,
-            },
+            pcap: args.pcap.clone().filter(|_| !args.dry_run),
             outputs,
             states: args.states,
             progress: !args.no_progress,
@@ -217,6 +211,17 @@ fn read_text(path: &Path, flag: &str) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| {
         Error::input(format!(
             "cannot read {flag} file '{}': {}",
+            path.display(),
+            plain(&e)
+        ))
+    })
+}
+
+/// Creates an output file; errors are bad input naming the file.
+pub fn create_file(path: &Path) -> Result<File> {
+    File::create(path).map_err(|e| {
+        Error::input(format!(
+            "cannot create output file '{}': {}",
             path.display(),
             plain(&e)
         ))

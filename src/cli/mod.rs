@@ -11,6 +11,7 @@ use args::Args;
 use clap::Parser;
 use config::ScanConfig;
 use std::ffi::OsString;
+use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -67,23 +68,37 @@ pub fn run(argv: Vec<OsString>) -> Result<u8> {
     })
 }
 
+/// clap's message as one line: its lines up to the usage, joined.
+pub(crate) fn one_line(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    let parts: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:"))
+        .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+        .collect();
+    let msg = parts.join(" ");
+    let msg = msg.strip_prefix("error: ").unwrap_or(&msg).to_string();
+    if msg.is_empty() {
+        "invalid arguments".into()
+    } else {
+        msg
+    }
+}
+
 /// Help and version go to stdout with exit 0; every other clap error becomes one line.
 fn clap_error(e: clap::Error) -> Result<u8> {
     use clap::error::ErrorKind;
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            print!("{e}");
+            // A closed stdout (`synscan --help | head -1`) is not an error.
+            let _ = write!(std::io::stdout(), "{e}");
             Ok(0)
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             eprint!("{e}");
             Ok(2)
         }
-        _ => {
-            let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            let msg = first.strip_prefix("error: ").unwrap_or(first);
-            Err(Error::input(msg.to_string()))
-        }
+        _ => Err(Error::input(one_line(&e))),
     }
 }

@@ -8,7 +8,7 @@ use crate::toolkit::filter::Filter;
 use crate::toolkit::pcap::{PcapReader, PcapWriter};
 use crate::toolkit::sniff::{self, Limits};
 use crate::toolkit::sr::{Io, SrOptions, interface_for};
-use crate::toolkit::{build, craft, trace};
+use crate::toolkit::{build, trace};
 use clap::Parser;
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -122,16 +122,11 @@ fn parse_args<T: Parser>(argv: &[OsString]) -> std::result::Result<T, u8> {
         use clap::error::ErrorKind;
         match e.kind() {
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-                print!("{e}");
+                let _ = write!(io::stdout(), "{e}");
                 0
             }
             _ => {
-                let rendered = e.render().to_string();
-                let first = rendered.lines().next().unwrap_or("invalid arguments");
-                eprintln!(
-                    "synscan: error: {}",
-                    first.strip_prefix("error: ").unwrap_or(first)
-                );
+                eprintln!("synscan: error: {}", super::one_line(&e));
                 2
             }
         }
@@ -140,6 +135,29 @@ fn parse_args<T: Parser>(argv: &[OsString]) -> std::result::Result<T, u8> {
 
 fn spec_error(e: crate::toolkit::spec::SpecError) -> Error {
     Error::input(e.to_string())
+}
+
+/// Builds the SPEC's packets with defaults (source MAC) from the interface they leave by:
+/// `-i`, else the route to the first destination.
+fn craft_on(
+    spec: &str,
+    iface: Option<&str>,
+) -> Result<(Vec<build::Built>, pnet::datalink::NetworkInterface)> {
+    let stacks = crate::toolkit::spec::parse(spec)
+        .map_err(spec_error)?
+        .expand();
+    let dst = stacks
+        .first()
+        .map(build::destination)
+        .unwrap_or(Ipv4Addr::LOCALHOST);
+    let ifc = interface_for(dst, iface)?;
+    let d = build::Defaults::random(ifc.mac.unwrap_or(pnet::util::MacAddr::zero()));
+    let packets = stacks
+        .iter()
+        .enumerate()
+        .map(|(n, s)| build::build(s, &d, n))
+        .collect();
+    Ok((packets, ifc))
 }
 
 fn summary(p: &build::Built) -> String {
@@ -156,6 +174,15 @@ fn write_err(e: io::Error) -> Error {
 
 /// Runs toolkit subcommand `cmd`; `argv` starts with the program name and the subcommand.
 pub fn run(cmd: &str, argv: Vec<OsString>, stop: &AtomicBool) -> Result<u8> {
+    let code = run_command(cmd, argv, stop)?;
+    Ok(if stop.load(std::sync::atomic::Ordering::Relaxed) {
+        super::EXIT_INTERRUPTED
+    } else {
+        code
+    })
+}
+
+fn run_command(cmd: &str, argv: Vec<OsString>, stop: &AtomicBool) -> Result<u8> {
     let argv: Vec<OsString> = std::iter::once(OsString::from(format!("synscan {cmd}")))
         .chain(argv.into_iter().skip(2))
         .collect();
@@ -166,11 +193,11 @@ pub fn run(cmd: &str, argv: Vec<OsString>, stop: &AtomicBool) -> Result<u8> {
                 Ok(a) => a,
                 Err(code) => return Ok(code),
             };
-            let packets = craft(&a.o.spec).map_err(spec_error)?;
-            let iface = interface_for(build::destination_of(&packets), a.o.iface.as_deref())?;
+            let (packets, iface) = craft_on(&a.o.spec, a.o.iface.as_deref())?;
             let mut io = Io::open(&packets, iface, false)?;
             let n = io.send_all(&packets, a.o.inter.unwrap_or_default(), stop)?;
-            writeln!(out, "Sent {n} packets.").map_err(write_err)?;
+            writeln!(out, "Sent {n} packet{}.", if n == 1 { "" } else { "s" })
+                .map_err(write_err)?;
             Ok(0)
         }
         "sr" | "sr1" => {
@@ -178,8 +205,7 @@ pub fn run(cmd: &str, argv: Vec<OsString>, stop: &AtomicBool) -> Result<u8> {
                 Ok(a) => a,
                 Err(code) => return Ok(code),
             };
-            let packets = craft(&a.o.spec).map_err(spec_error)?;
-            let iface = interface_for(build::destination_of(&packets), a.o.iface.as_deref())?;
+            let (packets, iface) = craft_on(&a.o.spec, a.o.iface.as_deref())?;
             let mut io = Io::open(&packets, iface, true)?;
             let opts = SrOptions {
                 timeout: a.timeout,
@@ -220,6 +246,9 @@ pub fn run(cmd: &str, argv: Vec<OsString>, stop: &AtomicBool) -> Result<u8> {
                         ans.rtt.as_secs_f64() * 1000.0
                     )
                     .map_err(write_err)?;
+                    if a.hexdump {
+                        write!(out, "{}", hexdump(&ans.reply)).map_err(write_err)?;
+                    }
                 }
                 writeln!(out, "Unanswered:").map_err(write_err)?;
                 for &i in &res.unanswered {
@@ -342,7 +371,7 @@ pub fn run(cmd: &str, argv: Vec<OsString>, stop: &AtomicBool) -> Result<u8> {
     }
 }
 
-/// Local wall-clock time as `HH:MM:SS.micro` (UTC).
+/// Wall-clock time of day as `HH:MM:SS.micro`, in UTC.
 fn clock(t: SystemTime) -> String {
     let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
     let s = d.as_secs();

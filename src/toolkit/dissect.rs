@@ -237,6 +237,7 @@ fn ip_layers(d: &mut Dissection, b: &[u8]) -> String {
                         t.dst_port,
                         flag_letters(t.flags)
                     );
+                    s.truncate(s.trim_end().len());
                     if t.payload_len > 0 {
                         s.push_str(" / Raw");
                     }

@@ -341,6 +341,12 @@ impl Parser<'_> {
             .next()
             .ok_or_else(|| FilterError("a value is missing at the end".into()))?
             .to_string();
+        if matches!(qualifier.as_deref(), Some("port" | "portrange"))
+            && proto_expr.is_some()
+            && protos.is_empty()
+        {
+            return Err(FilterError("'port' goes only with tcp or udp".into()));
+        }
         let prim = match qualifier.as_deref() {
             Some("port") => {
                 let p = parse_port(&value)?;
@@ -377,6 +383,11 @@ impl Parser<'_> {
                     FilterError(format!("'/{len}' is not a prefix length (0-32)"))
                 })?;
                 let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+                if u32::from(a) & !mask != 0 {
+                    return Err(FilterError(format!(
+                        "'{value}' has host bits set (non-network bits)"
+                    )));
+                }
                 host(dir, u32::from(a), mask)
             }
             _ => {
@@ -632,6 +643,9 @@ mod tests {
             ("tcp & udp", "doubled"),
             ("ether host 1", "'ether'"),
             ("tcp # x", "'#'"),
+            ("icmp port 80", "only with tcp or udp"),
+            ("arp port 80", "only with tcp or udp"),
+            ("net 127.0.0.1/8", "host bits"),
         ] {
             let e = Filter::compile(f).expect_err(f).to_string();
             assert!(e.contains(needle), "{f}: {e}");

@@ -51,7 +51,7 @@ pub fn sniff(
     if !privilege::raw_permitted() {
         return Err(Error::input(format!(
             "sniffing needs CAP_NET_RAW: {}",
-            privilege::HOW_TO_ENABLE
+            privilege::ENABLE_HINT
         )));
     }
     privilege::raise_raw()?;

@@ -275,6 +275,14 @@ struct P<'a> {
 }
 
 impl P<'_> {
+    /// The character at the cursor (for messages).
+    fn here(&self) -> char {
+        self.s
+            .get(self.i..)
+            .and_then(|r| r.chars().next())
+            .unwrap_or('?')
+    }
+
     fn peek(&self) -> Option<u8> {
         self.s.as_bytes().get(self.i).copied()
     }
@@ -311,7 +319,7 @@ impl P<'_> {
         }
         if start == self.i {
             return match self.peek() {
-                Some(c) => err(start, format!("expected a name, found '{}'", c as char)),
+                Some(_) => err(start, format!("expected a name, found '{}'", self.here())),
                 None => err(start, "expected a name before the end"),
             };
         }
@@ -360,7 +368,7 @@ impl P<'_> {
         }
         if start == self.i {
             return match self.peek() {
-                Some(c) => err(start, format!("expected a value, found '{}'", c as char)),
+                Some(_) => err(start, format!("expected a value, found '{}'", self.here())),
                 None => err(start, "expected a value before the end"),
             };
         }
@@ -368,8 +376,15 @@ impl P<'_> {
     }
 }
 
-/// Parses a SPEC.
+/// Parses a SPEC. Error positions count characters, not bytes.
 pub fn parse(s: &str) -> Result<Spec, SpecError> {
+    parse_bytes(s).map_err(|mut e| {
+        e.pos = s.get(..e.pos).map_or(e.pos, |head| head.chars().count());
+        e
+    })
+}
+
+fn parse_bytes(s: &str) -> Result<Spec, SpecError> {
     let mut p = P { s, i: 0 };
     let mut layers = Vec::new();
     loop {
@@ -403,8 +418,8 @@ pub fn parse(s: &str) -> Result<Spec, SpecError> {
                             p.i += 1;
                             break;
                         }
-                        Some(c) => {
-                            return err(p.i, format!("expected ',' or ')', found '{}'", c as char));
+                        Some(_) => {
+                            return err(p.i, format!("expected ',' or ')', found '{}'", p.here()));
                         }
                         None => return err(p.i, "expected ')' before the end"),
                     }
@@ -416,10 +431,10 @@ pub fn parse(s: &str) -> Result<Spec, SpecError> {
         match p.peek() {
             None => break,
             Some(b'/') => p.i += 1,
-            Some(c) => {
+            Some(_) => {
                 return err(
                     p.i,
-                    format!("expected '/' between layers, found '{}'", c as char),
+                    format!("expected '/' between layers, found '{}'", p.here()),
                 );
             }
         }
@@ -446,13 +461,18 @@ fn check_order(layers: &[Layer]) -> Result<(), SpecError> {
         let (a, b) = (&w[0], &w[1]);
         let ok = rank(b.kind) > rank(a.kind)
             && !(a.kind == Kind::Arp && b.kind != Kind::Raw)
-            && !(a.kind == Kind::Ether && rank(b.kind) > 1);
+            && !(a.kind == Kind::Ether && rank(b.kind) == 2);
         if !ok {
             return err(
                 b.pos,
                 format!("{} cannot follow {}", b.kind.name(), a.kind.name()),
             );
         }
+    }
+    if let Some(first) = layers.first()
+        && first.kind == Kind::Raw
+    {
+        return err(first.pos, "Raw needs a layer before it (Ether, IP or ARP)");
     }
     if let Some(l) = layers
         .iter()
@@ -487,7 +507,21 @@ fn field(p: &mut P, kind: Kind) -> Result<Field, SpecError> {
         let open = p.i;
         p.i += 1;
         if ty == Ty::TcpOptions {
-            values.push(Value::Options(options(p)?));
+            let opts = options(p)?;
+            let bytes: usize = opts
+                .iter()
+                .map(|o| match o {
+                    TcpOpt::Mss(_) => 4,
+                    TcpOpt::WScale(_) => 3,
+                    TcpOpt::SackOk => 2,
+                    TcpOpt::Timestamp(..) => 10,
+                    TcpOpt::Nop | TcpOpt::Eol => 1,
+                })
+                .sum();
+            if bytes > 40 {
+                return err(open, format!("TCP options take {bytes} bytes (at most 40)"));
+            }
+            values.push(Value::Options(opts));
             return Ok(Field { name, pos, values });
         }
         loop {
@@ -500,7 +534,7 @@ fn field(p: &mut P, kind: Kind) -> Result<Field, SpecError> {
                     p.i += 1;
                     break;
                 }
-                Some(c) => return err(p.i, format!("expected ',' or ']', found '{}'", c as char)),
+                Some(_) => return err(p.i, format!("expected ',' or ']', found '{}'", p.here())),
                 None => return err(open, "unclosed '['"),
             }
         }
@@ -559,7 +593,7 @@ fn options(p: &mut P) -> Result<Vec<TcpOpt>, SpecError> {
                 p.i += 1;
                 return Ok(out);
             }
-            Some(c) => return err(p.i, format!("expected ',' or ']', found '{}'", c as char)),
+            Some(_) => return err(p.i, format!("expected ',' or ']', found '{}'", p.here())),
             None => return err(p.i, "unclosed '['"),
         }
     }
@@ -814,6 +848,18 @@ mod tests {
             ),
             ("IP(flags=XF)", 9, "unknown IP flag"),
             ("IP(dst=1.2.3.4)/", 16, "expected a name before the end"),
+            ("Raw(load=\"x\")", 0, "Raw needs a layer before it"),
+            (
+                "IP(dst=1.2.3.4)/TCP(options=[ts:1:2,ts:1:2,ts:1:2,ts:1:2,ts:1:2])",
+                28,
+                "at most 40",
+            ),
+            ("IP(dst=é)", 7, "'é' is not an IPv4 address"),
+            (
+                "IP(dst=1.2.3.4)/Raw(load=\"é\")/é",
+                30,
+                "expected a name, found 'é'",
+            ),
         ];
         for (spec, pos, needle) in cases {
             let e = parse(spec).expect_err(spec);

@@ -88,7 +88,7 @@ impl Io {
         if !privilege::raw_permitted() {
             return Err(Error::input(format!(
                 "sending raw packets needs CAP_NET_RAW: {}",
-                privilege::HOW_TO_ENABLE
+                privilege::ENABLE_HINT
             )));
         }
         privilege::raise_raw()?;
@@ -260,8 +260,9 @@ enum Key {
     Flow(u32, u32, u16, u16, u8),
     /// ICMP echo reply: (from, id, seq).
     Echo(u32, u16, u16),
-    /// ICMP error quoting: (probe src, probe dst, proto, IP id).
-    Quote(u32, u32, u8, u16),
+    /// ICMP error quoting: (probe src, probe dst, proto, IP id, sport, dport); ports are 0
+    /// for protocols without them.
+    Quote(u32, u32, u8, u16, u16, u16),
     /// ARP reply from this address.
     Arp(u32),
 }
@@ -298,8 +299,13 @@ impl Matcher {
                 continue;
             };
             let (s, d) = (u32::from(ip.src), u32::from(ip.dst));
+            let (sp, dp) = match t {
+                Transport::Tcp(t) => (t.src_port, t.dst_port),
+                Transport::Udp(u) => (u.src_port, u.dst_port),
+                _ => (0, 0),
+            };
             by_key
-                .entry(Key::Quote(s, d, ip.proto, ip.id))
+                .entry(Key::Quote(s, d, ip.proto, ip.id, sp, dp))
                 .or_default()
                 .push(i);
             match t {
@@ -364,7 +370,10 @@ impl Matcher {
                         cands.into_iter().find(|&i| {
                             let Some(p) = self.tcp[i] else { return false };
                             if r.flags & tcp_flags::ACK != 0 {
-                                r.ack == p.seq.wrapping_add(p.seg_len)
+                                // Scapy's rule: seq < ack <= seq + length (a SYN with
+                                // data is acked for the SYN alone).
+                                let d = r.ack.wrapping_sub(p.seq);
+                                d >= 1 && d <= p.seg_len.max(1)
                             } else {
                                 r.flags & tcp_flags::RST != 0 && p.has_ack && r.seq == p.ack
                             }
@@ -388,11 +397,19 @@ impl Matcher {
                     .copied(),
                     Transport::Icmp(m) => {
                         let q = m.quoted?;
+                        let ports = matches!(q.ip.proto, wire::PROTO_TCP | wire::PROTO_UDP);
+                        let (sp, dp) = if ports {
+                            (q.src_port, q.dst_port)
+                        } else {
+                            (0, 0)
+                        };
                         let key = Key::Quote(
                             u32::from(q.ip.src),
                             u32::from(q.ip.dst),
                             q.ip.proto,
                             q.ip.id,
+                            sp,
+                            dp,
                         );
                         open(self.by_key.get(&key)?).first().copied()
                     }
@@ -448,6 +465,11 @@ mod tests {
         assert_eq!(m.find(&reply(80, 5001, "SA"), &none), Some(1));
         assert_eq!(m.find(&reply(22, 5001, "RA"), &none), Some(0));
         assert_eq!(m.find(&reply(22, 5000, "SA"), &none), None, "ack = seq");
+        assert_eq!(
+            m.find(&reply(22, 5002, "SA"), &none),
+            None,
+            "ack past the SYN"
+        );
         assert_eq!(m.find(&reply(23, 5001, "SA"), &none), None, "wrong port");
         assert_eq!(
             m.find(&reply(80, 5001, "SA"), &[false, true]),

@@ -337,17 +337,19 @@ pub fn parse_icmp(b: &[u8]) -> Result<IcmpRepr, Error> {
     Ok(r)
 }
 
+/// The quoted probe. RFC 792 quotes 8 bytes past the IP header, but a probe with less
+/// payload is quoted with less: ports and sequence are then absent (0 and `None`).
 fn parse_quoted(b: &[u8]) -> Result<Quoted, Error> {
     let (ip, rest) = ipv4_header(b)?;
     let seq = if ip.proto == PROTO_TCP {
-        Some(be32(rest, 4)?)
+        be32(rest, 4).ok()
     } else {
         None
     };
     Ok(Quoted {
         ip,
-        src_port: be16(rest, 0)?,
-        dst_port: be16(rest, 2)?,
+        src_port: be16(rest, 0).unwrap_or(0),
+        dst_port: be16(rest, 2).unwrap_or(0),
         seq,
     })
 }
