@@ -876,3 +876,74 @@ fn pcap_option_records_every_probe_and_reply() {
     ]);
     assert_eq!(denied.code, Some(2), "{denied:?}");
 }
+
+#[test]
+fn router_mac_and_interface_overrides() {
+    let lab = ScriptLab::up();
+    let ns = lab.scanner();
+    let tgt = format!("{}tgt", lab.prefix);
+    let link = Command::new("ip")
+        .args(["-n", &tgt, "-o", "link", "show", "t0"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&link.stdout).to_string();
+    let mac = text
+        .split("link/ether ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("t0 MAC")
+        .to_string();
+    let scan = |extra: &[&str]| {
+        let mut args = vec![
+            "-sS",
+            "10.201.0.2",
+            "-p",
+            "22,80,84",
+            "--states",
+            "all",
+            "--format",
+            "ndjson",
+            "--retries",
+            "0",
+            "--wait",
+            "300ms",
+        ];
+        args.extend_from_slice(extra);
+        let out = synscan_in(Some(&ns), &args, b"");
+        assert_eq!(out.code, Some(0), "{out:?}");
+        states(&out.stdout)
+            .into_iter()
+            .map(|((_, p), (s, _))| (p, s))
+            .collect::<BTreeMap<u16, String>>()
+    };
+    let truth = BTreeMap::from([
+        (22, "open".to_string()),
+        (80, "open".to_string()),
+        (84, "closed".to_string()),
+    ]);
+    assert_eq!(
+        scan(&["--router-mac", &mac]),
+        truth,
+        "the target's own MAC given by hand"
+    );
+    assert_eq!(scan(&["-e", "s0"]), truth, "interface given by hand");
+    assert_eq!(
+        scan(&["-e", "s0", "-S", "10.201.0.1"]),
+        truth,
+        "interface and source given by hand"
+    );
+    // Frames to a MAC nobody has are dropped by the target's NIC: nothing answers.
+    let silent = scan(&["--router-mac", "02:00:00:00:00:99"]);
+    assert!(silent.values().all(|s| s == "filtered"), "{silent:?}");
+    let bad = synscan_in(
+        Some(&ns),
+        &["-sS", "10.201.0.2", "-p", "22", "-e", "nosuch0"],
+        b"",
+    );
+    assert_eq!(bad.code, Some(2), "{bad:?}");
+    assert!(
+        bad.stderr.contains("no interface named 'nosuch0'"),
+        "{}",
+        bad.stderr
+    );
+}
