@@ -111,6 +111,33 @@ def bench_connect():
             s.close()
 
 
+def bench_syn_loopback():
+    """synscan -sS vs nmap -sS on loopback: all ports, and the top 1000, 30 listeners."""
+    socks = []
+    for _ in range(30):
+        sk = socket.socket()
+        sk.bind(("127.0.0.1", 0))
+        sk.listen(128)
+        socks.append(sk)
+    try:
+        truth = loopback_listeners() | {sk.getsockname()[1] for sk in socks}
+        print(f"syn-loopback: 127.0.0.1 -p- with {len(truth)} listening ports", flush=True)
+        rows = [measure("synscan", [SYNSCAN, "-sS", "127.0.0.1", "-p-", "--format", "list",
+                                    "--no-progress"], parse_list, truth)]
+        if shutil.which("nmap"):
+            rows.append(measure("nmap", ["nmap", "-sS", "-p-", "-T4", "-n", "-Pn", "127.0.0.1",
+                                         "-oG", "-"], parse_nmap_grepable, truth))
+        top = {int(p) for p in open(os.path.join(ROOT, "data", "top-tcp-ports.txt")).read().split()[:1000]}
+        small = truth & top
+        print(f"syn-loopback: 127.0.0.1 --top-ports 1000 ({len(small)} listening among them)", flush=True)
+        rows.append(measure("synscan top-1000", [SYNSCAN, "-sS", "127.0.0.1", "--top-ports", "1000",
+                                                 "--format", "list", "--no-progress"], parse_list, small))
+        return rows
+    finally:
+        for sk in socks:
+            sk.close()
+
+
 def table(title, rows, note=""):
     base = rows[0]["median"]
     lines = [f"### {title}", "", note, "",
@@ -152,6 +179,7 @@ def write_section(key, text):
 
 BENCHES = {
     "connect": (bench_connect, "Connect scan, 1 host × 65535 ports on loopback"),
+    "syn-loopback": (bench_syn_loopback, "SYN scan on loopback (all ports; top 1000)"),
 }
 
 

@@ -213,7 +213,7 @@ impl SynScan {
             last_reply_us: AtomicU64::new(0),
             max_rtt_us: AtomicU64::new(0),
         });
-        let (results_tx, results) = mpsc::channel::<PortResult>();
+        let (results_tx, results) = mpsc::channel::<Vec<PortResult>>();
         let (ready_tx, ready) = mpsc::sync_channel::<()>(1);
         let rx_thread = {
             let (plan, shared) = (Arc::clone(&plan), Arc::clone(&shared));
@@ -241,12 +241,14 @@ impl SynScan {
                 shared.stop.store(true, Ordering::Relaxed);
             }
             match results.recv_timeout(Duration::from_millis(50)) {
-                Ok(r) => {
-                    if write_err.is_none()
-                        && let Err(e) = sink.result(r)
-                    {
-                        write_err = Some(e);
-                        shared.stop.store(true, Ordering::Relaxed);
+                Ok(batch) => {
+                    for r in batch {
+                        if write_err.is_none()
+                            && let Err(e) = sink.result(r)
+                        {
+                            write_err = Some(e);
+                            shared.stop.store(true, Ordering::Relaxed);
+                        }
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}

@@ -21,7 +21,7 @@ pub(super) fn run(
     mut rx: Box<dyn DataLinkReceiver>,
     rx_fd: Option<std::os::fd::RawFd>,
     mut reply_tx: Box<dyn DataLinkSender>,
-    results: Sender<PortResult>,
+    results: Sender<Vec<PortResult>>,
     ready: SyncSender<()>,
 ) -> Result<Option<u64>> {
     // Counters reset when read: read once at the start to drop earlier counts (the ARP phase),
@@ -43,9 +43,10 @@ fn receive(
     shared: &Shared,
     rx: &mut dyn DataLinkReceiver,
     reply_tx: &mut dyn DataLinkSender,
-    results: &Sender<PortResult>,
+    results: &Sender<Vec<PortResult>>,
     ready: SyncSender<()>,
 ) -> Result<()> {
+    let mut batch = Batch::new(results);
     let validator = Validator {
         cookie: plan.cookie,
         src: plan.path.src,
@@ -57,6 +58,7 @@ fn receive(
     let _ = ready.send(());
     loop {
         if shared.tx_done.load(Ordering::Acquire) || shared.stopped() {
+            batch.flush();
             return Ok(());
         }
         let frame = match rx.next() {
@@ -69,9 +71,12 @@ fn receive(
                         | io::ErrorKind::WouldBlock
                 ) =>
             {
+                // Idle: hand over what is waiting.
+                batch.flush();
                 continue;
             }
             Err(e) => {
+                batch.flush();
                 shared.stop.store(true, Ordering::Relaxed);
                 return Err(Error::io(format!("receive on {}", plan.path.iface.name), e));
             }
@@ -124,7 +129,7 @@ fn receive(
                 .map_err(|e| Error::io("write --pcap file", e))?;
         }
         shared.replies.fetch_add(1, Ordering::Relaxed);
-        let sent = results.send(PortResult {
+        let alive = batch.push(PortResult {
             ip: target,
             port: reply.port,
             state: reply.state,
@@ -132,8 +137,50 @@ fn receive(
             ttl: Some(reply.ttl),
             rtt: rtt.map(Duration::from_micros),
         });
-        if sent.is_err() {
+        if !alive {
             return Ok(());
         }
+    }
+}
+
+/// Results handed to the reporting thread in batches: a channel wake-up per result costs
+/// more than receiving the reply. A batch leaves when full, after 20 ms, or when idle.
+struct Batch<'a> {
+    out: &'a Sender<Vec<PortResult>>,
+    items: Vec<PortResult>,
+    since: std::time::Instant,
+}
+
+impl<'a> Batch<'a> {
+    const MAX: usize = 512;
+    const AGE: Duration = Duration::from_millis(20);
+
+    fn new(out: &'a Sender<Vec<PortResult>>) -> Self {
+        Batch {
+            out,
+            items: Vec::with_capacity(Self::MAX),
+            since: std::time::Instant::now(),
+        }
+    }
+
+    /// Adds a result; false when the reporting thread is gone.
+    fn push(&mut self, r: PortResult) -> bool {
+        if self.items.is_empty() {
+            self.since = std::time::Instant::now();
+        }
+        self.items.push(r);
+        if self.items.len() >= Self::MAX || self.since.elapsed() >= Self::AGE {
+            return self.flush();
+        }
+        true
+    }
+
+    /// Sends what is waiting; false when the reporting thread is gone.
+    fn flush(&mut self) -> bool {
+        if self.items.is_empty() {
+            return true;
+        }
+        let items = std::mem::replace(&mut self.items, Vec::with_capacity(Self::MAX));
+        self.out.send(items).is_ok()
     }
 }
