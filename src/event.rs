@@ -151,6 +151,18 @@ pub struct JsonResult<'a> {
 }
 
 impl PortResult {
+    /// A filtered result with no reply behind it (timeout, ARP silence, a rejecting route).
+    pub fn filtered(ip: IpAddr, port: u16, reason: Reason) -> PortResult {
+        PortResult {
+            ip,
+            port,
+            state: PortState::Filtered,
+            reason,
+            ttl: None,
+            rtt: None,
+        }
+    }
+
     /// RTT in milliseconds, rounded to microseconds.
     pub fn rtt_ms(&self) -> Option<f64> {
         self.rtt

@@ -9,7 +9,7 @@ use crate::cli::config::SynArgs;
 use crate::connect;
 use crate::engine::{self, SynJob, SynOptions, SynScan};
 use crate::error::{Error, Result};
-use crate::event::{PortResult, PortState, Reason, ResultSink, ScanStats};
+use crate::event::{PortResult, Reason, ResultSink, ScanStats};
 use crate::output::progress::Progress;
 use crate::output::{self, Report, Reporter, RunInfo};
 use crate::privilege;
@@ -139,14 +139,7 @@ pub fn run(config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
     };
     if let Some(side) = syn {
         let report = |sink: &mut Sink, ip: Ipv4Addr, port: u16, reason: Reason| {
-            sink.result(PortResult {
-                ip: IpAddr::V4(ip),
-                port,
-                state: PortState::Filtered,
-                reason,
-                ttl: None,
-                rtt: None,
-            })
+            sink.result(PortResult::filtered(IpAddr::V4(ip), port, reason))
         };
         if config.shard.count == 1 {
             for &(ip, reason) in &side.unroutable {

@@ -42,26 +42,7 @@ fn syn_loopback_finds_exactly_the_listeners() {
         .inspect(|l| assert_eq!((l.state.as_str(), l.reason.as_str()), ("open", "syn-ack")))
         .map(|l| l.port)
         .collect();
-    let surely: BTreeSet<u16> = before
-        .intersection(&after)
-        .copied()
-        .chain(ours.iter().copied())
-        .collect();
-    let maybe: BTreeSet<u16> = before
-        .union(&after)
-        .copied()
-        .chain(ours.iter().copied())
-        .collect();
-    assert!(
-        found.is_superset(&surely),
-        "missed {:?}",
-        surely.difference(&found).collect::<Vec<_>>()
-    );
-    assert!(
-        found.is_subset(&maybe),
-        "false open {:?}",
-        found.difference(&maybe).collect::<Vec<_>>()
-    );
+    assert_loopback_truth(&found, &ours, &before, &after);
 }
 
 #[test]
@@ -460,28 +441,7 @@ fn capture_shows_syn_synack_and_our_rst_with_valid_checksums() {
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("scan.pcap");
     let filter = format!("tcp port {port}");
-    let mut td = Command::new("tcpdump")
-        .args([
-            "-i",
-            "lo",
-            "--immediate-mode",
-            "-U",
-            "-n",
-            "-w",
-            pcap.to_str().unwrap(),
-            &filter,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("tcpdump is installed");
-    {
-        use std::io::{BufRead, BufReader};
-        let mut line = String::new();
-        let mut r = BufReader::new(td.stderr.take().unwrap());
-        r.read_line(&mut line).unwrap();
-        assert!(line.contains("listening"), "{line}");
-    }
+    let td = tcpdump(None, "lo", &pcap, &filter);
     let out = synscan(&[
         "-sS",
         "127.0.0.1",
@@ -493,10 +453,7 @@ fn capture_shows_syn_synack_and_our_rst_with_valid_checksums() {
         "ndjson",
     ]);
     std::thread::sleep(Duration::from_millis(300));
-    let _ = Command::new("kill")
-        .args(["-INT", &td.id().to_string()])
-        .status();
-    let _ = td.wait();
+    stop_capture(td);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(parse_ndjson(&out.stdout).len(), 1);
     let fields = Command::new("tshark")
@@ -658,39 +615,10 @@ fn capture_on_target(
     sh(&["chmod", "777", dir.path().to_str().unwrap()]);
     let pcap = dir.path().join("t.pcap");
     let tgt = format!("{}tgt", lab.prefix);
-    let mut td = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &tgt,
-            "tcpdump",
-            "-i",
-            "t0",
-            "--immediate-mode",
-            "-U",
-            "-n",
-            "-w",
-            pcap.to_str().unwrap(),
-            filter,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("tcpdump");
-    {
-        use std::io::{BufRead, BufReader};
-        let mut line = String::new();
-        BufReader::new(td.stderr.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.contains("listening"), "{line}");
-    }
+    let td = tcpdump(Some(&tgt), "t0", &pcap, filter);
     let out = synscan_in(Some(&lab.scanner()), args, b"");
     std::thread::sleep(Duration::from_millis(300));
-    let _ = Command::new("kill")
-        .args(["-INT", &td.id().to_string()])
-        .status();
-    let _ = td.wait();
+    stop_capture(td);
     let fields = Command::new("tshark")
         .args([
             "-r",

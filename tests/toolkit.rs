@@ -6,9 +6,8 @@ mod common;
 
 use common::*;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 fn closed_port() -> u16 {
@@ -180,20 +179,6 @@ fn nothing_answered_is_exit_1_and_bad_spec_exit_2() {
     );
 }
 
-fn start_capture(cmd: &mut Command, ready: &str) -> Child {
-    let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn capture");
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains(ready), "{line}");
-    child
-}
-
 fn frames(path: &std::path::Path) -> BTreeMap<Vec<u8>, usize> {
     let f = std::fs::File::open(path).unwrap();
     let mut r = synscan::toolkit::pcap::PcapReader::new(f).unwrap();
@@ -215,19 +200,7 @@ fn sniff_sees_the_same_frames_as_tcpdump_and_read_agrees_with_it() {
     let ours = dir.path().join("ours.pcap");
     let theirs = dir.path().join("tcpdump.pcap");
     let filter = format!("tcp and (port {open} or port {closed})");
-    let mut td = start_capture(
-        Command::new("tcpdump").args([
-            "-i",
-            "lo",
-            "--immediate-mode",
-            "-U",
-            "-n",
-            "-w",
-            theirs.to_str().unwrap(),
-            &filter,
-        ]),
-        "listening",
-    );
+    let td = tcpdump(None, "lo", &theirs, &filter);
     let mut sn = start_capture(
         Command::new(bin()).args([
             "sniff",
@@ -246,14 +219,12 @@ fn sniff_sees_the_same_frames_as_tcpdump_and_read_agrees_with_it() {
     let scan = synscan(&["-sS", "127.0.0.1", "-p", &ports, "--format", "ndjson"]);
     assert_eq!(scan.code, Some(0), "{scan:?}");
     std::thread::sleep(Duration::from_millis(500));
-    for c in [&td, &sn] {
-        let _ = Command::new("kill")
-            .args(["-INT", &c.id().to_string()])
-            .status();
-    }
-    let _ = td.wait();
+    stop_capture(td);
+    let _ = Command::new("kill")
+        .args(["-INT", &sn.id().to_string()])
+        .status();
     let st = sn.wait().unwrap();
-    assert!(st.success() || st.code() == Some(130), "{st:?}");
+    assert_eq!(st.code(), Some(130), "sniff stopped by Ctrl-C: {st:?}");
     let a = frames(&ours);
     let b = frames(&theirs);
     assert!(

@@ -3,6 +3,7 @@
 //! on the channel (bounded waits). Local hosts that never answer are reported `no-arp`.
 
 use crate::error::{Error, Result};
+use crate::link;
 use crate::route::{LinkKind, NextHop, Path, Routes};
 use crate::target::HostSet;
 use crate::wire::{Packet, build_arp_request, parse_ethernet};
@@ -182,13 +183,7 @@ fn drain(
                     macs.insert(a.sender_ip, a.sender_mac);
                 }
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                        | io::ErrorKind::WouldBlock
-                ) => {}
+            Err(e) if link::is_idle(&e) => {}
             Err(e) => return Err(Error::io("receive ARP reply", e)),
         }
         if Instant::now() >= until {

@@ -13,7 +13,7 @@ pub use arp::{Hop, MacTable};
 pub use bitmap::Bitmap;
 
 use crate::error::{Error, Result};
-use crate::event::{PortResult, PortState, Reason, ResultSink, ScanStats};
+use crate::event::{PortResult, Reason, ResultSink, ScanStats};
 use crate::link::Channels;
 use crate::probe::Cookie;
 use crate::route::Path;
@@ -308,15 +308,8 @@ impl SynScan {
                     Hop::Mac(_) => Reason::NoResponse,
                 };
                 stats.ports_done += 1;
-                sink.result(PortResult {
-                    ip: IpAddr::V4(ip),
-                    port,
-                    state: PortState::Filtered,
-                    reason,
-                    ttl: None,
-                    rtt: None,
-                })
-                .map_err(|e| Error::io("write results", e))?;
+                sink.result(PortResult::filtered(IpAddr::V4(ip), port, reason))
+                    .map_err(|e| Error::io("write results", e))?;
             }
         }
         stats.elapsed = shared.t0.elapsed();

@@ -9,7 +9,6 @@ use crate::link;
 use crate::probe::Validator;
 use crate::wire::{Packet, build_rst, parse_ethernet};
 use pnet::datalink::{DataLinkReceiver, DataLinkSender};
-use std::io;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Sender, SyncSender};
@@ -63,14 +62,7 @@ fn receive(
         }
         let frame = match rx.next() {
             Ok(f) => f,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                        | io::ErrorKind::WouldBlock
-                ) =>
-            {
+            Err(e) if link::is_idle(&e) => {
                 // Idle: hand over what is waiting.
                 batch.flush();
                 continue;

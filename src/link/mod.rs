@@ -112,6 +112,13 @@ fn channel_with_fd(
     Ok((tx, (rx, fd)))
 }
 
+/// True for a receive "error" that only means nothing arrived in time: the read timeout
+/// that lets a receiver check its stop flag, or an interrupted call.
+pub fn is_idle(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{Interrupted, TimedOut, WouldBlock};
+    matches!(e.kind(), TimedOut | Interrupted | WouldBlock)
+}
+
 /// Frames the kernel dropped on the receive socket since the last call (PACKET_STATISTICS).
 pub fn kernel_drops(fd: RawFd) -> Option<u64> {
     sys::packet_statistics(fd)

@@ -77,13 +77,7 @@ pub fn sniff(
                 n += 1;
                 each(SystemTime::now(), frame).map_err(|e| Error::io("write capture", e))?;
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                        | io::ErrorKind::WouldBlock
-                ) => {}
+            Err(e) if link::is_idle(&e) => {}
             Err(e) => return Err(Error::io(format!("receive on {}", iface.name), e)),
         }
     }

@@ -16,7 +16,6 @@ use crate::route::{LinkKind, Path};
 use crate::wire::{self, Packet, Transport, tcp_flags};
 use pnet::datalink::{DataLinkReceiver, DataLinkSender, NetworkInterface};
 use std::collections::HashMap;
-use std::io;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
@@ -240,13 +239,7 @@ fn receive(
                     return Ok(());
                 }
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                        | io::ErrorKind::WouldBlock
-                ) => {}
+            Err(e) if link::is_idle(&e) => {}
             Err(e) => return Err(Error::io("receive", e)),
         }
     }

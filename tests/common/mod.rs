@@ -365,3 +365,66 @@ impl Drop for ScriptLab {
 
 /// Serializes tests that start loopback listeners and compare against every listener.
 pub static LOOPBACK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Starts a capture process and waits for its readiness line on stderr (tcpdump prints
+/// "listening on", synscan sniff "capturing on").
+pub fn start_capture(cmd: &mut Command, ready: &str) -> Child {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn capture");
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().expect("stderr"))
+        .read_line(&mut line)
+        .expect("capture readiness line");
+    assert!(line.contains(ready), "{line}");
+    child
+}
+
+/// Starts tcpdump writing every frame matching `filter` on `iface` to `pcap` at once
+/// (immediate mode), inside namespace `ns` when given, and waits until it listens.
+pub fn tcpdump(ns: Option<&str>, iface: &str, pcap: &std::path::Path, filter: &str) -> Child {
+    let mut cmd = match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "tcpdump"]);
+            c
+        }
+        None => Command::new("tcpdump"),
+    };
+    cmd.args(["-i", iface, "--immediate-mode", "-U", "-n", "-w"])
+        .arg(pcap)
+        .arg(filter);
+    start_capture(&mut cmd, "listening")
+}
+
+/// Stops a capture with SIGINT (so it flushes) and waits for it.
+pub fn stop_capture(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+/// Asserts a loopback scan found exactly the listening ports: ours, and every port that
+/// listened both before and after the scan; nothing that listened at neither time.
+pub fn assert_loopback_truth(
+    found: &BTreeSet<u16>,
+    ours: &BTreeSet<u16>,
+    before: &BTreeSet<u16>,
+    after: &BTreeSet<u16>,
+) {
+    let surely: BTreeSet<u16> = before.intersection(after).chain(ours).copied().collect();
+    let maybe: BTreeSet<u16> = before.union(after).chain(ours).copied().collect();
+    assert!(
+        found.is_superset(&surely),
+        "missed {:?}",
+        surely.difference(found).collect::<Vec<_>>()
+    );
+    assert!(
+        found.is_subset(&maybe),
+        "false open {:?}",
+        found.difference(&maybe).collect::<Vec<_>>()
+    );
+}
