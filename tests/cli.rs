@@ -548,3 +548,34 @@ fn help_into_a_closed_pipe_is_quiet() {
     );
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
 }
+
+#[test]
+fn output_files_belong_to_the_sudo_user() {
+    assert!(
+        is_root(),
+        "handing files to another user needs root (CI runs as root)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let xml = dir.path().join("o.xml");
+    let txt = dir.path().join("o.txt");
+    let mut c = Command::new(bin());
+    c.args(["-sT", "127.0.0.1", "-p", "1", "-oX"])
+        .arg(&xml)
+        .arg("-o")
+        .arg(&txt);
+    c.env("SUDO_UID", "65534").env("SUDO_GID", "65534");
+    let out = run_cmd(c, b"", Duration::from_secs(30));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    use std::os::unix::fs::MetadataExt;
+    for f in [&xml, &txt] {
+        let m = std::fs::metadata(f).unwrap();
+        assert_eq!((m.uid(), m.gid()), (65534, 65534), "{}", f.display());
+    }
+    // Without sudo's variables the files stay the caller's.
+    let own = dir.path().join("own.xml");
+    let mut c = Command::new(bin());
+    c.args(["-sT", "127.0.0.1", "-p", "1", "-oX"]).arg(&own);
+    c.env_remove("SUDO_UID").env_remove("SUDO_GID");
+    assert_eq!(run_cmd(c, b"", Duration::from_secs(30)).code, Some(0));
+    assert_eq!(std::fs::metadata(&own).unwrap().uid(), 0);
+}

@@ -222,8 +222,9 @@ fn syn_sweep_of_an_any_ip_slash20_is_exact() {
             "dup {line}"
         );
     }
+    // The /20's network (10.202.0.0) and broadcast (10.202.15.255) addresses are skipped.
     let mut want = HashSet::new();
-    for i in 0..4096u32 {
+    for i in 1..4095u32 {
         let ip = std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::new(10, 202, 0, 0)) + i)
             .to_string();
         want.insert((ip.clone(), "closed".to_string(), 22));
@@ -245,13 +246,17 @@ fn dry(args: &[&str]) -> Vec<String> {
 #[test]
 fn dry_run_covers_every_pair_once_and_shards_partition_it() {
     let all = dry(&["10.0.0.0/26", "-p", "1-50", "--seed", "7"]);
-    assert_eq!(all.len(), 64 * 50);
+    assert_eq!(
+        all.len(),
+        62 * 50,
+        "a /26 without its network and broadcast addresses"
+    );
     let pairs: HashSet<String> = all
         .iter()
         .map(|l| l.split(' ').next().unwrap().to_string())
         .collect();
     assert_eq!(pairs.len(), all.len(), "duplicates in the walk");
-    for h in 0..64 {
+    for h in 1..63 {
         for p in 1..=50 {
             assert!(pairs.contains(&format!("10.0.0.{h}:{p}")));
         }
@@ -304,10 +309,15 @@ fn dry_run_covers_every_pair_once_and_shards_partition_it() {
         "1",
         "-oX",
         never.to_str().unwrap(),
+        "--include-broadcast",
     ]);
     assert!(!never.exists(), "a dry run creates no output file");
     let hosts: BTreeSet<&str> = ex.iter().map(|l| l.split(':').next().unwrap()).collect();
     assert_eq!(hosts, BTreeSet::from(["10.0.0.0", "10.0.0.1", "10.0.0.3"]));
+    // Without --include-broadcast a CIDR leaves out its network and broadcast addresses.
+    let plain = dry(&["10.0.0.0/30", "-p", "80", "--seed", "1"]);
+    let hosts: BTreeSet<&str> = plain.iter().map(|l| l.split(':').next().unwrap()).collect();
+    assert_eq!(hosts, BTreeSet::from(["10.0.0.1", "10.0.0.2"]));
 }
 
 fn nobody(args: &[&str]) -> Output {

@@ -162,6 +162,10 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
 
+    /// Also scan the network and broadcast addresses of IPv4 CIDRs (skipped by default).
+    #[arg(long = "include-broadcast")]
+    pub include_broadcast: bool,
+
     /// Never draw the progress line.
     #[arg(long = "no-progress")]
     pub no_progress: bool,

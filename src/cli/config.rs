@@ -105,7 +105,7 @@ impl ScanConfig {
         if excludes.iter().any(|e| e.is_empty()) {
             return Err(Error::input("empty item in --exclude list"));
         }
-        let hosts = target::build_hosts(&targets, &excludes)?;
+        let hosts = target::build_hosts_with(&targets, &excludes, args.include_broadcast)?;
         let ports = match (&args.ports, args.top_ports) {
             (Some(expr), _) => PortList::parse(expr)?,
             (None, Some(n)) => PortList::top(n)?,
@@ -217,18 +217,9 @@ fn read_text(path: &Path, flag: &str) -> Result<String> {
     })
 }
 
-/// Creates an output file; errors are bad input naming the file.
+/// Creates an output file; errors are bad input naming the file. Under sudo the file is
+/// handed to the invoking user (SUDO_UID/SUDO_GID), so results are not left owned by root.
 pub fn create_file(path: &Path) -> Result<File> {
-    File::create(path).map_err(|e| {
-        Error::input(format!(
-            "cannot create output file '{}': {}",
-            path.display(),
-            plain(&e)
-        ))
-    })
-}
-
-fn create(path: &Path) -> Result<Destination> {
     let f = File::create(path).map_err(|e| {
         Error::input(format!(
             "cannot create output file '{}': {}",
@@ -236,7 +227,16 @@ fn create(path: &Path) -> Result<Destination> {
             plain(&e)
         ))
     })?;
-    Ok(Destination::File(path.to_path_buf(), f))
+    let id = |var: &str| std::env::var(var).ok().and_then(|v| v.parse::<u32>().ok());
+    if let (Some(uid), Some(gid)) = (id("SUDO_UID"), id("SUDO_GID")) {
+        // Best effort: without the privilege to give it away, the file stays ours.
+        let _ = std::os::unix::fs::fchown(&f, Some(uid), Some(gid));
+    }
+    Ok(f)
+}
+
+fn create(path: &Path) -> Result<Destination> {
+    Ok(Destination::File(path.to_path_buf(), create_file(path)?))
 }
 
 /// An I/O error's message without Rust's " (os error N)" suffix.

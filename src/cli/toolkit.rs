@@ -272,9 +272,7 @@ fn run_command(cmd: &str, argv: Vec<OsString>, stop: &AtomicBool) -> Result<u8> 
             let mut ready = || eprintln!("synscan: capturing on {}", a.iface);
             match &a.write {
                 Some(path) => {
-                    let f = std::fs::File::create(path).map_err(|e| {
-                        Error::input(format!("cannot create '{}': {e}", path.display()))
-                    })?;
+                    let f = super::config::create_file(path)?;
                     let mut w = PcapWriter::new(io::BufWriter::new(f)).map_err(write_err)?;
                     sniff::sniff(&iface, &filter, limits, stop, &mut ready, &mut |t, f| {
                         w.write(t, f)?;

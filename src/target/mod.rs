@@ -9,7 +9,7 @@ mod spec;
 pub use hosts::{HostSet, MAX_HOSTS};
 pub use permutation::{Permutation, Shard, splitmix64};
 pub use ports::{PortList, top_ranking};
-pub use spec::{TargetSpec, parse_target};
+pub use spec::{TargetSpec, parse_target, parse_target_opts};
 
 use crate::error::{Error, Result};
 use std::net::{IpAddr, ToSocketAddrs};
@@ -30,16 +30,27 @@ pub fn resolve(name: &str) -> Result<IpAddr> {
         .ok_or_else(|| Error::input(format!("cannot resolve host name '{name}': no address")))
 }
 
-/// Builds the host set from target and exclusion tokens, resolving names once.
+/// Builds the host set from target and exclusion tokens, resolving names once; IPv4 CIDRs
+/// leave out their network and broadcast addresses (see [`build_hosts_with`]).
 pub fn build_hosts(targets: &[String], excludes: &[String]) -> Result<HostSet> {
+    build_hosts_with(targets, excludes, false)
+}
+
+/// [`build_hosts`], keeping the network and broadcast addresses of CIDRs when
+/// `include_broadcast` (`--include-broadcast`).
+pub fn build_hosts_with(
+    targets: &[String],
+    excludes: &[String],
+    include_broadcast: bool,
+) -> Result<HostSet> {
     if targets.is_empty() {
         return Err(Error::input(
             "no targets given (name hosts on the command line or with -iL FILE)",
         ));
     }
     let mut names = Vec::new();
-    let (inc4, inc6) = collect(targets, &mut names)?;
-    let (exc4, exc6) = collect(excludes, &mut Vec::new())?;
+    let (inc4, inc6) = collect(targets, &mut names, include_broadcast)?;
+    let (exc4, exc6) = collect(excludes, &mut Vec::new(), true)?;
     let mut hosts = HostSet::new(inc4, inc6, exc4, exc6)?;
     if hosts.is_empty() {
         return Err(Error::input("no targets left to scan after exclusions"));
@@ -54,10 +65,14 @@ pub fn build_hosts(targets: &[String], excludes: &[String]) -> Result<HostSet> {
 
 type Intervals = Vec<(u128, u128)>;
 
-fn collect(tokens: &[String], names: &mut Vec<(IpAddr, String)>) -> Result<(Intervals, Intervals)> {
+fn collect(
+    tokens: &[String],
+    names: &mut Vec<(IpAddr, String)>,
+    include_broadcast: bool,
+) -> Result<(Intervals, Intervals)> {
     let (mut v4, mut v6) = (Vec::new(), Vec::new());
     for t in tokens {
-        match parse_target(t)? {
+        match parse_target_opts(t, include_broadcast)? {
             TargetSpec::V4(s, e) => v4.push((s as u128, e as u128)),
             TargetSpec::V6(s, e) => v6.push((s, e)),
             TargetSpec::Host(name) => {
@@ -169,7 +184,7 @@ mod tests {
 
     #[test]
     fn order_covers_every_pair_once() {
-        let hosts = build_hosts(&["10.0.0.0/30".into()], &[]).unwrap();
+        let hosts = build_hosts_with(&["10.0.0.0/30".into()], &[], true).unwrap();
         let ports = PortList::parse("1-7").unwrap();
         let mut all = HashSet::new();
         for i in 1..=3 {

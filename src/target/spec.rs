@@ -19,8 +19,24 @@ pub enum TargetSpec {
     Host(String),
 }
 
-/// Parses one target token.
+/// Parses one target token; a CIDR covers every address in it (as exclusions need).
 pub fn parse_target(token: &str) -> Result<TargetSpec> {
+    parse_target_opts(token, true)
+}
+
+/// Parses one target token. Without `include_broadcast`, an IPv4 CIDR of /30 or wider leaves
+/// out its network and broadcast addresses (`10.0.0.0/24` is `10.0.0.1-254`); ranges and
+/// single addresses are taken as written.
+pub fn parse_target_opts(token: &str, include_broadcast: bool) -> Result<TargetSpec> {
+    match parse_target_all(token)? {
+        TargetSpec::V4(s, e) if !include_broadcast && token.contains('/') && e - s >= 3 => {
+            Ok(TargetSpec::V4(s + 1, e - 1))
+        }
+        other => Ok(other),
+    }
+}
+
+fn parse_target_all(token: &str) -> Result<TargetSpec> {
     let t = token.trim();
     if t.is_empty() {
         return Err(Error::input("empty target"));
@@ -214,6 +230,26 @@ mod tests {
         assert_eq!(
             parse_target("10.0.0.255-10.0.1.2").unwrap(),
             TargetSpec::V4(v4("10.0.0.255"), v4("10.0.1.2"))
+        );
+    }
+
+    #[test]
+    fn broadcast_and_network_addresses_of_a_cidr() {
+        assert_eq!(
+            parse_target_opts("10.0.0.0/24", false).unwrap(),
+            TargetSpec::V4(v4("10.0.0.1"), v4("10.0.0.254"))
+        );
+        assert_eq!(
+            parse_target_opts("10.0.0.0/24", true).unwrap(),
+            TargetSpec::V4(v4("10.0.0.0"), v4("10.0.0.255"))
+        );
+        assert_eq!(
+            parse_target_opts("10.0.0.0/31", false).unwrap(),
+            TargetSpec::V4(v4("10.0.0.0"), v4("10.0.0.1"))
+        );
+        assert_eq!(
+            parse_target_opts("10.0.0.0-10.0.0.255", false).unwrap(),
+            TargetSpec::V4(v4("10.0.0.0"), v4("10.0.0.255"))
         );
     }
 
