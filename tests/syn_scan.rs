@@ -885,3 +885,108 @@ fn router_mac_and_interface_overrides() {
         bad.stderr
     );
 }
+
+/// ICMP admin-prohibited from the target quoting a probe-like header with the wrong seq.
+fn forged_icmp_spec(port: u16, seq: u32) -> String {
+    let mut quote = vec![
+        0x45u8, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 201, 0, 1, 10, 201, 0, 2,
+    ];
+    quote.extend_from_slice(&47200u16.to_be_bytes());
+    quote.extend_from_slice(&port.to_be_bytes());
+    quote.extend_from_slice(&seq.to_be_bytes());
+    let load: String = quote.iter().map(|b| format!("\\x{b:02x}")).collect();
+    format!("IP(src=10.201.0.2,dst=10.201.0.1)/ICMP(type=3,code=13)/Raw(load=\"{load}\")")
+}
+
+#[test]
+fn forged_replies_never_become_results() {
+    let lab = ScriptLab::up();
+    let scan_ns = lab.scanner();
+    let tgt = format!("{}tgt", lab.prefix);
+    let common = [
+        "10.201.0.2",
+        "-p",
+        "1-2000",
+        "--seed",
+        "9",
+        "--source-port",
+        "47200",
+    ];
+    // The probes' sequence numbers, from a dry run with the same seed.
+    let mut dry_args = vec!["--dry-run", "-S", "10.201.0.1"];
+    dry_args.extend_from_slice(&common);
+    let dry = synscan_in(Some(&scan_ns), &dry_args, b"");
+    assert_eq!(dry.code, Some(0), "{dry:?}");
+    let seq: BTreeMap<u16, u32> = dry
+        .stdout
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let port = f[0].rsplit(':').next().unwrap().parse().unwrap();
+            (port, f[2].trim_start_matches("seq=").parse().unwrap())
+        })
+        .collect();
+    assert_eq!(seq.len(), 2000);
+    let mut specs: Vec<String> = vec![
+        // Wrong acknowledgement numbers for every probed port.
+        "IP(src=10.201.0.2,dst=10.201.0.1)/TCP(sport=1-2000,dport=47200,flags=SA,ack=12345)".into(),
+        "IP(src=10.201.0.2,dst=10.201.0.1)/TCP(sport=1-2000,dport=47200,flags=RA,ack=777)".into(),
+        // Ports never probed, and a source never probed.
+        "IP(src=10.201.0.2,dst=10.201.0.1)/TCP(sport=3000-3999,dport=47200,flags=SA,ack=1)".into(),
+        "IP(src=10.201.0.77,dst=10.201.0.1)/TCP(sport=1-1000,dport=47200,flags=SA,ack=1)".into(),
+    ];
+    // SYN-ACKs that acknowledge the probe's own seq (not seq+1), and ICMP errors quoting a
+    // foreign header, aimed at the filtered and some closed ports.
+    for port in [81u16, 82, 84, 85, 100, 1999] {
+        specs.push(format!(
+            "IP(src=10.201.0.2,dst=10.201.0.1)/TCP(sport={port},dport=47200,flags=SA,ack={})",
+            seq[&port]
+        ));
+        specs.push(forged_icmp_spec(port, seq[&port] ^ 0x5555));
+    }
+    let injector = {
+        let (tgt, specs) = (tgt.clone(), specs.clone());
+        std::thread::spawn(move || {
+            let mut sent = 0;
+            for _ in 0..3 {
+                for spec in &specs {
+                    let out = synscan_in(Some(&tgt), &["send", spec, "--inter", "50us"], b"");
+                    assert_eq!(out.code, Some(0), "{out:?}");
+                    sent += out
+                        .stdout
+                        .trim()
+                        .trim_start_matches("Sent ")
+                        .split(' ')
+                        .next()
+                        .unwrap()
+                        .parse::<usize>()
+                        .unwrap();
+                }
+            }
+            sent
+        })
+    };
+    let mut args = vec![
+        "-sS", "--rate", "2000", "--states", "all", "--format", "ndjson",
+    ];
+    args.extend_from_slice(&common);
+    let out = synscan_in(Some(&scan_ns), &args, b"");
+    let sent = injector.join().expect("injector");
+    assert!(sent >= 3 * 6000, "forged packets sent: {sent}");
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let got = states(&out.stdout);
+    let mut want = BTreeMap::new();
+    for p in 1..=2000u16 {
+        let sr = match p {
+            22 | 80 | 443 => ("open", "syn-ack"),
+            81 | 82 => ("filtered", "no-response"),
+            83 => ("filtered", "admin-prohibited"),
+            _ => ("closed", "reset"),
+        };
+        want.insert(
+            ("10.201.0.2".to_string(), p),
+            (sr.0.to_string(), sr.1.to_string()),
+        );
+    }
+    assert_eq!(got, want, "a forged reply changed a result");
+}
