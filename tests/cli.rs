@@ -401,7 +401,7 @@ fn ctrl_c_prints_what_was_found_and_exits_130() {
     // 201 ports at 20 probes/s: the scan lasts 10 s, interrupted after 1.5 s.
     let dir = tempfile::tempdir().unwrap();
     let xml = dir.path().join("partial.xml");
-    let mut child = Command::new(bin())
+    let child = Command::new(bin())
         .arg("-oX")
         .arg(&xml)
         .args([
@@ -420,24 +420,7 @@ fn ctrl_c_prints_what_was_found_and_exits_130() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let mut stdout = String::new();
-    use std::io::Read;
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    let (code, stderr) = wait_with_deadline(child, Duration::from_secs(10));
+    let (code, stdout, stderr) = interrupt_after(child, Duration::from_millis(1500));
     assert_eq!(code, Some(130), "{stderr}");
     let v: serde_json::Value =
         serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
@@ -449,13 +432,26 @@ fn ctrl_c_prints_what_was_found_and_exits_130() {
 
 #[test]
 fn ctrl_c_text_summary_says_interrupted() {
-    let mut child = Command::new(bin())
+    let child = Command::new(bin())
         .args(["-sT", "127.0.0.1", "-p", "1-500", "--rate", "50"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    let (code, stdout, _) = interrupt_after(child, Duration::from_millis(800));
+    assert_eq!(code, Some(130));
+    assert!(
+        stdout.contains("synscan done:") && stdout.contains("interrupted"),
+        "{stdout}"
+    );
+}
+
+/// Sends SIGINT to a running synscan after `delay`; returns its exit code, stdout and stderr.
+fn interrupt_after(
+    mut child: std::process::Child,
+    delay: Duration,
+) -> (Option<i32>, String, String) {
+    std::thread::sleep(delay);
     assert!(
         Command::new("kill")
             .args(["-INT", &child.id().to_string()])
@@ -471,12 +467,8 @@ fn ctrl_c_text_summary_says_interrupted() {
         .unwrap()
         .read_to_string(&mut stdout)
         .unwrap();
-    let (code, _) = wait_with_deadline(child, Duration::from_secs(10));
-    assert_eq!(code, Some(130));
-    assert!(
-        stdout.contains("synscan done:") && stdout.contains("interrupted"),
-        "{stdout}"
-    );
+    let (code, stderr) = wait_with_deadline(child, Duration::from_secs(10));
+    (code, stdout, stderr)
 }
 
 fn wait_with_deadline(mut child: std::process::Child, limit: Duration) -> (Option<i32>, String) {

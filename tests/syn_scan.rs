@@ -162,19 +162,13 @@ fn syn_lab_every_state_and_reason_exact_and_nmap_agrees() {
 
     // nmap -sS from the same namespace must see the same states on both live targets.
     for target in ["10.201.0.2", "10.201.2.2"] {
-        let nm = Command::new("ip")
-            .args([
+        let xml = tool_output(
+            Command::new("ip").args([
                 "netns", "exec", &ns, "nmap", "-sS", "-n", "-Pn", "-p", LAB_PORTS, target, "-oX",
                 "-",
-            ])
-            .output()
-            .expect("nmap is installed");
-        assert!(
-            nm.status.success(),
-            "{}",
-            String::from_utf8_lossy(&nm.stderr)
+            ]),
+            "nmap",
         );
-        let xml = String::from_utf8_lossy(&nm.stdout);
         let mut nmap_states = BTreeMap::new();
         for part in xml.split("<port protocol=\"tcp\" portid=\"").skip(1) {
             let port: u16 = part.split('"').next().unwrap().parse().unwrap();
@@ -466,8 +460,8 @@ fn capture_shows_syn_synack_and_our_rst_with_valid_checksums() {
     stop_capture(td);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(parse_ndjson(&out.stdout).len(), 1);
-    let fields = Command::new("tshark")
-        .args([
+    let text = tool_output(
+        Command::new("tshark").args([
             "-r",
             pcap.to_str().unwrap(),
             "-o",
@@ -486,15 +480,9 @@ fn capture_shows_syn_synack_and_our_rst_with_valid_checksums() {
             "tcp.checksum.status",
             "-e",
             "ip.checksum.status",
-        ])
-        .output()
-        .expect("tshark is installed");
-    assert!(
-        fields.status.success(),
-        "{}",
-        String::from_utf8_lossy(&fields.stderr)
+        ]),
+        "tshark",
     );
-    let text = String::from_utf8_lossy(&fields.stdout);
     let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
     let (sp, dp) = (sport.to_string(), port.to_string());
     let ours = |flags: &str| {

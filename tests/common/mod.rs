@@ -428,3 +428,17 @@ pub fn assert_loopback_truth(
         found.difference(&maybe).collect::<Vec<_>>()
     );
 }
+
+/// Runs a peer tool (nmap, tshark, tcpdump -r) and returns its stdout, failing the test with
+/// its stderr when it does not succeed.
+pub fn tool_output(cmd: &mut Command, what: &str) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what} is installed: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
