@@ -13,13 +13,17 @@ RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 DOC = os.path.join(ROOT, "docs", "benchmarks.md")
 
 
+LAST_STDERR = [""]
+
+
 def timed(cmd, timeout=300):
-    """Runs cmd; returns (wall seconds, peak RSS KiB, stdout)."""
+    """Runs cmd; returns (wall seconds, peak RSS KiB, stdout). Keeps stderr in LAST_STDERR."""
     with tempfile.NamedTemporaryFile("r") as tf:
         t0 = time.monotonic()
         p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", tf.name] + cmd,
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            timeout=timeout, text=True)
+        LAST_STDERR[0] = p.stderr
         wall = time.monotonic() - t0
         rss = 0
         for line in open(tf.name):
@@ -40,13 +44,22 @@ def loopback_listeners():
     return ports
 
 
+def kernel_drops(stderr):
+    """synscan's summary: 'N dropped by kernel'."""
+    m = re.search(r"(\d+) dropped by kernel", stderr)
+    return int(m.group(1)) if m else None
+
+
 def measure(name, cmd, parse, truth, runs=RUNS):
-    walls, rsss, found_sets = [], [], []
+    walls, rsss, found_sets, drops = [], [], [], []
     for _ in range(runs):
         wall, rss, out = timed(cmd)
         walls.append(wall)
         rsss.append(rss)
         found_sets.append(parse(out))
+        d = kernel_drops(LAST_STDERR[0])
+        if d is not None:
+            drops.append(d)
     worst_missed = max(len(truth - f) for f in found_sets)
     worst_false = max(len(f - truth) for f in found_sets)
     row = {
@@ -60,6 +73,7 @@ def measure(name, cmd, parse, truth, runs=RUNS):
         "false": worst_false,
         "truth": len(truth),
         "cmd": " ".join(cmd),
+        "drops": max(drops) if drops else None,
     }
     print(f"  {name:10} median {row['median']:.3f}s  [{row['min']:.3f}-{row['max']:.3f}]  "
           f"{row['rss']:.1f} MiB  found {row['found']}/{len(truth)} missed<= {worst_missed} "
@@ -138,6 +152,246 @@ def bench_syn_loopback():
             sk.close()
 
 
+LAB = "sb%d" % (os.getpid() % 100000)
+BENCH_PORTS = {7, 113, 222, 1000, 1723, 2049, 3306, 4444, 5060, 5432, 5900, 6379, 7001, 8000,
+               8081, 8443, 9000, 9090, 9200, 10000, 11211, 15672, 20000, 25565, 27017, 32768,
+               40000, 50000, 60000, 65535}
+FAKE_MAC = "02:00:00:00:00:01"
+
+
+def ns(name):
+    return ["ip", "netns", "exec", LAB + name]
+
+
+def ns_read(name, path):
+    return subprocess.run(ns(name) + ["cat", path], stdout=subprocess.PIPE, text=True,
+                          check=True).stdout.strip()
+
+
+class Lab:
+    """scripts/lab.sh with its bench extras (sink, 10.201.0.3, any-IP /17), removed on exit."""
+
+    def __enter__(self):
+        env = dict(os.environ, LAB_BENCH="1", LAB_TTL="1800")
+        subprocess.run(["bash", os.path.join(ROOT, "scripts", "lab.sh"), "up", LAB], env=env,
+                       check=True)
+        return self
+
+    def __exit__(self, *exc):
+        subprocess.run(["bash", os.path.join(ROOT, "scripts", "lab.sh"), "down", LAB])
+
+
+class Keepalive:
+    """A datagram every 0.2 s from namespace `src` to `dst` (masscan 1.3.2 blocks in poll() on a
+    silent interface after its wait). The process also gives /proc/PID/net/dev of `src`."""
+
+    def __init__(self, src, dst, secs=1500):
+        code = ("import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                f"end=time.time()+{secs}\n"
+                f"while time.time()<end:\n  s.sendto(b'k',('{dst}',9)); time.sleep(0.2)\n")
+        self.proc = subprocess.Popen(ns(src) + ["python3", "-c", code])
+
+    def counters(self, iface):
+        """(rx_packets, rx_dropped) of `iface` in the keepalive's namespace."""
+        for line in open(f"/proc/{self.proc.pid}/net/dev"):
+            name, _, rest = line.partition(":")
+            if name.strip() == iface:
+                f = rest.split()
+                return int(f[1]), int(f[3])
+        raise RuntimeError(f"no interface {iface}")
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def send_rate(ka, cmd, timeout=120):
+    """Runs cmd; returns (frames counted at the sink's k0, rate over the sending period)."""
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    samples = []
+    deadline = time.monotonic() + timeout
+    while p.poll() is None and time.monotonic() < deadline:
+        samples.append((time.monotonic(), ka.counters("k0")[0]))
+        time.sleep(0.01)
+    if p.poll() is None:
+        p.kill()
+    err = p.communicate()[1]
+    samples.append((time.monotonic(), ka.counters("k0")[0]))
+    base = samples[0][1]
+    moving = [i for i in range(1, len(samples)) if samples[i][1] != samples[i - 1][1]]
+    if not moving:
+        return 0, 0.0, err
+    first, last = moving[0] - 1, moving[-1]
+    frames = samples[-1][1] - base
+    secs = samples[last][0] - samples[first][0]
+    return frames, (samples[last][1] - samples[first][1]) / secs, err
+
+
+def bench_send_rate():
+    """One sender thread, SYN frames into a veth to a sink that drops them; rate counted at the
+    sink's interface counters."""
+    with Lab():
+        ka = Keepalive("sink", "10.201.4.1")
+        try:
+            s3mac = ns_read("scan", "/sys/class/net/s3/address")
+            work = "10.128.0.0/11"
+            n = 1 << 21
+            syn = [SYNSCAN, work, "-p", "80", "--router-mac", FAKE_MAC, "--wait", "10ms",
+                   "--retries", "0", "--include-broadcast", "--format", "list", "--no-progress"]
+            tools = [
+                ("synscan", syn),
+                ("synscan --send-path ring", syn + ["--send-path", "ring"]),
+                ("synscan --send-path pnet", syn + ["--send-path", "pnet"]),
+                ("masscan", ["masscan", work, "-p80", "--rate", "100000000", "--wait", "0",
+                             "--router-mac", FAKE_MAC, "--adapter", "s3", "--adapter-ip",
+                             "10.201.4.1", "--adapter-mac", s3mac]),
+                ("zmap", ["zmap", work, "-p", "80", "-r", "0", "-c", "0", "-G", FAKE_MAC,
+                          "-i", "s3", "-S", "10.201.4.1", "-b", "/dev/null", "-o", "/dev/null",
+                          "-q"]),
+                ("bare sendmmsg loop (ceiling)",
+                 [os.path.join(ROOT, "target", "release", "examples", "sendmmsg_ceiling"), "s3",
+                  FAKE_MAC, str(n), "bypass"]),
+            ]
+            rows = []
+            print(f"send-rate: {work} x port 80 ({n} frames) into a veth sink", flush=True)
+            for name, cmd in tools:
+                if not shutil.which(cmd[0]):
+                    continue
+                rates, counts = [], []
+                for _ in range(RUNS):
+                    frames, rate, _ = send_rate(ka, ns("scan") + cmd)
+                    rates.append(rate)
+                    counts.append(frames)
+                row = {"tool": name, "median": statistics.median(rates), "min": min(rates),
+                       "max": max(rates), "frames": min(counts), "cmd": " ".join(cmd)}
+                print(f"  {name:30} median {row['median'] / 1e6:.3f} Mpps "
+                      f"[{row['min'] / 1e6:.3f}-{row['max'] / 1e6:.3f}] frames>= {row['frames']}",
+                      flush=True)
+                rows.append(row)
+            return rows
+        finally:
+            ka.stop()
+
+
+def rate_table(title, rows, note):
+    base = next((r["median"] for r in rows if r["tool"] == "masscan"), rows[0]["median"])
+    lines = [f"### {title}", "", note, "",
+             "| sender | frames/s median | min–max | vs masscan | frames counted (fewest) |",
+             "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['tool']} | {r['median'] / 1e6:.3f} M | {r['min'] / 1e6:.3f}–"
+                     f"{r['max'] / 1e6:.3f} M | {r['median'] / base:.2f}× | {r['frames']} |")
+    lines.append("")
+    lines.append("Commands (in the scanner namespace): " +
+                 "; ".join(f"`{r['cmd']}`" for r in rows))
+    lines.append("")
+    return "\n".join(lines)
+
+
+def parse_hosts(out):
+    """Hosts with port 80 open, from `-oL`/list lines, nmap -oG, or zmap's one address a line."""
+    hosts = set()
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 4 and f[0] == "open" and f[1] == "tcp":
+            hosts.add(f[3])
+        elif line.startswith("Host:") and "80/open/tcp" in line:
+            hosts.add(f[1])
+        elif re.fullmatch(r"\d+\.\d+\.\d+\.\d+", line.strip()):
+            hosts.add(line.strip())
+    return hosts
+
+
+def bench_full_port():
+    """All 65535 ports of one lab host (10.201.0.3, 34 open) from the scanner namespace."""
+    with Lab():
+        ka = Keepalive("tgt", "10.201.0.1")
+        try:
+            t0mac = ns_read("tgt", "/sys/class/net/t0/address")
+            s0mac = ns_read("scan", "/sys/class/net/s0/address")
+            truth = BENCH_PORTS | {22, 80, 443, 8080}
+            print(f"full-port: 10.201.0.3 -p- with {len(truth)} open ports", flush=True)
+            rows = [measure("synscan", ns("scan") + [SYNSCAN, "10.201.0.3", "-p-", "--format",
+                                                     "list", "--no-progress"], parse_list, truth)]
+            rows.append(measure("nmap", ns("scan") + ["nmap", "-sS", "-p-", "-T4", "-n", "-Pn",
+                                                      "10.201.0.3", "-oG", "-"],
+                                parse_nmap_grepable, truth))
+            rows.append(measure("masscan", ns("scan") + [
+                "masscan", "10.201.0.3", "-p1-65535", "--rate", "1000000", "--wait", "1",
+                "--router-mac", t0mac, "--adapter", "s0", "--adapter-ip", "10.201.0.1",
+                "--adapter-mac", s0mac, "-oL", "-"], parse_list, truth))
+            return rows
+        finally:
+            ka.stop()
+
+
+def bench_sweep():
+    """An any-IP /17 (32768 addresses, all answering) x port 80."""
+    with Lab():
+        ka = Keepalive("any", "10.201.3.1")
+        try:
+            a0mac = ns_read("any", "/sys/class/net/a0/address")
+            s2mac = ns_read("scan", "/sys/class/net/s2/address")
+            import ipaddress
+            truth = {str(ip) for ip in ipaddress.ip_network("10.210.0.0/17")}
+            print(f"sweep: 10.210.0.0/17 x 80, {len(truth)} hosts answering", flush=True)
+            rows = [measure("synscan", ns("scan") + [SYNSCAN, "10.210.0.0/17", "-p", "80",
+                                                     "--include-broadcast", "--format", "list",
+                                                     "--no-progress"], parse_hosts, truth)]
+            rows.append(measure("nmap", ns("scan") + ["nmap", "-sS", "-p80", "-n", "-Pn",
+                                                      "--min-rate", "100000", "10.210.0.0/17",
+                                                      "-oG", "-"], parse_hosts, truth))
+            if shutil.which("zmap"):
+                rows.append(measure("zmap", ns("scan") + [
+                    "zmap", "10.210.0.0/17", "-p", "80", "-r", "1000000", "-G", a0mac, "-i",
+                    "s2", "-S", "10.201.3.1", "-b", "/dev/null", "-o", "-", "-q"],
+                    parse_hosts, truth))
+            rows.append(measure("masscan", ns("scan") + [
+                "masscan", "10.210.0.0/17", "-p80", "--rate", "1000000", "--router-mac", a0mac,
+                "--adapter", "s2", "--adapter-ip", "10.201.3.1", "--adapter-mac", s2mac,
+                "-oL", "-"], parse_hosts, truth))
+            return rows
+        finally:
+            ka.stop()
+
+
+def bench_memory():
+    """Peak RSS of --dry-run over 10.0.0.0/8 x 1 port and a /24 x all ports."""
+    rows = []
+    for name, args in [("10.0.0.0/8 x 1 port", ["10.0.0.0/8", "-p", "80"]),
+                       ("10.0.0.0/24 x 65535 ports", ["10.0.0.0/24", "-p-"])]:
+        cmd = [SYNSCAN, "--dry-run", "--seed", "1", "--include-broadcast"] + args
+        walls, rsss, lines = [], [], 0
+        for _ in range(3):
+            with tempfile.TemporaryFile() as out:
+                with tempfile.NamedTemporaryFile("r") as tf:
+                    t0 = time.monotonic()
+                    subprocess.run(["/usr/bin/time", "-f", "%M", "-o", tf.name] + cmd,
+                                   stdout=out, stderr=subprocess.DEVNULL, check=True)
+                    walls.append(time.monotonic() - t0)
+                    rsss.append(int(open(tf.name).read().split()[-1]))
+                out.seek(0)
+                lines = sum(1 for _ in out)
+        row = {"tool": name, "median": statistics.median(walls), "min": min(walls),
+               "max": max(walls), "rss": max(rsss) / 1024.0, "found": lines, "truth": lines,
+               "missed": 0, "false": 0, "cmd": " ".join(cmd), "drops": None}
+        print(f"  {name:28} {row['rss']:.1f} MiB, {lines} frames listed, "
+              f"{row['median']:.2f} s", flush=True)
+        rows.append(row)
+    return rows
+
+
+def memory_table(title, rows, note):
+    lines = [f"### {title}", "", note, "",
+             "| work | peak RSS (max of 3) | frames listed | wall median |", "|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['tool']} | {r['rss']:.1f} MiB | {r['found']} | {r['median']:.2f} s |")
+    lines.append("")
+    lines.append("Commands: " + "; ".join(f"`{r['cmd']} > FILE`" for r in rows))
+    lines.append("")
+    return "\n".join(lines)
+
+
 def table(title, rows, note=""):
     base = rows[0]["median"]
     lines = [f"### {title}", "", note, "",
@@ -147,6 +401,11 @@ def table(title, rows, note=""):
         lines.append(f"| {r['tool']} | {r['median']:.3f} s | {r['min']:.3f}–{r['max']:.3f} s | "
                      f"{r['median'] / base:.2f}× | {r['rss']:.1f} MiB | {r['found']}/{r['truth']} | "
                      f"{r['missed']} | {r['false']} |")
+    drops = [f"{r['tool']} {r['drops']}" for r in rows if r.get("drops") is not None]
+    if drops:
+        lines.append("")
+        lines.append("Frames the kernel dropped on synscan's receive socket (PACKET_STATISTICS, "
+                     "most in any run): " + ", ".join(drops) + ".")
     lines.append("")
     lines.append("Commands: " + "; ".join(f"`{r['cmd']}`" for r in rows))
     lines.append("")
@@ -178,8 +437,12 @@ def write_section(key, text):
 
 
 BENCHES = {
-    "connect": (bench_connect, "Connect scan, 1 host × 65535 ports on loopback"),
-    "syn-loopback": (bench_syn_loopback, "SYN scan on loopback (all ports; top 1000)"),
+    "connect": (bench_connect, "Connect scan, 1 host × 65535 ports on loopback", table),
+    "syn-loopback": (bench_syn_loopback, "SYN scan on loopback (all ports; top 1000)", table),
+    "send-rate": (bench_send_rate, "Send rate into a veth, one sender thread", rate_table),
+    "full-port": (bench_full_port, "SYN scan of one lab host, all 65535 ports", table),
+    "sweep": (bench_sweep, "Sweep of an any-IP /17 × port 80", table),
+    "memory": (bench_memory, "Memory of --dry-run over large work", memory_table),
 }
 
 
@@ -188,9 +451,9 @@ def main():
     for name in names:
         if name not in BENCHES:
             sys.exit(f"bench.sh: unknown benchmark '{name}' (have: {', '.join(BENCHES)})")
-        fn, title = BENCHES[name]
+        fn, title, fmt = BENCHES[name]
         rows = fn()
-        write_section(name, table(title, rows, f"Machine: {machine()}. {RUNS} runs per tool."))
+        write_section(name, fmt(title, rows, f"Machine: {machine()}. {RUNS} runs per tool."))
     print(f"wrote {DOC}")
 
 

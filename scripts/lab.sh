@@ -14,6 +14,12 @@
 #   PREFIXfar   target behind the router, 10.201.2.2: open 80,8443; other ports closed.
 #   PREFIXany   any-IP host: a0 10.201.3.2/24 answers for all of 10.202.0.0/20
 #               (ip route add local ... dev lo): open 80,443 on every address, others closed.
+# With LAB_BENCH=1 (scripts/bench.sh), also:
+#   PREFIXsink  a frame sink: s3 10.201.4.1/24 <-> k0 10.201.4.2/24; the scanner routes
+#               10.128.0.0/9 there. k0, t0 and a0 run NAPI in their own kernel threads, so
+#               the sink's and targets' receive work is not charged to the sender's core.
+#   10.201.0.3  a second target address in PREFIXtgt with BENCH_PORTS (30 ports) open.
+#   10.210.0.0/17 answered by PREFIXany like 10.202.0.0/20 (port 80 open).
 # Listeners are python3 processes that exit by themselves after LAB_TTL seconds (default 900);
 # `down` kills them by PID and deletes the namespaces by name.
 set -euo pipefail
@@ -49,9 +55,34 @@ down() {
     while read -r pid; do kill "$pid" 2>/dev/null || true; done < "$PIDS"
     rm -f "$PIDS"
   fi
-  for n in scan tgt rtr far any; do
+  for n in scan tgt rtr far any sink; do
     ip netns del "$P$n" 2>/dev/null || true
   done
+}
+
+BENCH_PORTS=7,113,222,1000,1723,2049,3306,4444,5060,5432,5900,6379,7001,8000,8081,8443,9000,9090,9200,10000,11211,15672,20000,25565,27017,32768,40000,50000,60000,65535
+
+bench_extras() {
+  ip netns add "${P}sink"
+  ns sink ip link set lo up
+  ip link add s3 netns "${P}scan" type veth peer name k0 netns "${P}sink"
+  ns scan ip addr add 10.201.4.1/24 dev s3
+  ns sink ip addr add 10.201.4.2/24 dev k0
+  ns scan ip link set s3 up
+  ns sink ip link set k0 up
+  # Receive work of the sink and the targets runs in their own NAPI threads, as a remote
+  # host's would on its own CPU, instead of inside the scanner's send calls.
+  ns sink ethtool -K k0 gro on rx-gro-list on >/dev/null
+  ns sink sh -c 'echo 1 > /sys/class/net/k0/threaded'
+  ns tgt ethtool -K t0 gro on rx-gro-list on >/dev/null
+  ns tgt sh -c 'echo 1 > /sys/class/net/t0/threaded'
+  ns any ethtool -K a0 gro on rx-gro-list on >/dev/null
+  ns any sh -c 'echo 1 > /sys/class/net/a0/threaded'
+  ns scan ip route add 10.128.0.0/9 via 10.201.4.2
+  ns tgt ip addr add 10.201.0.3/24 dev t0
+  ns any ip route add local 10.210.0.0/17 dev lo
+  ns scan ip route add 10.210.0.0/17 via 10.201.3.2
+  listen tgt "$BENCH_PORTS"
 }
 
 up() {
@@ -97,6 +128,7 @@ NFT
   listen tgt 22,80,443,8080
   listen far 80,8443
   listen any 80,443
+  if [ "${LAB_BENCH:-0}" = 1 ]; then bench_extras; fi
   trap - ERR
 }
 

@@ -246,11 +246,36 @@ fn group_by_path(v4: &HostSet, a: &SynArgs) -> Result<Grouped> {
     }
     let mut groups: Vec<(Path, Vec<Ipv4Addr>)> = Vec::new();
     let mut unroutable = Vec::new();
+    // The kernel is asked once per main-table route, with that route's first target: a
+    // connect() per target costs more than the scan of a large sweep. Our own and broadcast
+    // addresses (local-table routes) are asked one by one.
+    let routes = crate::route::Routes::read();
+    let special = special_addresses(&ifaces);
+    let mut by_route: std::collections::HashMap<usize, std::result::Result<Ipv4Addr, Reason>> =
+        std::collections::HashMap::new();
     for i in 0..v4.len() {
         let Some(IpAddr::V4(ip)) = v4.get(i) else {
             continue;
         };
-        match kernel_route(ip) {
+        let route = routes
+            .lookup(ip, None)
+            .filter(|_| !special.contains(&ip))
+            .map(|r| r as *const crate::route::Route as usize);
+        let answer = match route.and_then(|r| by_route.get(&r)) {
+            Some(cached) => *cached,
+            None => {
+                let asked = match kernel_route(ip) {
+                    Ok(src) => Ok(src),
+                    Err(RouteError::Unroutable(reason)) => Err(reason),
+                    Err(RouteError::Other(e)) => return Err(e),
+                };
+                if let Some(r) = route {
+                    by_route.insert(r, asked);
+                }
+                asked
+            }
+        };
+        match answer {
             Ok(src) => match groups.iter_mut().find(|(p, _)| p.src == src) {
                 Some((_, members)) => members.push(ip),
                 None => {
@@ -258,8 +283,7 @@ fn group_by_path(v4: &HostSet, a: &SynArgs) -> Result<Grouped> {
                     groups.push((path, vec![ip]));
                 }
             },
-            Err(RouteError::Unroutable(reason)) => unroutable.push((ip, reason)),
-            Err(RouteError::Other(e)) => return Err(e),
+            Err(reason) => unroutable.push((ip, reason)),
         }
     }
     if groups.len() == 1 && unroutable.is_empty() {
@@ -279,6 +303,22 @@ fn group_by_path(v4: &HostSet, a: &SynArgs) -> Result<Grouped> {
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((groups, unroutable))
+}
+
+/// This host's IPv4 addresses and its subnets' broadcast addresses: the kernel routes these
+/// through its local table, which /proc/net/route does not show.
+fn special_addresses(
+    ifaces: &[pnet::datalink::NetworkInterface],
+) -> std::collections::HashSet<Ipv4Addr> {
+    let mut set = std::collections::HashSet::new();
+    for net in ifaces.iter().flat_map(|i| i.ips.iter()) {
+        if let pnet::ipnetwork::IpNetwork::V4(n) = net {
+            set.insert(n.ip());
+            set.insert(n.broadcast());
+            set.insert(n.network());
+        }
+    }
+    set
 }
 
 /// Finds each target's path, raises CAP_NET_RAW, opens every path's channels, drops every
@@ -304,7 +344,10 @@ fn prepare_syn(config: &ScanConfig, v4: &HostSet, explicit: bool) -> Result<Opti
     privilege::raise_raw()?;
     let opened: Vec<Result<crate::link::Channels>> = groups
         .iter()
-        .map(|(path, _)| crate::link::open(&path.iface, path.src, path.kind == LinkKind::Loopback))
+        .map(|(path, _)| {
+            let loopback = path.kind == LinkKind::Loopback;
+            crate::link::open(&path.iface, path.src, loopback, a.send_path)
+        })
         .collect();
     privilege::drop_all()?;
     let retries = a.retries.unwrap_or(SYN_RETRIES);

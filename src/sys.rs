@@ -75,3 +75,272 @@ pub fn packet_statistics(fd: libc::c_int) -> io::Result<(u32, u32)> {
         Err(io::Error::last_os_error())
     }
 }
+
+const PACKET_VERSION: libc::c_int = 10;
+const PACKET_TX_RING: libc::c_int = 13;
+const PACKET_QDISC_BYPASS: libc::c_int = 20;
+const TPACKET_V2: libc::c_int = 1;
+
+fn set_packet_opt<T>(fd: BorrowedFd<'_>, opt: libc::c_int, val: &T) -> io::Result<()> {
+    // SAFETY: setsockopt reads size_of::<T>() bytes through a valid pointer to `val`.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            SOL_PACKET,
+            opt,
+            (val as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Sends an AF_PACKET socket's frames straight to the driver, skipping the qdisc layer
+/// (Linux ≥ 3.14): a scanner's probes gain nothing from queueing discipline.
+pub fn packet_qdisc_bypass(fd: BorrowedFd<'_>) -> io::Result<()> {
+    set_packet_opt(fd, PACKET_QDISC_BYPASS, &(1 as libc::c_int))
+}
+
+/// Most frames one [`send_frames`] call takes.
+pub const MAX_BATCH: usize = 256;
+
+/// Sends up to [`MAX_BATCH`] frames with one `sendmmsg` call on a bound AF_PACKET socket;
+/// returns how many the kernel took (a prefix of `frames`).
+pub fn send_frames(fd: BorrowedFd<'_>, frames: &[&[u8]]) -> io::Result<usize> {
+    let n = frames.len().min(MAX_BATCH);
+    // SAFETY: iovec and mmsghdr are plain C structs for which all-zero is a valid value.
+    let mut iov: [libc::iovec; MAX_BATCH] = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut hdrs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
+    for (i, f) in frames[..n].iter().enumerate() {
+        iov[i].iov_base = f.as_ptr() as *mut libc::c_void;
+        iov[i].iov_len = f.len();
+        hdrs[i].msg_hdr.msg_iov = &mut iov[i];
+        hdrs[i].msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: `hdrs[..n]` point at `iov[..n]`, which point at the borrowed frames; all outlive
+    // the call, and the kernel only reads them.
+    let rc = unsafe { libc::sendmmsg(fd.as_raw_fd(), hdrs.as_mut_ptr(), n as libc::c_uint, 0) };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc as usize)
+    }
+}
+
+/// A PACKET_TX_RING (TPACKET_V2) mapped into our memory: frames are written in place and one
+/// `send` hands every queued frame to the kernel.
+pub struct TxRing {
+    base: *mut u8,
+    map_len: usize,
+    frame_size: usize,
+    frames: usize,
+    next: usize,
+}
+
+// SAFETY: the mapping is owned by this value alone; moving it to another thread is sound.
+unsafe impl Send for TxRing {}
+
+const TP_STATUS_SEND_REQUEST: u32 = 1;
+const TP_STATUS_SENDING: u32 = 2;
+/// `tpacket2_hdr` (32 bytes) aligned to 16: where a TX frame's data starts in its slot.
+const TPACKET2_DATA: usize = 32;
+
+#[repr(C)]
+struct TpacketReq {
+    block_size: libc::c_uint,
+    block_nr: libc::c_uint,
+    frame_size: libc::c_uint,
+    frame_nr: libc::c_uint,
+}
+
+impl TxRing {
+    /// Sets TPACKET_V2 and a TX ring of `frames` slots of `frame_size` bytes on `fd` (a bound
+    /// AF_PACKET socket), and maps it.
+    pub fn new(fd: BorrowedFd<'_>, frame_size: usize, frames: usize) -> io::Result<TxRing> {
+        let page = 4096usize;
+        let frame_size = frame_size.next_multiple_of(16).max(TPACKET2_DATA + 64);
+        let per_block = page / frame_size;
+        if per_block == 0 || frames == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "bad ring geometry",
+            ));
+        }
+        let blocks = frames.div_ceil(per_block);
+        let frames = blocks * per_block;
+        set_packet_opt(fd, PACKET_VERSION, &TPACKET_V2)?;
+        let req = TpacketReq {
+            block_size: page as libc::c_uint,
+            block_nr: blocks as libc::c_uint,
+            frame_size: frame_size as libc::c_uint,
+            frame_nr: frames as libc::c_uint,
+        };
+        set_packet_opt(fd, PACKET_TX_RING, &req)?;
+        let map_len = blocks * page;
+        // SAFETY: maps the ring the kernel just allocated for this socket; checked below.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                map_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(TxRing {
+            base: base.cast(),
+            map_len,
+            frame_size,
+            frames,
+            next: 0,
+        })
+    }
+
+    /// Largest frame a slot holds.
+    pub fn max_frame(&self) -> usize {
+        self.frame_size - TPACKET2_DATA
+    }
+
+    fn slot(&self, i: usize) -> *mut u8 {
+        // Frames never straddle a page: slot i is in block i / per_block.
+        let per_block = 4096 / self.frame_size;
+        // SAFETY (pointer arithmetic only): the offset stays inside the mapping.
+        unsafe {
+            self.base
+                .add((i / per_block) * 4096 + (i % per_block) * self.frame_size)
+        }
+    }
+
+    fn status(&self, i: usize) -> &std::sync::atomic::AtomicU32 {
+        // SAFETY: tp_status is the first u32 of each slot header, 4-aligned, shared with the
+        // kernel, which only updates it atomically; the mapping lives as long as `self`.
+        unsafe { &*(self.slot(i) as *const std::sync::atomic::AtomicU32) }
+    }
+
+    /// The next slot's data area if the kernel is done with it, to write a frame of `len`.
+    pub fn next_free(&mut self, len: usize) -> Option<&mut [u8]> {
+        let len = len.min(self.max_frame());
+        let st = self
+            .status(self.next)
+            .load(std::sync::atomic::Ordering::Acquire);
+        if st & (TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING) != 0 {
+            return None;
+        }
+        // SAFETY: the slot is ours (not queued nor sending); the data area of `len` bytes lies
+        // within the slot, and the borrow of `self` keeps it exclusive.
+        Some(unsafe {
+            std::slice::from_raw_parts_mut(self.slot(self.next).add(TPACKET2_DATA), len)
+        })
+    }
+
+    /// Queues the slot returned by the last [`next_free`](Self::next_free) with `len` bytes.
+    pub fn commit(&mut self, len: usize) {
+        let p = self.slot(self.next);
+        // SAFETY: tp_len and tp_snaplen are the u32s at offsets 4 and 8 of the slot header.
+        unsafe {
+            p.add(4).cast::<u32>().write_volatile(len as u32);
+            p.add(8).cast::<u32>().write_volatile(len as u32);
+        }
+        self.status(self.next)
+            .store(TP_STATUS_SEND_REQUEST, std::sync::atomic::Ordering::Release);
+        self.next = (self.next + 1) % self.frames;
+    }
+
+    /// Hands every queued frame to the kernel (which sends them in this call).
+    pub fn kick(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        // SAFETY: a zero-length send with a null buffer asks the kernel to walk the TX ring.
+        let rc = unsafe { libc::send(fd.as_raw_fd(), std::ptr::null(), 0, libc::MSG_DONTWAIT) };
+        if rc < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Drop for TxRing {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`, which nothing borrows any more.
+        unsafe {
+            libc::munmap(self.base.cast(), self.map_len);
+        }
+    }
+}
+
+/// Binds an AF_PACKET socket to interface `ifindex`; with `receive` false (protocol 0) it can
+/// send there and receives nothing, with `receive` true (ETH_P_ALL) it receives every frame
+/// its filter passes.
+pub fn bind_packet(fd: BorrowedFd<'_>, ifindex: u32, receive: bool) -> io::Result<()> {
+    // SAFETY: sockaddr_ll is a plain C struct; all-zero is valid.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_ifindex = ifindex as i32;
+    if receive {
+        sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+    }
+    // SAFETY: bind reads one sockaddr_ll of the given length through a valid pointer.
+    let rc = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sll as *const libc::sockaddr_ll).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Receives up to `bufs.len()` (at most [`MAX_BATCH`]) frames with one `recvmmsg` call: blocks
+/// for the first (up to the socket's receive timeout), then takes what is already queued.
+/// Writes each frame's length (truncated to its buffer) into `lens`; returns the count.
+pub fn recv_frames(
+    fd: BorrowedFd<'_>,
+    bufs: &mut [[u8; RECV_FRAME]],
+    lens: &mut [usize],
+) -> io::Result<usize> {
+    let n = bufs.len().min(lens.len()).min(MAX_BATCH);
+    // SAFETY: iovec and mmsghdr are plain C structs for which all-zero is a valid value.
+    let mut iov: [libc::iovec; MAX_BATCH] = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut hdrs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
+    for (i, b) in bufs[..n].iter_mut().enumerate() {
+        iov[i].iov_base = b.as_mut_ptr().cast();
+        iov[i].iov_len = b.len();
+        hdrs[i].msg_hdr.msg_iov = &mut iov[i];
+        hdrs[i].msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: `hdrs[..n]` point at `iov[..n]`, which point at distinct buffers we borrow
+    // mutably for the call; the kernel writes at most `iov_len` bytes into each.
+    let rc = unsafe {
+        libc::recvmmsg(
+            fd.as_raw_fd(),
+            hdrs.as_mut_ptr(),
+            n as libc::c_uint,
+            libc::MSG_WAITFORONE,
+            std::ptr::null_mut(),
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let got = rc as usize;
+    for i in 0..got {
+        lens[i] = (hdrs[i].msg_len as usize).min(RECV_FRAME);
+    }
+    Ok(got)
+}
+
+/// Bytes kept of each received frame: replies to probes are far shorter.
+pub const RECV_FRAME: usize = 2048;

@@ -130,28 +130,39 @@ const LAB_PORTS: &str = "20-25,79-84,443,8080,8443";
 fn syn_lab_every_state_and_reason_exact_and_nmap_agrees() {
     let lab = ScriptLab::up();
     let ns = lab.scanner();
-    let out = synscan_in(
-        Some(&ns),
-        &[
-            "-sS",
-            "10.201.0.2",
-            "10.201.2.2",
-            "10.201.0.9",
-            "10.203.0.5",
-            "10.204.0.5",
-            "10.206.0.5",
-            "-p",
-            LAB_PORTS,
-            "--states",
-            "all",
-            "--format",
-            "ndjson",
-        ],
-        b"",
-    );
+    let scan = |send_path: &str| {
+        synscan_in(
+            Some(&ns),
+            &[
+                "-sS",
+                "10.201.0.2",
+                "10.201.2.2",
+                "10.201.0.9",
+                "10.203.0.5",
+                "10.204.0.5",
+                "10.206.0.5",
+                "-p",
+                LAB_PORTS,
+                "--states",
+                "all",
+                "--format",
+                "ndjson",
+                "--send-path",
+                send_path,
+            ],
+            b"",
+        )
+    };
+    let out = scan("mmsg");
     assert_eq!(out.code, Some(0), "{out:?}");
     let got = states(&out.stdout);
     assert_eq!(got, lab_truth());
+    // The PACKET_TX_RING and portable pnet paths give the same results.
+    for path in ["ring", "pnet"] {
+        let other = scan(path);
+        assert_eq!(other.code, Some(0), "{path}: {other:?}");
+        assert_eq!(states(&other.stdout), lab_truth(), "--send-path {path}");
+    }
     // The text summary carries the kernel's drop count for our receive socket.
     let text = synscan_in(Some(&ns), &["-sS", "10.201.0.2", "-p", LAB_PORTS], b"");
     assert!(

@@ -150,6 +150,11 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub wait: Option<Duration>,
 
+    /// How SYN probes leave an Ethernet link: mmsg (sendmmsg batches, default), ring
+    /// (PACKET_TX_RING) or pnet (one sendto per frame, the portable path).
+    #[arg(long = "send-path", value_name = "PATH", value_parser = parse_send_path)]
+    pub send_path: Option<crate::link::SendPath>,
+
     /// Do not send a RST after a SYN-ACK (SYN scans).
     #[arg(long = "no-reset")]
     pub no_reset: bool,
@@ -263,6 +268,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err("the duration must be more than zero".into());
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_send_path(s: &str) -> Result<crate::link::SendPath, String> {
+    crate::link::SendPath::parse(s).ok_or_else(|| format!("'{s}' is not one of mmsg, ring, pnet"))
 }
 
 fn parse_mac(s: &str) -> Result<pnet::util::MacAddr, String> {

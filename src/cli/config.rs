@@ -39,6 +39,8 @@ pub struct SynArgs {
     pub retries: Option<u32>,
     /// Not `--no-reset`.
     pub reset: bool,
+    /// `--send-path`.
+    pub send_path: crate::link::SendPath,
 }
 
 /// A complete, validated scan.
@@ -145,6 +147,7 @@ impl ScanConfig {
                 timeout: args.timeout,
                 retries: args.retries,
                 reset: !args.no_reset,
+                send_path: args.send_path.unwrap_or_default(),
             },
             dry_run: args.dry_run,
             pcap: args.pcap.clone().filter(|_| !args.dry_run),

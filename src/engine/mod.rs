@@ -59,7 +59,8 @@ pub(crate) struct Shared {
     pub last_send_us: AtomicU64,
     pub first_reply_us: AtomicU64,
     pub last_reply_us: AtomicU64,
-    pub max_rtt_us: AtomicU64,
+    /// Retransmission timeout from the RTT estimator (0: no RTT sample yet).
+    pub rto_us: AtomicU64,
 }
 
 impl Shared {
@@ -198,6 +199,7 @@ impl SynScan {
             rx,
             reply_tx,
             rx_fd,
+            tx_batch,
         } = self.channels;
         let shared = Arc::new(Shared {
             t0: Instant::now(),
@@ -211,7 +213,7 @@ impl SynScan {
             last_send_us: AtomicU64::new(0),
             first_reply_us: AtomicU64::new(0),
             last_reply_us: AtomicU64::new(0),
-            max_rtt_us: AtomicU64::new(0),
+            rto_us: AtomicU64::new(0),
         });
         let (results_tx, results) = mpsc::channel::<Vec<PortResult>>();
         let (ready_tx, ready) = mpsc::sync_channel::<()>(1);
@@ -231,7 +233,7 @@ impl SynScan {
             let (plan, shared) = (Arc::clone(&plan), Arc::clone(&shared));
             std::thread::Builder::new()
                 .name("synscan-tx".into())
-                .spawn(move || tx::run(&plan, &shared, tx))
+                .spawn(move || tx::run(&plan, &shared, tx, tx_batch))
                 .map_err(|e| Error::io("spawn sender thread", e))?
         };
         let mut write_err = None;

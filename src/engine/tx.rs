@@ -3,11 +3,12 @@
 //! then retries only pairs the receiver has not marked answered, each pass after a
 //! cool-down; then waits the final cool-down and tells the receiver to stop.
 
-use super::arp::{Hop, is_transient};
+use super::arp::{Hop, send_retrying};
 use super::{Plan, Shared};
 use crate::error::{Error, Result};
+use crate::link::MAX_BATCH;
 use crate::rate::RateLimiter;
-use crate::wire::SynTemplate;
+use crate::wire::{SYN_LEN, SynTemplate};
 use pnet::datalink::DataLinkSender;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
@@ -16,16 +17,98 @@ use std::time::{Duration, Instant};
 /// Shortest cool-down, however fast the replies came.
 const MIN_COOLDOWN: Duration = Duration::from_millis(10);
 
-pub(super) fn run(plan: &Plan, shared: &Shared, mut tx: Box<dyn DataLinkSender>) -> Result<()> {
-    let result = send_all(plan, shared, tx.as_mut());
+pub(super) fn run(
+    plan: &Plan,
+    shared: &Shared,
+    mut tx: Box<dyn DataLinkSender>,
+    batch: usize,
+) -> Result<()> {
+    let result = send_all(plan, shared, tx.as_mut(), batch.clamp(1, MAX_BATCH));
     shared.tx_done.store(true, Ordering::Release);
     result
 }
 
-fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender) -> Result<()> {
+/// One probe, decided but not yet written.
+#[derive(Clone, Copy)]
+struct Probe {
+    mac: pnet::util::MacAddr,
+    dst: std::net::Ipv4Addr,
+    port: u16,
+    seq: u32,
+}
+
+/// Probes waiting to leave together: one `build_and_send` call per batch.
+struct Pending<'a> {
+    template: &'a SynTemplate,
+    plan: &'a Plan,
+    shared: &'a Shared,
+    sport: u16,
+    probes: Vec<Probe>,
+    batch: usize,
+}
+
+impl Pending<'_> {
+    fn push(&mut self, tx: &mut dyn DataLinkSender, p: Probe) -> Result<()> {
+        self.probes.push(p);
+        if self.probes.len() >= self.batch {
+            self.flush(tx)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the waiting probes from the template and sends them.
+    fn flush(&mut self, tx: &mut dyn DataLinkSender) -> Result<()> {
+        if self.probes.is_empty() {
+            return Ok(());
+        }
+        let now = self.shared.now_us();
+        let (template, sport, recorder) = (self.template, self.sport, &self.plan.recorder);
+        let mut record_err = None;
+        let mut write = |buf: &mut [u8], p: &Probe| {
+            let id = (p.seq ^ (p.seq >> 16)) as u16;
+            template.write(buf, p.mac, p.dst, sport, p.port, p.seq, id, now as u32);
+            if let Some(r) = recorder
+                && let Err(e) = r.record(buf)
+            {
+                record_err.get_or_insert(e);
+            }
+        };
+        if self.batch == 1 {
+            // The portable path: one frame per call, waiting while the queue is full.
+            let mut buf = [0u8; SYN_LEN];
+            for p in &self.probes {
+                write(&mut buf, p);
+                send_retrying(tx, &buf)?;
+            }
+        } else {
+            let mut it = self.probes.iter();
+            let mut fill = |buf: &mut [u8]| {
+                if let Some(p) = it.next() {
+                    write(buf, p);
+                }
+            };
+            match tx.build_and_send(self.probes.len(), SYN_LEN, &mut fill) {
+                None | Some(Ok(())) => {}
+                Some(Err(e)) => return Err(Error::io("send probes", e)),
+            }
+        }
+        if let Some(e) = record_err {
+            return Err(Error::io("write --pcap file", e));
+        }
+        if self.shared.first_send_us.load(Ordering::Relaxed) == 0 {
+            self.shared.first_send_us.store(now, Ordering::Relaxed);
+        }
+        self.shared
+            .sent
+            .fetch_add(self.probes.len() as u64, Ordering::Relaxed);
+        self.probes.clear();
+        Ok(())
+    }
+}
+
+fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender, batch: usize) -> Result<()> {
     let mss = (plan.path.mtu.clamp(576, 65535) - 40) as u16;
     let template = SynTemplate::new(plan.path.src_mac, plan.path.src, plan.opts.ttl, mss, 64240);
-    let mut buf = template.bytes().to_vec();
     let mut limiter = RateLimiter::new(plan.opts.rate);
     let nports = plan.ports.len() as u64;
     for attempt in 0..=plan.opts.retries {
@@ -33,6 +116,14 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender) -> Result
             cooldown(plan, shared);
         }
         let sport = plan.sport(attempt);
+        let mut pending = Pending {
+            template: &template,
+            plan,
+            shared,
+            sport,
+            probes: Vec::with_capacity(batch),
+            batch,
+        };
         let mut sent_this_pass = 0u64;
         for pos in 0..plan.order.len() {
             if shared.stopped() {
@@ -51,35 +142,29 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender) -> Result
             let Hop::Mac(mac) = plan.macs.hop(dst) else {
                 continue;
             };
-            while let Err(wait) = limiter.try_acquire(Instant::now(), 1) {
-                std::thread::sleep(wait.min(Duration::from_millis(5)));
-                if shared.stopped() {
-                    return Ok(());
+            if limiter.try_acquire(Instant::now(), 1).is_err() {
+                // Out of tokens: what was allowed leaves now, then wait for the next.
+                pending.flush(tx)?;
+                while let Err(wait) = limiter.try_acquire(Instant::now(), 1) {
+                    std::thread::sleep(wait.min(Duration::from_millis(5)));
+                    if shared.stopped() {
+                        return Ok(());
+                    }
                 }
             }
             let seq = plan.cookie.seq(plan.path.src, dst, sport, port);
-            let now = shared.now_us();
-            template.write(
-                &mut buf,
-                mac,
-                dst,
-                sport,
-                port,
-                seq,
-                (seq ^ (seq >> 16)) as u16,
-                now as u32,
-            );
-            send(tx, &buf)?;
-            if let Some(r) = &plan.recorder {
-                r.record(&buf)
-                    .map_err(|e| Error::io("write --pcap file", e))?;
-            }
-            if shared.first_send_us.load(Ordering::Relaxed) == 0 {
-                shared.first_send_us.store(now, Ordering::Relaxed);
-            }
-            shared.sent.fetch_add(1, Ordering::Relaxed);
+            pending.push(
+                tx,
+                Probe {
+                    mac,
+                    dst,
+                    port,
+                    seq,
+                },
+            )?;
             sent_this_pass += 1;
         }
+        pending.flush(tx)?;
         shared
             .last_send_us
             .store(shared.now_us(), Ordering::Relaxed);
@@ -91,35 +176,25 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender) -> Result
     Ok(())
 }
 
-fn send(tx: &mut dyn DataLinkSender, frame: &[u8]) -> Result<()> {
-    for _ in 0..10_000 {
-        match tx.send_to(frame, None) {
-            None | Some(Ok(())) => return Ok(()),
-            Some(Err(e)) if is_transient(&e) => std::thread::sleep(Duration::from_micros(50)),
-            Some(Err(e)) => return Err(Error::io("send probe", e)),
-        }
-    }
-    Err(Error::Runtime("send queue stayed full for 0.5 s".into()))
-}
-
-/// The cool-down after a pass: `--wait` if given; else three times the largest RTT seen
-/// (from SYN-ACK timestamp echoes), or the delay to the first reply when only RSTs came
-/// back, or `--timeout` when nothing answered; at least 10 ms, at most `--timeout`.
+/// The cool-down after a pass: `--wait` if given; else the RTO (srtt + 4 rttvar) of the RTTs
+/// measured from SYN-ACK timestamp echoes, or three times the delay to the first reply when
+/// only RSTs came back, or `--timeout` when nothing answered; at least 10 ms, at most
+/// `--timeout`.
 pub(super) fn cooldown_length(plan: &Plan, shared: &Shared) -> Duration {
     if let Some(w) = plan.opts.wait {
         return w;
     }
-    let max_rtt = shared.max_rtt_us.load(Ordering::Relaxed);
+    let rto = shared.rto_us.load(Ordering::Relaxed);
     let first_reply = shared.first_reply_us.load(Ordering::Relaxed);
     let first_send = shared.first_send_us.load(Ordering::Relaxed);
-    let est = if max_rtt > 0 {
-        Duration::from_micros(max_rtt)
+    let est = if rto > 0 {
+        Duration::from_micros(rto)
     } else if first_reply > 0 && first_send > 0 {
-        Duration::from_micros(first_reply.saturating_sub(first_send))
+        Duration::from_micros(first_reply.saturating_sub(first_send)) * 3
     } else {
         return plan.opts.timeout;
     };
-    (est * 3 + Duration::from_millis(2)).clamp(MIN_COOLDOWN, plan.opts.timeout.max(MIN_COOLDOWN))
+    (est + Duration::from_millis(2)).clamp(MIN_COOLDOWN, plan.opts.timeout.max(MIN_COOLDOWN))
 }
 
 /// Waits until the cool-down has passed since the last probe and replies have gone quiet for

@@ -5,8 +5,10 @@
 //! traits, so tests can drive it with `pnet_datalink::dummy`.
 
 mod bpf;
+mod fast;
 mod l3;
 
+pub use fast::{BATCH as MAX_BATCH, MmsgReceiver, MmsgSender, RingSender, open_mmsg, open_ring};
 pub use l3::L3Sender;
 
 use crate::error::{Error, Result};
@@ -30,30 +32,72 @@ pub struct Channels {
     pub reply_tx: Box<dyn DataLinkSender>,
     /// The receive socket, for PACKET_STATISTICS (`None` for fake channels).
     pub rx_fd: Option<RawFd>,
+    /// Frames `tx` takes per `build_and_send` call (1: send one by one with `send_to`).
+    pub tx_batch: usize,
+}
+
+/// How probes leave on an Ethernet link (loopback always uses a raw IPv4 socket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SendPath {
+    /// pnet_datalink's portable channels: one `sendto` per frame, one `poll` and `recvfrom`
+    /// per reply.
+    Pnet,
+    /// `sendmmsg` batches on AF_PACKET, qdisc bypassed; replies read with `recvmmsg`.
+    #[default]
+    Mmsg,
+    /// PACKET_TX_RING, written in place and kicked once per batch, qdisc bypassed; replies
+    /// read with `recvmmsg`.
+    Ring,
+}
+
+impl SendPath {
+    /// Parses `pnet`, `mmsg` or `ring`.
+    pub fn parse(s: &str) -> Option<SendPath> {
+        match s {
+            "pnet" => Some(SendPath::Pnet),
+            "mmsg" => Some(SendPath::Mmsg),
+            "ring" => Some(SendPath::Ring),
+            _ => None,
+        }
+    }
 }
 
 /// Opens the send and receive channels on `iface` for replies to `src`; on loopback the
 /// senders are layer-3 raw sockets (see [`L3Sender`]). Needs CAP_NET_RAW in the effective set.
-pub fn open(iface: &NetworkInterface, src: Ipv4Addr, loopback: bool) -> Result<Channels> {
+pub fn open(
+    iface: &NetworkInterface,
+    src: Ipv4Addr,
+    loopback: bool,
+    path: SendPath,
+) -> Result<Channels> {
     let ctx = |what: &str| format!("{what} on {}", iface.name);
     let l3 = || -> Result<Box<dyn DataLinkSender>> {
         Ok(Box::new(
             L3Sender::open().map_err(|e| Error::io(ctx("open raw IPv4 socket"), e))?,
         ))
     };
-    // Protocol 0: the socket receives nothing until pnet binds it, after the filter is on.
-    let tx_sock = Socket::new(Domain::PACKET, Type::RAW.cloexec(), Some(Protocol::from(0)))
-        .map_err(|e| Error::io(ctx("open AF_PACKET socket"), e))?;
-    tx_sock
-        .attach_filter(&bpf::drop_all())
-        .map_err(|e| Error::io(ctx("attach BPF filter"), e))?;
-    let _ = tx_sock.set_recv_buffer_size(4096);
-    let _ = tx_sock.set_send_buffer_size(4 << 20);
-    let tx = if loopback {
-        drop(tx_sock);
-        l3()?
-    } else {
-        channel(iface, tx_sock, &ctx)?.0
+    let (tx, tx_batch): (Box<dyn DataLinkSender>, usize) = match path {
+        _ if loopback => (l3()?, 1),
+        SendPath::Pnet => {
+            // Protocol 0: the socket receives nothing until pnet binds it, after the filter is on.
+            let sock = Socket::new(Domain::PACKET, Type::RAW.cloexec(), Some(Protocol::from(0)))
+                .map_err(|e| Error::io(ctx("open AF_PACKET socket"), e))?;
+            sock.attach_filter(&bpf::drop_all())
+                .map_err(|e| Error::io(ctx("attach BPF filter"), e))?;
+            let _ = sock.set_recv_buffer_size(4096);
+            let _ = sock.set_send_buffer_size(4 << 20);
+            (channel(iface, sock, &ctx)?.0, 1)
+        }
+        SendPath::Mmsg => {
+            let s = fast::open_mmsg(iface, true)
+                .map_err(|e| Error::io(ctx("open sendmmsg socket"), e))?;
+            (Box::new(s), MAX_BATCH)
+        }
+        SendPath::Ring => {
+            let s = fast::open_ring(iface, true)
+                .map_err(|e| Error::io(ctx("open PACKET_TX_RING"), e))?;
+            (Box::new(s), MAX_BATCH)
+        }
     };
 
     let rx_sock = Socket::new(Domain::PACKET, Type::RAW.cloexec(), Some(Protocol::from(0)))
@@ -64,16 +108,25 @@ pub fn open(iface: &NetworkInterface, src: Ipv4Addr, loopback: bool) -> Result<C
     sys::packet_ignore_outgoing(rx_sock.as_fd())
         .map_err(|e| Error::io(ctx("set PACKET_IGNORE_OUTGOING"), e))?;
     let _ = rx_sock.set_recv_buffer_size(32 << 20);
-    let (reply_tx, rx, rx_fd) = {
-        let (t, r) = channel_with_fd(iface, rx_sock, &ctx)?;
-        (t, r.0, r.1)
-    };
+    let (reply_tx, rx, rx_fd): (Box<dyn DataLinkSender>, Box<dyn DataLinkReceiver>, RawFd) =
+        if path == SendPath::Pnet {
+            let (t, (r, fd)) = channel_with_fd(iface, rx_sock, &ctx)?;
+            (t, r, fd)
+        } else {
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&rx_sock);
+            let rx = fast::MmsgReceiver::bind(rx_sock, iface, READ_TIMEOUT)
+                .map_err(|e| Error::io(ctx("bind receive socket"), e))?;
+            let reply = fast::open_mmsg(iface, true)
+                .map_err(|e| Error::io(ctx("open sendmmsg socket"), e))?;
+            (Box::new(reply), Box::new(rx), fd)
+        };
     let reply_tx = if loopback { l3()? } else { reply_tx };
     Ok(Channels {
         tx,
         rx,
         reply_tx,
         rx_fd: Some(rx_fd),
+        tx_batch,
     })
 }
 

@@ -10,7 +10,7 @@ pub mod checksum;
 mod emit;
 pub mod parse;
 
-pub use emit::{ArpRequest, SynTemplate, build_arp_request, build_rst};
+pub use emit::{ArpRequest, SYN_LEN, SynTemplate, build_arp_request, build_rst};
 pub use parse::{
     ArpRepr, EthernetRepr, IcmpRepr, Ipv4Repr, Packet, Quoted, TcpRepr, Transport, UdpRepr,
     parse_ethernet, parse_ipv4,
