@@ -1,7 +1,10 @@
 //! The send-rate ceiling for scripts/bench.sh: minimum-size SYN frames sent with `sendmmsg` in
 //! batches of 64 on an AF_PACKET socket, with no per-probe work beyond writing each frame's
 //! destination address (every frame goes to a different address, as a scan's do).
-//! Usage: sendmmsg_ceiling IFACE DST_MAC COUNT [bypass]
+//! Usage: sendmmsg_ceiling IFACE DST_MAC COUNT [bypass] [noise DST_IP]
+//!
+//! With `noise DST_IP` every frame is a TCP segment to DST_IP with varying ports, sequence
+//! and acknowledgment numbers and flags (tests use it to flood a scanner's receiver).
 
 use std::io;
 
@@ -16,7 +19,9 @@ fn run() -> io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, what.to_string());
     if args.len() < 4 {
-        return Err(bad("usage: sendmmsg_ceiling IFACE DST_MAC COUNT [bypass]"));
+        return Err(bad(
+            "usage: sendmmsg_ceiling IFACE DST_MAC COUNT [bypass] [noise DST_IP]",
+        ));
     }
     let iface = pnet_datalink::interfaces()
         .into_iter()
@@ -24,6 +29,14 @@ fn run() -> io::Result<()> {
         .ok_or_else(|| bad("no such interface"))?;
     let dst: pnet_datalink::MacAddr = args[2].parse().map_err(|_| bad("bad MAC"))?;
     let count: u64 = args[3].parse().map_err(|_| bad("bad COUNT"))?;
+    let noise: Option<std::net::Ipv4Addr> = match args.iter().position(|a| a == "noise") {
+        Some(i) => Some(
+            args.get(i + 1)
+                .and_then(|a| a.parse().ok())
+                .ok_or_else(|| bad("noise needs DST_IP"))?,
+        ),
+        None => None,
+    };
     let src = iface.mac.unwrap_or_default();
     // Ethernet + IPv4 + TCP SYN without options, padded to 60 bytes.
     let mut frame = [0u8; 60];
@@ -72,9 +85,24 @@ fn run() -> io::Result<()> {
         while sent < count {
             let n = (count - sent).min(64) as u32;
             for (i, f) in frames.iter_mut().enumerate() {
-                // 10.128.0.0/9: a different destination for every frame.
-                let host = (sent + i as u64) as u32 & 0x7f_ffff;
-                f[31..34].copy_from_slice(&(host | 0x80_0000).to_be_bytes()[1..]);
+                let k = (sent + i as u64) as u32;
+                match noise {
+                    None => {
+                        // 10.128.0.0/9: a different destination for every frame.
+                        let host = k & 0x7f_ffff;
+                        f[31..34].copy_from_slice(&(host | 0x80_0000).to_be_bytes()[1..]);
+                    }
+                    Some(dst) => {
+                        let x = k.wrapping_mul(2_654_435_761);
+                        f[30..34].copy_from_slice(&dst.octets());
+                        f[34..36].copy_from_slice(&(x as u16).to_be_bytes());
+                        f[36..38].copy_from_slice(&((x >> 16) as u16).to_be_bytes());
+                        f[38..42].copy_from_slice(&x.rotate_left(7).to_be_bytes());
+                        f[42..46].copy_from_slice(&x.rotate_left(13).to_be_bytes());
+                        // SYN-ACK, RST, RST-ACK, ACK in turn.
+                        f[47] = [0x12, 0x04, 0x14, 0x10][(k % 4) as usize];
+                    }
+                }
             }
             let rc = libc::sendmmsg(fd, hdrs.as_mut_ptr(), n, 0);
             if rc > 0 {

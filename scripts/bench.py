@@ -325,6 +325,45 @@ def bench_full_port():
             ka.stop()
 
 
+def bench_loss():
+    """All ports of 10.201.0.3 with random loss each way on the target's link (iptables
+    statistic in the target namespace: this kernel has no netem)."""
+    runs = int(os.environ.get("LOSS_RUNS", "3"))
+    with Lab():
+        ka = Keepalive("tgt", "10.201.0.1")
+        try:
+            t0mac = ns_read("tgt", "/sys/class/net/t0/address")
+            s0mac = ns_read("scan", "/sys/class/net/s0/address")
+            truth = BENCH_PORTS | {22, 80, 443, 8080}
+            rows = []
+            for loss, retries in [("0.05", None), ("0.20", "3")]:
+                for chain in ["INPUT", "OUTPUT"]:
+                    subprocess.run(ns("tgt") + ["iptables", "-F", chain], check=True)
+                    subprocess.run(ns("tgt") + ["iptables", "-A", chain, "-m", "statistic",
+                                                "--mode", "random", "--probability", loss,
+                                                "-j", "DROP"], check=True)
+                pct = int(float(loss) * 100)
+                print(f"loss {pct}% each way: 10.201.0.3 -p- with {len(truth)} open", flush=True)
+                syn = [SYNSCAN, "10.201.0.3", "-p-", "--format", "list", "--no-progress"]
+                name = "synscan"
+                if retries:
+                    syn += ["--retries", retries]
+                    name += f" --retries {retries}"
+                rows.append(measure(f"{pct}% loss: {name}", ns("scan") + syn, parse_list,
+                                    truth, runs))
+                if pct == 5:
+                    rows.append(measure(f"{pct}% loss: nmap -T4", ns("scan") + [
+                        "nmap", "-sS", "-p-", "-T4", "-n", "-Pn", "10.201.0.3", "-oG", "-"],
+                        parse_nmap_grepable, truth, runs))
+                rows.append(measure(f"{pct}% loss: masscan --retries 2", ns("scan") + [
+                    "masscan", "10.201.0.3", "-p1-65535", "--rate", "1000000", "--wait", "1",
+                    "--retries", "2", "--router-mac", t0mac, "--adapter", "s0", "--adapter-ip",
+                    "10.201.0.1", "--adapter-mac", s0mac, "-oL", "-"], parse_list, truth, runs))
+            return rows
+        finally:
+            ka.stop()
+
+
 def bench_sweep():
     """An any-IP /17 (32768 addresses, all answering) x port 80."""
     with Lab():
@@ -442,6 +481,7 @@ BENCHES = {
     "send-rate": (bench_send_rate, "Send rate into a veth, one sender thread", rate_table),
     "full-port": (bench_full_port, "SYN scan of one lab host, all 65535 ports", table),
     "sweep": (bench_sweep, "Sweep of an any-IP /17 × port 80", table),
+    "loss": (bench_loss, "All ports of one lab host under random loss", table),
     "memory": (bench_memory, "Memory of --dry-run over large work", memory_table),
 }
 
@@ -453,7 +493,8 @@ def main():
             sys.exit(f"bench.sh: unknown benchmark '{name}' (have: {', '.join(BENCHES)})")
         fn, title, fmt = BENCHES[name]
         rows = fn()
-        write_section(name, fmt(title, rows, f"Machine: {machine()}. {RUNS} runs per tool."))
+        runs = os.environ.get("LOSS_RUNS", "3") if name == "loss" else RUNS
+        write_section(name, fmt(title, rows, f"Machine: {machine()}. {runs} runs per tool."))
     print(f"wrote {DOC}")
 
 

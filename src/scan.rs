@@ -197,6 +197,14 @@ pub fn run(config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
     stats.hosts_total = config.hosts.len();
     stats.ports_total = order_all.len();
     let report = reporter.finish(stats.clone()).map_err(write_err)?;
+    let proxies = report.syn_proxies();
+    if !proxies.is_empty() {
+        let list: Vec<String> = proxies.iter().map(|ip| ip.to_string()).collect();
+        eprintln!(
+            "synscan: warning: SYN proxy suspected at {}: nearly every port answered SYN-ACK",
+            list.join(", ")
+        );
+    }
     Ok(Outcome {
         stats,
         report: Some(report),

@@ -1,7 +1,9 @@
 //! Linux fast send paths behind pnet's `DataLinkSender` trait: `build_and_send` fills a whole
 //! batch of frames and hands it to the kernel at once, instead of one `poll` + `sendto` per
 //! frame. Two ways, measured in docs/benchmarks.md: `sendmmsg` over a batch buffer, and a
-//! PACKET_TX_RING written in place. Both set PACKET_QDISC_BYPASS when the kernel allows it.
+//! PACKET_TX_RING written in place. Neither bypasses the qdisc by default: PACKET_QDISC_BYPASS
+//! also bypasses the packet taps, so tcpdump on the scanner's host would not see the probes,
+//! and it measured no faster here (docs/benchmarks.md).
 
 use crate::sys;
 use pnet::datalink::{DataLinkReceiver, DataLinkSender, NetworkInterface};

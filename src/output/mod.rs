@@ -150,7 +150,24 @@ pub struct Report {
     pub end: SystemTime,
 }
 
+/// Fewest ports scanned on a host before "nearly every port open" means a SYN proxy.
+const PROXY_MIN_PORTS: u64 = 100;
+
 impl Report {
+    /// Hosts that answered SYN-ACK on at least 90% of at least 100 scanned ports: a SYN
+    /// proxy, tarpit or middlebox answering for the host, whose "open" ports mean nothing.
+    pub fn syn_proxies(&self) -> Vec<IpAddr> {
+        self.hosts
+            .iter()
+            .filter(|h| {
+                let total: u64 = h.counts.iter().sum();
+                let open = h.counts[PortState::Open as usize];
+                total >= PROXY_MIN_PORTS && open * 10 >= total * 9
+            })
+            .map(|h| h.ip)
+            .collect()
+    }
+
     /// Hosts that answered.
     pub fn hosts_up(&self) -> u64 {
         self.hosts.iter().filter(|h| h.up).count() as u64
@@ -351,6 +368,24 @@ pub fn summary_line(report: &Report) -> String {
             None => String::new(),
         },
         if s.interrupted { ", interrupted" } else { "" },
+    ) + &proxy_note(report)
+}
+
+/// "; SYN proxy suspected: ..." when some hosts answered nearly every port.
+fn proxy_note(report: &Report) -> String {
+    let proxies = report.syn_proxies();
+    if proxies.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<String> = proxies.iter().take(3).map(|ip| ip.to_string()).collect();
+    let more = match proxies.len() {
+        n if n > 3 => format!(" and {} more", n - 3),
+        _ => String::new(),
+    };
+    format!(
+        "; SYN proxy suspected (nearly every port answered SYN-ACK, open ports there are not \
+         trustworthy): {}{more}",
+        shown.join(", ")
     )
 }
 
