@@ -50,6 +50,9 @@ impl ResultSink for Sink<'_> {
     }
 }
 
+/// Most SYN retries when passes keep showing loss (nmap's default --max-retries is 10).
+const MAX_ADAPTIVE_RETRIES: u32 = 8;
+
 /// Default SYN retries: enough to ride out a few percent of loss.
 const SYN_RETRIES: u32 = 2;
 /// Default SYN cool-down bound.
@@ -359,6 +362,12 @@ fn prepare_syn(config: &ScanConfig, v4: &HostSet, explicit: bool) -> Result<Opti
         .collect();
     privilege::drop_all()?;
     let retries = a.retries.unwrap_or(SYN_RETRIES);
+    // --retries 0 is one pass, exactly; otherwise lossy paths may earn more passes.
+    let max_retries = if retries == 0 {
+        0
+    } else {
+        retries.max(MAX_ADAPTIVE_RETRIES)
+    };
     let recorder = match &config.pcap {
         Some(path) => {
             let f = crate::cli::config::create_file(path)?;
@@ -372,10 +381,11 @@ fn prepare_syn(config: &ScanConfig, v4: &HostSet, explicit: bool) -> Result<Opti
     let mut engines = Vec::new();
     for ((path, group), channels) in groups.into_iter().zip(opened) {
         let channels = channels?;
-        let (sport, reserved) = source_ports(path.src, a.source_port, retries, config.seed);
+        let (sport, reserved) = source_ports(path.src, a.source_port, max_retries, config.seed);
         let opts = SynOptions {
             rate: config.connect.rate,
             retries,
+            max_retries,
             wait: a.wait,
             timeout: a.timeout.unwrap_or(SYN_TIMEOUT),
             sport,

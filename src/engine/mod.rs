@@ -31,6 +31,10 @@ pub struct SynOptions {
     pub rate: Option<u64>,
     /// Extra probes for pairs still unanswered.
     pub retries: u32,
+    /// Most retries: passes beyond `retries` are sent while the last retry pass still got
+    /// answers for a tenth of its probes (loss, not filtering), as nmap raises its retry count
+    /// when it sees drops. Equal to `retries` to turn this off.
+    pub max_retries: u32,
     /// Fixed cool-down after each pass (`None`: adapt to the RTTs seen).
     pub wait: Option<Duration>,
     /// Upper bound of the adaptive cool-down, and its value when nothing answered.
@@ -121,7 +125,7 @@ impl Plan {
         if self.opts.fixed_sport {
             1
         } else {
-            self.opts.retries as u16 + 1
+            self.opts.max_retries.max(self.opts.retries) as u16 + 1
         }
     }
 }

@@ -111,10 +111,16 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender, batch: us
     let template = SynTemplate::new(plan.path.src_mac, plan.path.src, plan.opts.ttl, mss, 64240);
     let mut limiter = RateLimiter::new(plan.opts.rate);
     let nports = plan.ports.len() as u64;
-    for attempt in 0..=plan.opts.retries {
+    // Replies counted when the previous retry pass began, and its probes.
+    let mut retry_pass: Option<(u64, u64)> = None;
+    for attempt in 0..=plan.opts.max_retries {
         if attempt > 0 {
             cooldown(plan, shared);
+            if attempt > plan.opts.retries && !still_losing(shared, retry_pass) {
+                return Ok(());
+            }
         }
+        let replies_before = shared.replies.load(Ordering::Relaxed);
         let sport = plan.sport(attempt);
         let mut pending = Pending {
             template: &template,
@@ -169,11 +175,30 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender, batch: us
             .last_send_us
             .store(shared.now_us(), Ordering::Relaxed);
         if sent_this_pass == 0 {
-            break;
+            return Ok(());
+        }
+        if attempt > 0 {
+            retry_pass = Some((replies_before, sent_this_pass));
         }
     }
     cooldown(plan, shared);
     Ok(())
+}
+
+/// Fraction of a retry pass's probes that must be answered for another pass beyond
+/// `--retries`: replies to resent probes mean the first ones were lost, not filtered.
+const LOSS_EVIDENCE: f64 = 0.1;
+
+/// True when the last retry pass got answers for at least [`LOSS_EVIDENCE`] of its probes.
+fn still_losing(shared: &Shared, retry_pass: Option<(u64, u64)>) -> bool {
+    let Some((replies_before, sent)) = retry_pass else {
+        return false;
+    };
+    let recovered = shared
+        .replies
+        .load(Ordering::Relaxed)
+        .saturating_sub(replies_before);
+    sent > 0 && recovered as f64 >= LOSS_EVIDENCE * sent as f64
 }
 
 /// The cool-down after a pass: `--wait` if given; else the RTO (srtt + 4 rttvar) of the RTTs
