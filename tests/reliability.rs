@@ -96,9 +96,12 @@ fn twenty_percent_loss_with_three_retries_finds_at_least_99_percent() {
     );
 }
 
-/// (seconds, destination address, destination port) of every SYN the scanner sent on `iface`.
+/// (seconds, destination address, destination port) of every SYN from `src` that arrived on
+/// `iface` of namespace `ns` (the target's side: the fast send paths bypass the scanner's
+/// packet taps).
 fn probes_on(
     lab: &ScriptLab,
+    ns: &str,
     iface: &str,
     src: &str,
     args: &[&str],
@@ -107,7 +110,7 @@ fn probes_on(
     sh(&["chmod", "777", dir.path().to_str().unwrap()]);
     let pcap = dir.path().join("scope.pcap");
     let filter = format!("src host {src} and tcp[tcpflags] == tcp-syn");
-    let td = tcpdump(Some(&lab.scanner()), iface, &pcap, &filter);
+    let td = tcpdump(Some(&format!("{}{ns}", lab.prefix)), iface, &pcap, &filter);
     let out = synscan_in(Some(&lab.scanner()), args, b"");
     std::thread::sleep(Duration::from_millis(300));
     stop_capture(td);
@@ -146,7 +149,8 @@ fn capture_proves_scope_excludes_and_rate_cap() {
     let rate = 5_000.0;
     let (out, rows) = probes_on(
         &lab,
-        "s2",
+        "any",
+        "a0",
         "10.201.3.1",
         &[
             "-sS",

@@ -42,11 +42,12 @@ pub enum SendPath {
     /// pnet_datalink's portable channels: one `sendto` per frame, one `poll` and `recvfrom`
     /// per reply.
     Pnet,
-    /// `sendmmsg` batches on AF_PACKET; replies read with `recvmmsg`.
+    /// `sendmmsg` batches on AF_PACKET, qdisc (and packet taps) bypassed; replies read with
+    /// `recvmmsg`.
     #[default]
     Mmsg,
-    /// PACKET_TX_RING, written in place and kicked once per batch; replies read with
-    /// `recvmmsg`.
+    /// PACKET_TX_RING, written in place and kicked once per batch, qdisc bypassed; replies
+    /// read with `recvmmsg`.
     Ring,
 }
 
@@ -89,12 +90,12 @@ pub fn open(
             (channel(iface, sock, &ctx)?.0, 1)
         }
         SendPath::Mmsg => {
-            let s = fast::open_mmsg(iface, false)
+            let s = fast::open_mmsg(iface, true)
                 .map_err(|e| Error::io(ctx("open sendmmsg socket"), e))?;
             (Box::new(s), MAX_BATCH)
         }
         SendPath::Ring => {
-            let s = fast::open_ring(iface, false)
+            let s = fast::open_ring(iface, true)
                 .map_err(|e| Error::io(ctx("open PACKET_TX_RING"), e))?;
             (Box::new(s), MAX_BATCH)
         }
@@ -116,7 +117,7 @@ pub fn open(
             let fd = std::os::fd::AsRawFd::as_raw_fd(&rx_sock);
             let rx = fast::MmsgReceiver::bind(rx_sock, iface, READ_TIMEOUT)
                 .map_err(|e| Error::io(ctx("bind receive socket"), e))?;
-            let reply = fast::open_mmsg(iface, false)
+            let reply = fast::open_mmsg(iface, true)
                 .map_err(|e| Error::io(ctx("open sendmmsg socket"), e))?;
             (Box::new(reply), Box::new(rx), fd)
         };
