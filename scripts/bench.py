@@ -188,7 +188,10 @@ class Keepalive:
     def __init__(self, src, dst, secs=1500):
         code = ("import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
                 f"end=time.time()+{secs}\n"
-                f"while time.time()<end:\n  s.sendto(b'k',('{dst}',9)); time.sleep(0.2)\n")
+                f"while time.time()<end:\n"
+                f"  try: s.sendto(b'k',('{dst}',9))\n"
+                "  except OSError: pass\n"  # a loss rule dropped it: try the next one
+                "  time.sleep(0.2)\n")
         self.proc = subprocess.Popen(ns(src) + ["python3", "-c", code])
 
     def counters(self, iface):
