@@ -208,6 +208,14 @@ class Keepalive:
         self.proc.wait()
 
 
+def masscan(targets, ports, iface, src, router_mac, *extra):
+    """masscan from the scanner namespace's `iface` (address `src`), every frame to
+    `router_mac`, open ports listed as `open tcp PORT IP TS` (our list format)."""
+    return ["masscan", targets, "-p" + ports, "--router-mac", router_mac, "--adapter", iface,
+            "--adapter-ip", src, "--adapter-mac", ns_read("scan", f"/sys/class/net/{iface}/address"),
+            *extra]
+
+
 def send_rate(ka, cmd, timeout=120):
     """Runs cmd; returns (frames counted at the sink's k0, rate over the sending period)."""
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -236,7 +244,6 @@ def bench_send_rate():
     with Lab():
         ka = Keepalive("sink", "10.201.4.1")
         try:
-            s3mac = ns_read("scan", "/sys/class/net/s3/address")
             work = "10.128.0.0/11"
             n = 1 << 21
             syn = [SYNSCAN, work, "-p", "80", "--router-mac", FAKE_MAC, "--wait", "10ms",
@@ -245,9 +252,8 @@ def bench_send_rate():
                 ("synscan", syn),
                 ("synscan --send-path ring", syn + ["--send-path", "ring"]),
                 ("synscan --send-path pnet", syn + ["--send-path", "pnet"]),
-                ("masscan", ["masscan", work, "-p80", "--rate", "100000000", "--wait", "0",
-                             "--router-mac", FAKE_MAC, "--adapter", "s3", "--adapter-ip",
-                             "10.201.4.1", "--adapter-mac", s3mac]),
+                ("masscan", masscan(work, "80", "s3", "10.201.4.1", FAKE_MAC,
+                                    "--rate", "100000000", "--wait", "0")),
                 ("zmap", ["zmap", work, "-p", "80", "-r", "0", "-c", "0", "-G", FAKE_MAC,
                           "-i", "s3", "-S", "10.201.4.1", "-b", "/dev/null", "-o", "/dev/null",
                           "-q"]),
@@ -311,7 +317,6 @@ def bench_full_port():
         ka = Keepalive("tgt", "10.201.0.1")
         try:
             t0mac = ns_read("tgt", "/sys/class/net/t0/address")
-            s0mac = ns_read("scan", "/sys/class/net/s0/address")
             truth = BENCH_PORTS | {22, 80, 443, 8080}
             print(f"full-port: 10.201.0.3 -p- with {len(truth)} open ports", flush=True)
             rows = [measure("synscan", ns("scan") + [SYNSCAN, "10.201.0.3", "-p-", "--format",
@@ -319,10 +324,9 @@ def bench_full_port():
             rows.append(measure("nmap", ns("scan") + ["nmap", "-sS", "-p-", "-T4", "-n", "-Pn",
                                                       "10.201.0.3", "-oG", "-"],
                                 parse_nmap_grepable, truth))
-            rows.append(measure("masscan", ns("scan") + [
-                "masscan", "10.201.0.3", "-p1-65535", "--rate", "1000000", "--wait", "1",
-                "--router-mac", t0mac, "--adapter", "s0", "--adapter-ip", "10.201.0.1",
-                "--adapter-mac", s0mac, "-oL", "-"], parse_list, truth))
+            rows.append(measure("masscan", ns("scan") + masscan(
+                "10.201.0.3", "1-65535", "s0", "10.201.0.1", t0mac,
+                "--rate", "1000000", "--wait", "1", "-oL", "-"), parse_list, truth))
             return rows
         finally:
             ka.stop()
@@ -336,7 +340,6 @@ def bench_loss():
         ka = Keepalive("tgt", "10.201.0.1")
         try:
             t0mac = ns_read("tgt", "/sys/class/net/t0/address")
-            s0mac = ns_read("scan", "/sys/class/net/s0/address")
             truth = BENCH_PORTS | {22, 80, 443, 8080}
             rows = []
             for loss, retries in [("0.05", None), ("0.20", "3")]:
@@ -358,10 +361,9 @@ def bench_loss():
                     rows.append(measure(f"{pct}% loss: nmap -T4", ns("scan") + [
                         "nmap", "-sS", "-p-", "-T4", "-n", "-Pn", "10.201.0.3", "-oG", "-"],
                         parse_nmap_grepable, truth, runs))
-                rows.append(measure(f"{pct}% loss: masscan --retries 2", ns("scan") + [
-                    "masscan", "10.201.0.3", "-p1-65535", "--rate", "1000000", "--wait", "1",
-                    "--retries", "2", "--router-mac", t0mac, "--adapter", "s0", "--adapter-ip",
-                    "10.201.0.1", "--adapter-mac", s0mac, "-oL", "-"], parse_list, truth, runs))
+                rows.append(measure(f"{pct}% loss: masscan --retries 2", ns("scan") + masscan(
+                    "10.201.0.3", "1-65535", "s0", "10.201.0.1", t0mac, "--rate", "1000000",
+                    "--wait", "1", "--retries", "2", "-oL", "-"), parse_list, truth, runs))
             return rows
         finally:
             ka.stop()
@@ -373,7 +375,6 @@ def bench_sweep():
         ka = Keepalive("any", "10.201.3.1")
         try:
             a0mac = ns_read("any", "/sys/class/net/a0/address")
-            s2mac = ns_read("scan", "/sys/class/net/s2/address")
             import ipaddress
             truth = {str(ip) for ip in ipaddress.ip_network("10.210.0.0/17")}
             print(f"sweep: 10.210.0.0/17 x 80, {len(truth)} hosts answering", flush=True)
@@ -388,10 +389,9 @@ def bench_sweep():
                     "zmap", "10.210.0.0/17", "-p", "80", "-r", "1000000", "-G", a0mac, "-i",
                     "s2", "-S", "10.201.3.1", "-b", "/dev/null", "-o", "-", "-q"],
                     parse_hosts, truth))
-            rows.append(measure("masscan", ns("scan") + [
-                "masscan", "10.210.0.0/17", "-p80", "--rate", "1000000", "--router-mac", a0mac,
-                "--adapter", "s2", "--adapter-ip", "10.201.3.1", "--adapter-mac", s2mac,
-                "-oL", "-"], parse_hosts, truth))
+            rows.append(measure("masscan", ns("scan") + masscan(
+                "10.210.0.0/17", "80", "s2", "10.201.3.1", a0mac, "--rate", "1000000",
+                "-oL", "-"), parse_hosts, truth))
             return rows
         finally:
             ka.stop()

@@ -35,7 +35,7 @@ pub struct Path {
 }
 
 /// One line of /proc/net/route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Route {
     /// Destination network.
     pub dst: u32,

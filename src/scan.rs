@@ -14,7 +14,7 @@ use crate::output::progress::Progress;
 use crate::output::{self, Report, Reporter, RunInfo};
 use crate::privilege;
 use crate::probe::Cookie;
-use crate::route::{LinkKind, Path, RouteError, kernel_route};
+use crate::route::{LinkKind, Path, Route, RouteError, kernel_route};
 use crate::target::{HostSet, ScanOrder, splitmix64};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
@@ -262,7 +262,7 @@ fn group_by_path(v4: &HostSet, a: &SynArgs) -> Result<Grouped> {
     // addresses (local-table routes) are asked one by one.
     let routes = crate::route::Routes::read();
     let special = special_addresses(&ifaces);
-    let mut by_route: std::collections::HashMap<usize, std::result::Result<Ipv4Addr, Reason>> =
+    let mut by_route: std::collections::HashMap<Route, std::result::Result<Ipv4Addr, Reason>> =
         std::collections::HashMap::new();
     for i in 0..v4.len() {
         let Some(IpAddr::V4(ip)) = v4.get(i) else {
@@ -271,7 +271,7 @@ fn group_by_path(v4: &HostSet, a: &SynArgs) -> Result<Grouped> {
         let route = routes
             .lookup(ip, None)
             .filter(|_| !special.contains(&ip))
-            .map(|r| r as *const crate::route::Route as usize);
+            .copied();
         let answer = match route.and_then(|r| by_route.get(&r)) {
             Some(cached) => *cached,
             None => {

@@ -302,7 +302,7 @@ pub fn bind_packet(fd: BorrowedFd<'_>, ifindex: u32, receive: bool) -> io::Resul
     }
 }
 
-/// Receives up to `bufs.len()` (at most [`MAX_BATCH`]) frames with one `recvmmsg` call: blocks
+/// Receives up to `bufs.len()` (at most [`MAX_RECV_BATCH`]) frames with one `recvmmsg` call: blocks
 /// for the first (up to the socket's receive timeout), then takes what is already queued.
 /// Writes each frame's length (truncated to its buffer) into `lens`; returns the count.
 pub fn recv_frames(
@@ -310,11 +310,11 @@ pub fn recv_frames(
     bufs: &mut [[u8; RECV_FRAME]],
     lens: &mut [usize],
 ) -> io::Result<usize> {
-    let n = bufs.len().min(lens.len()).min(MAX_BATCH);
+    let n = bufs.len().min(lens.len()).min(MAX_RECV_BATCH);
     // SAFETY: iovec and mmsghdr are plain C structs for which all-zero is a valid value.
-    let mut iov: [libc::iovec; MAX_BATCH] = unsafe { std::mem::zeroed() };
+    let mut iov: [libc::iovec; MAX_RECV_BATCH] = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
-    let mut hdrs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
+    let mut hdrs: [libc::mmsghdr; MAX_RECV_BATCH] = unsafe { std::mem::zeroed() };
     for (i, b) in bufs[..n].iter_mut().enumerate() {
         iov[i].iov_base = b.as_mut_ptr().cast();
         iov[i].iov_len = b.len();
@@ -341,6 +341,10 @@ pub fn recv_frames(
     }
     Ok(got)
 }
+
+/// Most frames one [`recv_frames`] call takes: replies come in smaller bursts than probes
+/// leave, and the buffers stay small (64 × 2 KiB).
+pub const MAX_RECV_BATCH: usize = 64;
 
 /// Bytes kept of each received frame: replies to probes are far shorter.
 pub const RECV_FRAME: usize = 2048;

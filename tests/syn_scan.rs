@@ -620,35 +620,18 @@ fn capture_on_target(
     filter: &str,
     args: &[&str],
 ) -> (Output, Vec<(f64, u16, u16, String)>) {
-    let dir = tempfile::tempdir().unwrap();
-    sh(&["chmod", "777", dir.path().to_str().unwrap()]);
-    let pcap = dir.path().join("t.pcap");
-    let tgt = format!("{}tgt", lab.prefix);
-    let td = tcpdump(Some(&tgt), "t0", &pcap, filter);
-    let out = synscan_in(Some(&lab.scanner()), args, b"");
-    std::thread::sleep(Duration::from_millis(300));
-    stop_capture(td);
-    let fields = Command::new("tshark")
-        .args([
-            "-r",
-            pcap.to_str().unwrap(),
-            "-T",
-            "fields",
-            "-e",
-            "frame.time_relative",
-            "-e",
-            "tcp.srcport",
-            "-e",
-            "tcp.dstport",
-            "-e",
-            "tcp.flags",
-        ])
-        .output()
-        .expect("tshark");
-    let rows = String::from_utf8_lossy(&fields.stdout)
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
+    let fields = [
+        "frame.time_relative",
+        "tcp.srcport",
+        "tcp.dstport",
+        "tcp.flags",
+    ];
+    let (out, rows) = capture_during(&format!("{}tgt", lab.prefix), "t0", filter, &fields, || {
+        synscan_in(Some(&lab.scanner()), args, b"")
+    });
+    let rows = rows
+        .iter()
+        .filter_map(|f| {
             Some((
                 f.first()?.parse().ok()?,
                 f.get(1)?.parse().ok()?,

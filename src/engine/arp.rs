@@ -206,9 +206,5 @@ pub fn send_retrying(tx: &mut dyn DataLinkSender, frame: &[u8]) -> Result<()> {
 
 /// Errors that mean "try again shortly": the send queue is full.
 pub fn is_transient(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::ENOBUFS) | Some(libc::EAGAIN))
-        || matches!(
-            e.kind(),
-            io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
-        )
+    link::is_queue_full(e) || e.kind() == io::ErrorKind::TimedOut
 }

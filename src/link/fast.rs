@@ -50,14 +50,8 @@ pub fn open_ring(iface: &NetworkInterface, bypass: bool) -> io::Result<RingSende
 
 /// Waits a moment for room in a full queue. Sleeping, not spinning: the threads draining
 /// the queue (the receiver, a local peer's kernel thread) may need this very core.
-fn wait_for_room(_since: Instant) {
+fn wait_for_room() {
     std::thread::sleep(Duration::from_micros(50));
-}
-
-/// True for "the queue is full, try again".
-fn is_full(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::ENOBUFS) | Some(libc::EAGAIN))
-        || e.kind() == io::ErrorKind::Interrupted
 }
 
 /// Sends batches with `sendmmsg`, retrying the unsent rest while the queue is full.
@@ -77,12 +71,12 @@ impl MmsgSender {
                     since = None;
                 }
                 Ok(_) => {}
-                Err(e) if is_full(&e) => {
+                Err(e) if super::is_queue_full(&e) => {
                     let t = *since.get_or_insert_with(Instant::now);
                     if t.elapsed() > FULL_QUEUE_LIMIT {
                         return Err(e);
                     }
-                    wait_for_room(t);
+                    wait_for_room();
                 }
                 Err(e) => return Err(e),
             }
@@ -139,13 +133,13 @@ impl RingSender {
             }
             match self.ring.kick(self.sock.as_fd()) {
                 Ok(()) => {}
-                Err(e) if is_full(&e) => {}
+                Err(e) if super::is_queue_full(&e) => {}
                 Err(e) => return Err(e),
             }
             if start.elapsed() > FULL_QUEUE_LIMIT {
                 return Err(io::Error::from_raw_os_error(libc::ENOBUFS));
             }
-            wait_for_room(start);
+            wait_for_room();
         }
     }
 
@@ -153,8 +147,8 @@ impl RingSender {
         let start = Instant::now();
         loop {
             match self.ring.kick(self.sock.as_fd()) {
-                Err(e) if is_full(&e) && start.elapsed() < FULL_QUEUE_LIMIT => {
-                    wait_for_room(start);
+                Err(e) if super::is_queue_full(&e) && start.elapsed() < FULL_QUEUE_LIMIT => {
+                    wait_for_room();
                 }
                 other => return other,
             }
@@ -203,8 +197,8 @@ impl DataLinkSender for RingSender {
 /// a `poll` and a `recvfrom` per frame) and hands them out one by one.
 pub struct MmsgReceiver {
     sock: Socket,
-    bufs: Box<[[u8; sys::RECV_FRAME]; BATCH]>,
-    lens: [usize; BATCH],
+    bufs: Box<[[u8; sys::RECV_FRAME]; sys::MAX_RECV_BATCH]>,
+    lens: [usize; sys::MAX_RECV_BATCH],
     count: usize,
     next: usize,
 }
@@ -217,8 +211,8 @@ impl MmsgReceiver {
         sys::bind_packet(sock.as_fd(), iface.index, true)?;
         Ok(MmsgReceiver {
             sock,
-            bufs: Box::new([[0; sys::RECV_FRAME]; BATCH]),
-            lens: [0; BATCH],
+            bufs: Box::new([[0; sys::RECV_FRAME]; sys::MAX_RECV_BATCH]),
+            lens: [0; sys::MAX_RECV_BATCH],
             count: 0,
             next: 0,
         })

@@ -173,6 +173,12 @@ pub fn is_idle(e: &std::io::Error) -> bool {
     matches!(e.kind(), TimedOut | Interrupted | WouldBlock)
 }
 
+/// True for a send error that only means "the queue is full, try again shortly".
+pub fn is_queue_full(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOBUFS) | Some(libc::EAGAIN))
+        || e.kind() == std::io::ErrorKind::Interrupted
+}
+
 /// Frames the kernel dropped on the receive socket since the last call (PACKET_STATISTICS).
 pub fn kernel_drops(fd: RawFd) -> Option<u64> {
     sys::packet_statistics(fd)

@@ -442,3 +442,31 @@ pub fn tool_output(cmd: &mut Command, what: &str) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Captures frames matching `filter` on `iface` of namespace `ns` while `run` runs (plus
+/// 300 ms for the last replies); returns `run`'s result and, per frame, the tshark `fields`.
+pub fn capture_during<T>(
+    ns: &str,
+    iface: &str,
+    filter: &str,
+    fields: &[&str],
+    run: impl FnOnce() -> T,
+) -> (T, Vec<Vec<String>>) {
+    let dir = tempfile::tempdir().unwrap();
+    sh(&["chmod", "777", dir.path().to_str().unwrap()]);
+    let pcap = dir.path().join("capture.pcap");
+    let td = tcpdump(Some(ns), iface, &pcap, filter);
+    let result = run();
+    std::thread::sleep(Duration::from_millis(300));
+    stop_capture(td);
+    let mut cmd = Command::new("tshark");
+    cmd.args(["-r", pcap.to_str().unwrap(), "-T", "fields"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let rows = tool_output(&mut cmd, "tshark")
+        .lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect();
+    (result, rows)
+}
