@@ -393,9 +393,19 @@ pub fn tcpdump(ns: Option<&str>, iface: &str, pcap: &std::path::Path, filter: &s
         }
         None => Command::new("tcpdump"),
     };
-    cmd.args(["-i", iface, "--immediate-mode", "-U", "-n", "-w"])
-        .arg(pcap)
-        .arg(filter);
+    // A 32 MiB buffer: on 2 busy cores tcpdump falls behind, and a full buffer drops frames.
+    cmd.args([
+        "-i",
+        iface,
+        "-B",
+        "32768",
+        "--immediate-mode",
+        "-U",
+        "-n",
+        "-w",
+    ])
+    .arg(pcap)
+    .arg(filter);
     start_capture(&mut cmd, "listening")
 }
 
