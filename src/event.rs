@@ -226,6 +226,9 @@ pub trait ResultSink {
     fn tick(&mut self, _done: u64, _sent: u64, _open: u64) -> std::io::Result<()> {
         Ok(())
     }
+    /// Where the engine's first pass has got to in its order (before each tick), for the
+    /// resume file.
+    fn position(&mut self, _pos: u64) {}
 }
 
 impl ResultSink for Vec<PortResult> {

@@ -40,6 +40,7 @@ pub mod output;
 pub mod privilege;
 pub mod probe;
 pub mod rate;
+pub mod resume;
 pub mod route;
 pub mod scan;
 pub mod services;

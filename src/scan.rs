@@ -14,6 +14,7 @@ use crate::output::progress::Progress;
 use crate::output::{self, Report, Reporter, RunInfo};
 use crate::privilege;
 use crate::probe::Cookie;
+use crate::resume::{Checkpoint, DoneSet, ResumeState};
 use crate::route::{LinkKind, Path, Route, RouteError, kernel_route};
 use crate::target::{HostSet, ScanOrder, splitmix64};
 use std::io;
@@ -29,24 +30,71 @@ pub struct Outcome {
     pub report: Option<Report>,
 }
 
-/// The engine's view of the reporter and the progress line.
+/// The engine's view of the reporter, the progress line and the resume file.
 struct Sink<'a> {
     reporter: &'a mut Reporter,
     progress: &'a Progress,
     /// Progress of earlier engines in this run (IPv4 SYN, then IPv6 connect).
     done_before: u64,
     open_before: u64,
+    /// Every pair reported so far (by this run, or the run it resumes).
+    done: &'a DoneSet,
+    config: &'a ScanConfig,
+    checkpoint: Checkpoint,
+    /// The engine running now, and its first pass's position.
+    stage: u32,
+    position: u64,
+}
+
+impl Sink<'_> {
+    /// The resume state as of now: everything marked done has been handed to the writers.
+    fn state(&self) -> ResumeState {
+        let c = self.config;
+        ResumeState {
+            synscan_resume: crate::resume::VERSION,
+            argv: c.scan_argv.clone(),
+            names: c
+                .hosts
+                .names()
+                .iter()
+                .map(|(ip, n)| (*ip, n.clone()))
+                .collect(),
+            hosts: c.hosts.len(),
+            ports: c.ports.compact(),
+            stage: self.stage,
+            position: self.position,
+            done: self.done.ranges(),
+        }
+    }
+
+    /// Flushes the streamed outputs, then saves the resume state: a pair is listed as done
+    /// only once its result is written.
+    fn save(&mut self, periodic: bool) -> io::Result<()> {
+        self.reporter.flush()?;
+        let state = self.state();
+        self.checkpoint.write(&state, periodic)
+    }
 }
 
 impl ResultSink for Sink<'_> {
     fn result(&mut self, r: PortResult) -> io::Result<()> {
+        self.done
+            .mark(&self.config.hosts, &self.config.ports, r.ip, r.port);
         self.reporter.result(r)
     }
 
     fn tick(&mut self, done: u64, _sent: u64, open: u64) -> io::Result<()> {
         self.progress
             .update(self.done_before + done, self.open_before + open);
-        self.reporter.flush()
+        self.reporter.flush()?;
+        if self.checkpoint.due() {
+            self.save(true)?;
+        }
+        Ok(())
+    }
+
+    fn position(&mut self, pos: u64) {
+        self.position = pos;
     }
 }
 
@@ -66,7 +114,7 @@ struct PreparedSyn {
 }
 
 /// Runs the scan `config` describes until it ends or `stop` is set.
-pub fn run(config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
+pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
     let started = std::time::Instant::now();
     let (v4, v6) = config.hosts.split_families();
     let explicit_syn = config.scan_type == Some(ScanType::Syn);
@@ -118,9 +166,10 @@ pub fn run(config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         ports_expr: config.ports.compact(),
         ports_per_host: config.ports.len() as u64,
         hosts_total: config.hosts.len(),
+        resumed: config.resume.is_some(),
     };
-    let writers = config
-        .outputs
+    let outputs = std::mem::take(&mut config.outputs);
+    let writers = outputs
         .into_iter()
         .map(|(format, dest)| output::writer(format, dest.into_writer()))
         .collect();
@@ -128,11 +177,21 @@ pub fn run(config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
     let progress = Progress::new(order_all.len(), config.progress);
     let write_err = |e| Error::io("write results", e);
     reporter.begin().map_err(write_err)?;
+    let done = match &config.resume {
+        Some((_, state)) => DoneSet::from_ranges(&config.hosts, &config.ports, &state.done)?,
+        None => DoneSet::new(&config.hosts, &config.ports),
+    };
+    let config = &config;
     let mut sink = Sink {
         reporter: &mut reporter,
         progress: &progress,
         done_before: 0,
         open_before: 0,
+        done: &done,
+        config,
+        checkpoint: Checkpoint::new(config.resume_file.clone(), config.checkpoint_every),
+        stage: 0,
+        position: 0,
     };
     let mut stats = ScanStats::default();
     // Connect scans cover every host; after a SYN scan, only the IPv6 ones are left.
@@ -144,11 +203,16 @@ pub fn run(config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         let report = |sink: &mut Sink, ip: Ipv4Addr, port: u16, reason: Reason| {
             sink.result(PortResult::filtered(IpAddr::V4(ip), port, reason))
         };
+        let fresh = |ip: Ipv4Addr, port: u16| {
+            !done.contains(&config.hosts, &config.ports, IpAddr::V4(ip), port)
+        };
         if config.shard.count == 1 {
             for &(ip, reason) in &side.unroutable {
                 for &port in config.ports.as_slice() {
-                    stats.ports_done += 1;
-                    report(&mut sink, ip, port, reason).map_err(write_err)?;
+                    if fresh(ip, port) {
+                        stats.ports_done += 1;
+                        report(&mut sink, ip, port, reason).map_err(write_err)?;
+                    }
                 }
             }
         } else if !side.unroutable.is_empty() {
@@ -159,6 +223,7 @@ pub fn run(config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
             for (ip, port) in order.iter(&v4, &config.ports, 0) {
                 if let IpAddr::V4(a) = ip
                     && let Some(&reason) = reasons.get(&a)
+                    && fresh(a, port)
                 {
                     stats.ports_done += 1;
                     report(&mut sink, a, port, reason).map_err(write_err)?;
@@ -169,7 +234,14 @@ pub fn run(config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
             if stats.interrupted {
                 break;
             }
+            for (ip, port) in done.pairs(&config.hosts, &config.ports) {
+                prepared.scan.mark_done(ip, port);
+            }
+            sink.position = resume_start(config, sink.stage);
             let s = prepared.scan.run(&mut sink, stop)?;
+            if !s.interrupted {
+                sink.stage += 1;
+            }
             add(&mut stats, &s);
             sink.done_before = stats.ports_done;
             sink.open_before = stats.open;
@@ -180,9 +252,12 @@ pub fn run(config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
     {
         let order = ScanOrder::new(hosts, &config.ports, config.seed, config.shard);
         let ports = &config.ports;
+        // Pairs an interrupted run reported are skipped (the order is the same).
+        sink.position = 0;
         let pair_at = |pos: u64| {
             let (h, p) = order.pair_at_position(pos);
-            Some((hosts.get(h)?, ports.get(p)?))
+            let (ip, port) = (hosts.get(h)?, ports.get(p)?);
+            (!done.contains(&config.hosts, ports, ip, port)).then_some((ip, port))
         };
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         let s = connect::run_parallel(
@@ -196,6 +271,19 @@ pub fn run(config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         add(&mut stats, &s);
     }
     progress.finish();
+    if stats.interrupted {
+        let path = sink.checkpoint.path().display().to_string();
+        match sink.save(false) {
+            Ok(()) => eprintln!(
+                "synscan: interrupted; finish the scan with: synscan --resume {}",
+                shell_word(&path)
+            ),
+            Err(e) => eprintln!("synscan: interrupted; cannot write resume file '{path}': {e}"),
+        }
+    } else {
+        sink.checkpoint
+            .remove(config.resume.as_ref().map(|(f, _)| f.as_path()));
+    }
     stats.elapsed = started.elapsed();
     stats.hosts_total = config.hosts.len();
     stats.ports_total = order_all.len();
@@ -212,6 +300,17 @@ pub fn run(config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         stats,
         report: Some(report),
     })
+}
+
+/// `s` quoted for a shell when it needs it.
+fn shell_word(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:=@,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 fn add(total: &mut ScanStats, s: &ScanStats) {
@@ -403,6 +502,7 @@ fn prepare_syn(config: &ScanConfig, v4: &HostSet, explicit: bool) -> Result<Opti
             cookie: Cookie::from_seed(config.seed),
             opts,
             recorder: recorder.clone(),
+            start: resume_start(config, engines.len() as u32),
         };
         engines.push(PreparedSyn {
             scan: SynScan::new(job, channels)?,
@@ -413,6 +513,15 @@ fn prepare_syn(config: &ScanConfig, v4: &HostSet, explicit: bool) -> Result<Opti
         engines,
         unroutable,
     }))
+}
+
+/// Where the first pass of SYN engine `stage` starts: a resumed run's saved position for the
+/// engine that was running, else 0.
+fn resume_start(config: &ScanConfig, stage: u32) -> u64 {
+    match &config.resume {
+        Some((_, state)) if state.stage == stage => state.position,
+        _ => 0,
+    }
 }
 
 /// The first source port, from `--source-port` or the seed, and listening-free sockets bound

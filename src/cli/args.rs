@@ -175,6 +175,21 @@ pub struct Args {
     #[arg(long = "no-progress")]
     pub no_progress: bool,
 
+    /// Finish the scan saved in FILE (by Ctrl-C or a checkpoint): same targets, ports, seed and
+    /// order; pairs already reported are neither probed nor reported again. Only output
+    /// options, --states, --rate, --pcap and the resume options may be given with it.
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
+
+    /// Where the resume state is saved on Ctrl-C and every --checkpoint-every. Default:
+    /// synscan.resume in the current directory (with --resume, the file resumed from).
+    #[arg(long = "resume-file", value_name = "FILE")]
+    pub resume_file: Option<PathBuf>,
+
+    /// How often a running scan rewrites its resume file (default 5s).
+    #[arg(long = "checkpoint-every", value_name = "DURATION", value_parser = parse_duration)]
+    pub checkpoint_every: Option<Duration>,
+
     /// Accepted for nmap compatibility: synscan never does reverse DNS.
     #[arg(short = 'n', hide = true)]
     pub no_dns: bool,
@@ -182,6 +197,104 @@ pub struct Args {
     /// Accepted for nmap compatibility: synscan never pings first (-Pn).
     #[arg(long = "no-ping", hide = true)]
     pub no_ping: bool,
+}
+
+/// Options that may go with `--resume` (clap ids): where results go and how fast; the scan
+/// itself comes from the resume file.
+pub const RESUME_MAY_CHANGE: &[&str] = &[
+    "resume",
+    "resume_file",
+    "checkpoint_every",
+    "format",
+    "output",
+    "output_normal",
+    "output_ndjson",
+    "output_grepable",
+    "output_xml",
+    "output_list",
+    "states",
+    "no_progress",
+    "rate",
+    "pcap",
+    "no_dns",
+    "no_ping",
+];
+
+impl Args {
+    /// Takes the output side of `new` (the `--resume` command line) into these arguments,
+    /// which came from a resume file.
+    pub fn with_outputs_of(mut self, new: Args) -> Args {
+        self.format = new.format;
+        self.output = new.output;
+        self.output_normal = new.output_normal;
+        self.output_ndjson = new.output_ndjson;
+        self.output_grepable = new.output_grepable;
+        self.output_xml = new.output_xml;
+        self.output_list = new.output_list;
+        self.states = new.states;
+        self.no_progress = new.no_progress;
+        self.rate = new.rate.or(self.rate);
+        self.pcap = new.pcap;
+        self.resume = new.resume;
+        self.resume_file = new.resume_file;
+        self.checkpoint_every = new.checkpoint_every;
+        self
+    }
+
+    /// The scan these arguments describe, written back as arguments for a resume file:
+    /// `targets` and `excludes` already read from files and resolved, `seed` explicit, the
+    /// port list expanded, and no output options.
+    pub fn scan_argv(
+        &self,
+        targets: &[String],
+        excludes: &[String],
+        ports: &crate::target::PortList,
+        seed: u64,
+    ) -> Vec<String> {
+        let mut v: Vec<String> = targets.to_vec();
+        let mut opt = |flag: &str, value: Option<String>| {
+            if let Some(value) = value {
+                v.push(format!("--{flag}={value}"));
+            }
+        };
+        let dur = |d: Option<Duration>| d.map(|d| format!("{}ms", d.as_secs_f64() * 1e3));
+        opt(
+            "exclude",
+            (!excludes.is_empty()).then(|| excludes.join(",")),
+        );
+        opt("ports", Some(ports.compact()));
+        opt("scan-type", self.scan_type.map(|t| t.as_str().to_string()));
+        opt("rate", self.rate.map(|n| n.to_string()));
+        opt("retries", self.retries.map(|n| n.to_string()));
+        opt("timeout", dur(self.timeout));
+        opt("max-inflight", self.max_inflight.map(|n| n.to_string()));
+        opt("seed", Some(seed.to_string()));
+        opt(
+            "shard",
+            self.shard.map(|s| format!("{}/{}", s.index, s.count)),
+        );
+        opt("interface", self.interface.clone());
+        opt("source-ip", self.source_ip.map(|a| a.to_string()));
+        opt("source-port", self.source_port.map(|p| p.to_string()));
+        opt("router-mac", self.router_mac.map(|m| m.to_string()));
+        opt("wait", dur(self.wait));
+        opt("send-path", self.send_path.map(|p| p.as_str().to_string()));
+        for (flag, on) in [
+            ("--no-reset", self.no_reset),
+            ("--include-broadcast", self.include_broadcast),
+        ] {
+            if on {
+                v.push(flag.into());
+            }
+        }
+        // Targets after `--`, so none is taken for an option.
+        let (opts, targets): (Vec<String>, Vec<String>) =
+            v.into_iter().partition(|a| a.starts_with("--"));
+        opts.into_iter()
+            .chain(std::iter::once("--".to_string()))
+            .chain(targets)
+            .collect()
+    }
 }
 
 /// Rewrites nmap's multi-letter short flags to the long flags clap knows. Only exact tokens

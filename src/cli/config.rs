@@ -71,6 +71,14 @@ pub struct ScanConfig {
     pub progress: bool,
     /// The command line, for output headers.
     pub command_line: String,
+    /// The scan's own arguments, for the resume file.
+    pub scan_argv: Vec<String>,
+    /// Where the resume state is saved.
+    pub resume_file: PathBuf,
+    /// How often it is rewritten.
+    pub checkpoint_every: Duration,
+    /// `--resume`: the file, and the state read from it.
+    pub resume: Option<(PathBuf, crate::resume::ResumeState)>,
 }
 
 impl ScanConfig {
@@ -108,6 +116,17 @@ impl ScanConfig {
             return Err(Error::input("empty item in --exclude list"));
         }
         let hosts = target::build_hosts_with(&targets, &excludes, args.include_broadcast)?;
+        // Names are saved resolved, so a resumed scan walks the same addresses.
+        let resolved: Vec<String> = targets
+            .iter()
+            .map(|t| {
+                hosts
+                    .names()
+                    .iter()
+                    .find(|(_, name)| *name == t)
+                    .map_or_else(|| t.clone(), |(ip, _)| ip.to_string())
+            })
+            .collect();
         let ports = match (&args.ports, args.top_ports) {
             (Some(expr), _) => PortList::parse(expr)?,
             (None, Some(n)) => PortList::top(n)?,
@@ -126,6 +145,7 @@ impl ScanConfig {
         };
         let defaults = ConnectOptions::default();
         let seed = args.seed.unwrap_or_else(rand::random);
+        let scan_argv = args.scan_argv(&resolved, &excludes, &ports, seed);
         Ok(ScanConfig {
             hosts,
             ports,
@@ -155,7 +175,42 @@ impl ScanConfig {
             states: args.states,
             progress: !args.no_progress,
             command_line,
+            scan_argv,
+            resume_file: args
+                .resume_file
+                .clone()
+                .or_else(|| args.resume.clone())
+                .unwrap_or_else(|| PathBuf::from(crate::resume::DEFAULT_PATH)),
+            checkpoint_every: args
+                .checkpoint_every
+                .unwrap_or(crate::resume::DEFAULT_EVERY),
+            resume: None,
         })
+    }
+
+    /// Attaches the state of `--resume FILE`, after checking that the saved arguments still
+    /// describe the same hosts and ports (a changed name or list file would walk another
+    /// order), and restores the target names.
+    pub fn attach_resume(
+        &mut self,
+        file: PathBuf,
+        state: crate::resume::ResumeState,
+    ) -> Result<()> {
+        if self.hosts.len() != state.hosts || self.ports.compact() != state.ports {
+            return Err(Error::input(format!(
+                "resume file '{}': its targets no longer expand to the {} hosts and ports {} it was saved with",
+                file.display(),
+                state.hosts,
+                state.ports
+            )));
+        }
+        for (ip, name) in &state.names {
+            if self.hosts.contains(*ip) {
+                self.hosts.set_name(*ip, name.clone());
+            }
+        }
+        self.resume = Some((file, state));
+        Ok(())
     }
 
     /// The per-attempt timeout.

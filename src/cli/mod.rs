@@ -8,7 +8,7 @@ mod toolkit;
 use crate::error::{Error, Result};
 use crate::scan;
 use args::Args;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use config::ScanConfig;
 use std::ffi::OsString;
 use std::io::Write;
@@ -55,17 +55,64 @@ pub fn run(argv: Vec<OsString>) -> Result<u8> {
         }
         _ => {}
     }
-    let args = match Args::try_parse_from(args::normalize(argv)) {
-        Ok(a) => a,
+    let matches = match Args::command().try_get_matches_from(args::normalize(argv)) {
+        Ok(m) => m,
         Err(e) => return clap_error(e),
     };
-    let config = ScanConfig::from_args(args, command_line, &mut std::io::stdin().lock())?;
+    let args = Args::from_arg_matches(&matches).map_err(|e| Error::input(one_line(&e)))?;
+    let config = match args.resume.clone() {
+        Some(file) => resumed_config(&file, &matches, args, command_line)?,
+        None => ScanConfig::from_args(args, command_line, &mut std::io::stdin().lock())?,
+    };
     let outcome = scan::run(config, &stop)?;
     Ok(if outcome.stats.interrupted {
         EXIT_INTERRUPTED
     } else {
         0
     })
+}
+
+/// The configuration of `--resume FILE`: the scan from the file, the outputs (and `--rate`)
+/// from this command line. Any other scan option here is an error, not silently dropped.
+fn resumed_config(
+    file: &std::path::Path,
+    matches: &clap::ArgMatches,
+    args: Args,
+    command_line: String,
+) -> Result<ScanConfig> {
+    use clap::parser::ValueSource;
+    let command = Args::command();
+    if let Some(id) = matches.ids().find(|id| {
+        command.get_arguments().any(|a| a.get_id() == *id)
+            && matches.value_source(id.as_str()) == Some(ValueSource::CommandLine)
+            && !args::RESUME_MAY_CHANGE.contains(&id.as_str())
+    }) {
+        let what = if id.as_str() == "targets" {
+            "targets".to_string()
+        } else {
+            format!("--{}", id.as_str().replace('_', "-"))
+        };
+        return Err(Error::input(format!(
+            "--resume takes the scan from '{}': {what} cannot be given with it (only outputs, --states, --rate, --pcap, --resume-file, --checkpoint-every)",
+            file.display()
+        )));
+    }
+    let state = crate::resume::ResumeState::load(file)?;
+    let saved = std::iter::once("synscan".to_string()).chain(state.argv.iter().cloned());
+    let saved = Args::try_parse_from(saved).map_err(|e| {
+        Error::input(format!(
+            "resume file '{}': bad arguments: {}",
+            file.display(),
+            one_line(&e)
+        ))
+    })?;
+    let mut config = ScanConfig::from_args(
+        saved.with_outputs_of(args),
+        command_line,
+        &mut std::io::empty(),
+    )?;
+    config.attach_resume(file.to_path_buf(), state)?;
+    Ok(config)
 }
 
 /// clap's message as one line: its lines up to the usage, joined.

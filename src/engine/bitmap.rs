@@ -65,6 +65,38 @@ impl Bitmap {
     }
 }
 
+impl Bitmap {
+    /// The set bits as sorted, disjoint half-open ranges `[start, end)`: the compact form
+    /// the resume file stores. Reads only the pages that were written.
+    pub fn ranges(&self) -> Vec<(u64, u64)> {
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        for (pi, slot) in self.pages.iter().enumerate() {
+            let Some(page) = slot.get() else {
+                continue;
+            };
+            for (wi, word) in page.iter().enumerate() {
+                let mut w = word.load(Ordering::Relaxed);
+                let base = pi as u64 * PAGE_BITS + wi as u64 * 64;
+                while w != 0 {
+                    let start = w.trailing_zeros() as u64;
+                    let run = (w >> start).trailing_ones() as u64;
+                    let (s, e) = (base + start, base + start + run);
+                    match out.last_mut() {
+                        Some(last) if last.1 == s => last.1 = e,
+                        _ => out.push((s, e)),
+                    }
+                    w = if start + run >= 64 {
+                        0
+                    } else {
+                        w & !(((1u64 << run) - 1) << start)
+                    };
+                }
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +111,33 @@ mod tests {
         assert!(!b.get(5));
         assert!(!b.set(200_000), "out of range is ignored");
         assert!(!b.get(1 << 40));
+    }
+
+    #[test]
+    fn ranges_merge_across_words_and_pages() {
+        let b = Bitmap::new(3 * PAGE_BITS);
+        for i in (60..130).chain([
+            5,
+            PAGE_BITS - 1,
+            PAGE_BITS,
+            PAGE_BITS + 1,
+            3 * PAGE_BITS - 1,
+        ]) {
+            b.set(i);
+        }
+        for i in 192..256 {
+            b.set(i);
+        }
+        assert_eq!(
+            b.ranges(),
+            vec![
+                (5, 6),
+                (60, 130),
+                (192, 256),
+                (PAGE_BITS - 1, PAGE_BITS + 2),
+                (3 * PAGE_BITS - 1, 3 * PAGE_BITS)
+            ]
+        );
+        assert!(Bitmap::new(10).ranges().is_empty());
     }
 }

@@ -65,6 +65,8 @@ pub(crate) struct Shared {
     pub last_reply_us: AtomicU64,
     /// Retransmission timeout from the RTT estimator (0: no RTT sample yet).
     pub rto_us: AtomicU64,
+    /// The sender's position in its first pass (saved in resume files).
+    pub position: AtomicU64,
 }
 
 impl Shared {
@@ -90,6 +92,9 @@ pub(crate) struct Plan {
     pub cookie: Cookie,
     pub opts: SynOptions,
     pub recorder: Option<crate::toolkit::pcap::Recorder>,
+    /// Where the first pass starts (a resumed scan goes on from its saved position, then
+    /// wraps round to the pairs before it).
+    pub start: u64,
 }
 
 impl Plan {
@@ -150,12 +155,16 @@ pub struct SynJob {
     pub opts: SynOptions,
     /// `--pcap`: where probes and replies are recorded.
     pub recorder: Option<crate::toolkit::pcap::Recorder>,
+    /// First position of the first pass (0, or a resume file's).
+    pub start: u64,
 }
 
 /// A SYN scan over open channels.
 pub struct SynScan {
     plan: Arc<Plan>,
     channels: Channels,
+    /// Pairs answered (or, before the scan, already reported by an interrupted run).
+    answered: Bitmap,
 }
 
 impl SynScan {
@@ -171,6 +180,7 @@ impl SynScan {
             cookie,
             opts,
             recorder,
+            start,
         } = job;
         let macs = MacTable::resolve(
             &path,
@@ -179,6 +189,8 @@ impl SynScan {
             channels.reply_tx.as_mut(),
             channels.rx.as_mut(),
         )?;
+        let answered = Bitmap::new(hosts.len() * ports.len() as u64);
+        let start = if start < order.len() { start } else { 0 };
         Ok(SynScan {
             plan: Arc::new(Plan {
                 hosts,
@@ -190,14 +202,26 @@ impl SynScan {
                 cookie,
                 opts,
                 recorder,
+                start,
             }),
             channels,
+            answered,
         })
+    }
+
+    /// Marks a pair reported by an earlier, interrupted run: it is not probed or reported.
+    pub fn mark_done(&self, ip: IpAddr, port: u16) {
+        if self.plan.serves(ip)
+            && let Some(i) = self.plan.index(ip, port)
+        {
+            self.answered.set(i);
+        }
     }
 
     /// Runs the scan, delivering results to `sink` on this thread, until it ends or `stop`.
     pub fn run(self, sink: &mut dyn ResultSink, stop: &AtomicBool) -> Result<ScanStats> {
         let plan = self.plan;
+        let answered = self.answered;
         let Channels {
             tx,
             rx,
@@ -209,7 +233,7 @@ impl SynScan {
             t0: Instant::now(),
             stop: AtomicBool::new(false),
             tx_done: AtomicBool::new(false),
-            answered: Bitmap::new(plan.hosts.len() * plan.ports.len() as u64),
+            answered,
             sent: AtomicU64::new(0),
             replies: AtomicU64::new(0),
             open: AtomicU64::new(0),
@@ -218,6 +242,7 @@ impl SynScan {
             first_reply_us: AtomicU64::new(0),
             last_reply_us: AtomicU64::new(0),
             rto_us: AtomicU64::new(0),
+            position: AtomicU64::new(plan.start),
         });
         let (results_tx, results) = mpsc::channel::<Vec<PortResult>>();
         let (ready_tx, ready) = mpsc::sync_channel::<()>(1);
@@ -264,6 +289,7 @@ impl SynScan {
                 last_tick = Instant::now();
                 let sent = shared.sent.load(Ordering::Relaxed);
                 let done = sent.min(plan.order.len());
+                sink.position(shared.position.load(Ordering::Relaxed));
                 if let Err(e) = sink.tick(done, sent, shared.open.load(Ordering::Relaxed)) {
                     write_err = Some(e);
                     shared.stop.store(true, Ordering::Relaxed);

@@ -131,12 +131,20 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender, batch: us
             batch,
         };
         let mut sent_this_pass = 0u64;
-        for pos in 0..plan.order.len() {
+        // The first pass starts where a resumed scan left off and wraps round; retries walk
+        // the order from its start.
+        let len = plan.order.len();
+        let start = if attempt == 0 { plan.start } else { 0 };
+        for pos in (start..len).chain(0..start) {
             if shared.stopped() {
                 return Ok(());
             }
+            if attempt == 0 {
+                shared.position.store(pos, Ordering::Relaxed);
+            }
             let (h, p) = plan.order.pair_at_position(pos);
-            if attempt > 0 && shared.answered.get(h * nports + p as u64) {
+            // Answered, or reported by the interrupted run this one resumes.
+            if shared.answered.get(h * nports + p as u64) {
                 continue;
             }
             let (Some(IpAddr::V4(dst)), Some(port)) = (plan.hosts.get(h), plan.ports.get(p)) else {

@@ -52,6 +52,15 @@ pub enum SendPath {
 }
 
 impl SendPath {
+    /// The name [`SendPath::parse`] takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendPath::Pnet => "pnet",
+            SendPath::Mmsg => "mmsg",
+            SendPath::Ring => "ring",
+        }
+    }
+
     /// Parses `pnet`, `mmsg` or `ring`.
     pub fn parse(s: &str) -> Option<SendPath> {
         match s {

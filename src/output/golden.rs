@@ -34,6 +34,7 @@ fn render(format: Format) -> String {
         ports_expr: "22,80,443,8080".into(),
         ports_per_host: 4,
         hosts_total: 2,
+        resumed: false,
     };
     let lo: IpAddr = "127.0.0.1".parse().unwrap();
     let far: IpAddr = "10.9.9.9".parse().unwrap();

@@ -51,6 +51,9 @@ pub struct RunInfo {
     pub ports_per_host: u64,
     /// Number of hosts.
     pub hosts_total: u64,
+    /// A `--resume` run: ports reported by the interrupted run are not counted here, so
+    /// unseen ports are not taken for filtered ones.
+    pub resumed: bool,
 }
 
 /// Which states are listed port by port (the others are only counted).
@@ -311,7 +314,7 @@ impl Reporter {
         for h in &mut hosts {
             h.listed.sort_by_key(|r| r.port);
             let seen: u64 = h.counts.iter().sum();
-            if !stats.interrupted && seen < self.run.ports_per_host && h.up {
+            if !stats.interrupted && !self.run.resumed && seen < self.run.ports_per_host && h.up {
                 let missing = self.run.ports_per_host - seen;
                 h.counts[PortState::Filtered as usize] += missing;
                 *h.reasons

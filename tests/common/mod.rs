@@ -22,7 +22,18 @@ pub struct Output {
 }
 
 /// Runs `cmd` with stdin `input`, killing it after `limit`.
-pub fn run_cmd(mut cmd: Command, input: &[u8], limit: Duration) -> Output {
+pub fn run_cmd(cmd: Command, input: &[u8], limit: Duration) -> Output {
+    run_cmd_signalled(cmd, input, limit, None)
+}
+
+/// [`run_cmd`], sending `signal` (a `kill -s` name: INT, KILL ...) to the process `after`
+/// it starts.
+pub fn run_cmd_signalled(
+    mut cmd: Command,
+    input: &[u8],
+    limit: Duration,
+    signal: Option<(Duration, &str)>,
+) -> Output {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -44,10 +55,21 @@ pub fn run_cmd(mut cmd: Command, input: &[u8], limit: Duration) -> Output {
         let _ = err.read_to_string(&mut s);
         s
     });
-    let deadline = Instant::now() + limit;
+    let started = Instant::now();
+    let deadline = started + limit;
+    let mut signal = signal;
     let status = loop {
         if let Some(st) = child.try_wait().expect("wait") {
             break Some(st);
+        }
+        if let Some((after, name)) = signal
+            && started.elapsed() >= after
+        {
+            // Not yet reaped, so the PID is still this child's.
+            let _ = Command::new("kill")
+                .args(["-s", name, &child.id().to_string()])
+                .status();
+            signal = None;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
