@@ -203,6 +203,8 @@ pub struct ScanStats {
     pub interrupted: bool,
     /// Frames the kernel dropped before the receiver read them, when known.
     pub kernel_drops: Option<u64>,
+    /// The probes-per-second rate congestion control lowered the scan to, if it did.
+    pub slowed_to: Option<u64>,
 }
 
 impl ScanStats {

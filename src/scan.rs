@@ -319,6 +319,10 @@ fn add(total: &mut ScanStats, s: &ScanStats) {
     total.open += s.open;
     total.elapsed += s.elapsed;
     total.interrupted |= s.interrupted;
+    total.slowed_to = match (total.slowed_to, s.slowed_to) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     total.kernel_drops = match (total.kernel_drops, s.kernel_drops) {
         (Some(a), Some(b)) => Some(a + b),
         (a, b) => a.or(b),

@@ -100,6 +100,94 @@ fn twenty_percent_loss_with_three_retries_finds_at_least_99_percent() {
     );
 }
 
+/// Scans ports 1-20000 of the lab target; returns (port → state) and the text summary line.
+fn states_and_summary(lab: &ScriptLab) -> (BTreeMap<u16, String>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("scan.txt");
+    let out = synscan_in(
+        Some(&lab.scanner()),
+        &[
+            "-sS",
+            "10.201.0.2",
+            "-p",
+            "1-20000",
+            "--states",
+            "all",
+            "--format",
+            "ndjson",
+            "-oN",
+            text.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let states = parse_ndjson(&out.stdout)
+        .into_iter()
+        .map(|l| (l.port, l.state))
+        .collect();
+    let summary = std::fs::read_to_string(&text)
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("synscan done:"))
+        .unwrap_or_default()
+        .to_string();
+    (states, summary)
+}
+
+#[test]
+fn a_target_dropping_syns_beyond_2000_per_second_slows_the_scan_instead_of_losing_ports() {
+    let lab = ScriptLab::up();
+    let want: BTreeMap<u16, String> = (1..=20000u16)
+        .map(|p| {
+            let s = match p {
+                22 | 80 | 443 | 8080 => "open",
+                81..=83 => "filtered",
+                _ => "closed",
+            };
+            (p, s.to_string())
+        })
+        .collect();
+    // Without a limit nothing is lost, and the rate is left alone.
+    let (states, summary) = states_and_summary(&lab);
+    assert_eq!(states, want);
+    assert!(!summary.contains("slowed"), "{summary}");
+    // The target now takes at most 2000 SYNs a second (after a burst of 50) and drops the
+    // rest: the first pass, at full speed, gets about 1% of its answers.
+    let tgt = format!("{}tgt", lab.prefix);
+    let ipt = |rule: &[&str]| {
+        let mut cmd = vec!["ip", "netns", "exec", &tgt, "iptables", "-A", "INPUT"];
+        cmd.extend_from_slice(rule);
+        sh(&cmd);
+    };
+    ipt(&[
+        "-p",
+        "tcp",
+        "--syn",
+        "-m",
+        "limit",
+        "--limit",
+        "2000/s",
+        "--limit-burst",
+        "50",
+        "-j",
+        "ACCEPT",
+    ]);
+    ipt(&["-p", "tcp", "--syn", "-j", "DROP"]);
+    let (states, summary) = states_and_summary(&lab);
+    let wrong: Vec<_> = want
+        .iter()
+        .filter(|(p, s)| states.get(p) != Some(s))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{} wrong, e.g. {:?}; {summary}",
+        wrong.len(),
+        &wrong[..wrong.len().min(5)]
+    );
+    assert_eq!(states.len(), want.len());
+    assert!(summary.contains("slowed to"), "{summary}");
+}
+
 /// (seconds, destination address, destination port) of every SYN from `src` seen on `iface`
 /// of namespace `ns`.
 fn probes_on(

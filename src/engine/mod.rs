@@ -67,6 +67,8 @@ pub(crate) struct Shared {
     pub rto_us: AtomicU64,
     /// The sender's position in its first pass (saved in resume files).
     pub position: AtomicU64,
+    /// The rate congestion control lowered sending to (0: never lowered).
+    pub slowed_to: AtomicU64,
 }
 
 impl Shared {
@@ -243,6 +245,7 @@ impl SynScan {
             last_reply_us: AtomicU64::new(0),
             rto_us: AtomicU64::new(0),
             position: AtomicU64::new(plan.start),
+            slowed_to: AtomicU64::new(0),
         });
         let (results_tx, results) = mpsc::channel::<Vec<PortResult>>();
         let (ready_tx, ready) = mpsc::sync_channel::<()>(1);
@@ -316,6 +319,7 @@ impl SynScan {
             elapsed: shared.t0.elapsed(),
             interrupted,
             kernel_drops: rx_result?,
+            slowed_to: Some(shared.slowed_to.load(Ordering::Relaxed)).filter(|&r| r > 0),
             ..ScanStats::default()
         };
         stats.ports_done = shared.replies.load(Ordering::Relaxed);

@@ -106,21 +106,50 @@ impl Pending<'_> {
     }
 }
 
+/// What one pass sent, for the loss and congestion decisions after its cool-down.
+#[derive(Clone, Copy)]
+struct PassRecord {
+    /// Replies counted when the pass began.
+    replies_before: u64,
+    /// Probes sent.
+    sent: u64,
+    /// Time spent sending them.
+    secs: f64,
+}
+
 fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender, batch: usize) -> Result<()> {
     let mss = (plan.path.mtu.clamp(576, 65535) - 40) as u16;
     let template = SynTemplate::new(plan.path.src_mac, plan.path.src, plan.opts.ttl, mss, 64240);
-    let mut limiter = RateLimiter::new(plan.opts.rate);
+    let mut rate = plan.opts.rate;
     let nports = plan.ports.len() as u64;
-    // Replies counted when the previous retry pass began, and its probes.
-    let mut retry_pass: Option<(u64, u64)> = None;
+    // The first pass, with the share of its probes answered once known; the last retry pass.
+    let mut first: Option<(PassRecord, Option<f64>)> = None;
+    let mut retry_pass: Option<PassRecord> = None;
     for attempt in 0..=plan.opts.max_retries {
         if attempt > 0 {
             cooldown(plan, shared);
-            if attempt > plan.opts.retries && !still_losing(shared, retry_pass) {
+            let replies = shared.replies.load(Ordering::Relaxed);
+            if let Some((p0, answered @ None)) = &mut first {
+                *answered = Some(answered_share(p0, replies));
+            }
+            let slower = match (first, retry_pass) {
+                (Some((_, Some(f0))), Some(last)) => congested_rate(f0, &last, replies, rate),
+                _ => None,
+            };
+            if let Some(r) = slower {
+                rate = Some(r);
+                shared.slowed_to.store(r, Ordering::Relaxed);
+            }
+            if attempt > plan.opts.retries
+                && slower.is_none()
+                && !still_losing(retry_pass.as_ref(), replies)
+            {
                 return Ok(());
             }
         }
+        let mut limiter = RateLimiter::new(rate);
         let replies_before = shared.replies.load(Ordering::Relaxed);
+        let pass_start = Instant::now();
         let sport = plan.sport(attempt);
         let mut pending = Pending {
             template: &template,
@@ -185,12 +214,49 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender, batch: us
         if sent_this_pass == 0 {
             return Ok(());
         }
-        if attempt > 0 {
-            retry_pass = Some((replies_before, sent_this_pass));
+        let record = PassRecord {
+            replies_before,
+            sent: sent_this_pass,
+            secs: pass_start.elapsed().as_secs_f64().max(1e-4),
+        };
+        if attempt == 0 {
+            first = Some((record, None));
+        } else {
+            retry_pass = Some(record);
         }
     }
     cooldown(plan, shared);
     Ok(())
+}
+
+/// Share of a pass's probes answered by the time `replies` were counted.
+fn answered_share(pass: &PassRecord, replies: u64) -> f64 {
+    replies.saturating_sub(pass.replies_before) as f64 / pass.sent.max(1) as f64
+}
+
+/// Fewest answers in a retry pass that can show congestion (fewer are noise).
+const CONGESTION_MIN_ANSWERS: u64 = 16;
+
+/// Lowest rate congestion control goes down to, in probes per second.
+const MIN_RATE: u64 = 100;
+
+/// The send rate for the next pass when the last retry pass shows loss caused by speed, as
+/// nmap slows down on drops. A retry pass resends only unanswered probes: under random loss
+/// or filtering few of them are answered, but when the path (or the target) drops what
+/// arrives too fast, resent probes are answered about as often as first ones (at least half
+/// the first pass's share `f0`) and still no more than half of them are. The pass's answers
+/// per second then estimate what the path carries; the next pass goes at that, kept between
+/// a sixteenth and half of the rate just used.
+fn congested_rate(f0: f64, last: &PassRecord, replies: u64, rate: Option<u64>) -> Option<u64> {
+    let recovered = replies.saturating_sub(last.replies_before);
+    let share = answered_share(last, replies);
+    if recovered < CONGESTION_MIN_ANSWERS || share >= 0.5 || share < f0 / 2.0 {
+        return None;
+    }
+    let sent_rate = (last.sent as f64 / last.secs).min(rate.map_or(f64::MAX, |r| r as f64));
+    let carried = recovered as f64 / last.secs;
+    let next = carried.clamp(sent_rate / 16.0, sent_rate / 2.0);
+    Some((next as u64).max(MIN_RATE))
 }
 
 /// Fraction of a retry pass's probes that must be answered for another pass beyond
@@ -198,15 +264,8 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender, batch: us
 const LOSS_EVIDENCE: f64 = 0.1;
 
 /// True when the last retry pass got answers for at least [`LOSS_EVIDENCE`] of its probes.
-fn still_losing(shared: &Shared, retry_pass: Option<(u64, u64)>) -> bool {
-    let Some((replies_before, sent)) = retry_pass else {
-        return false;
-    };
-    let recovered = shared
-        .replies
-        .load(Ordering::Relaxed)
-        .saturating_sub(replies_before);
-    sent > 0 && recovered as f64 >= LOSS_EVIDENCE * sent as f64
+fn still_losing(retry_pass: Option<&PassRecord>, replies: u64) -> bool {
+    retry_pass.is_some_and(|p| answered_share(p, replies) >= LOSS_EVIDENCE)
 }
 
 /// The cool-down after a pass: `--wait` if given; else the RTO (srtt + 4 rttvar) of the RTTs
@@ -257,5 +316,50 @@ fn cooldown(plan: &Plan, shared: &Shared) {
             return;
         }
         std::thread::sleep(Duration::from_micros((cd / 20).clamp(200, 5000)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pass(sent: u64, secs: f64) -> PassRecord {
+        PassRecord {
+            replies_before: 1000,
+            sent,
+            secs,
+        }
+    }
+
+    #[test]
+    fn random_loss_and_filtering_do_not_slow_the_scan() {
+        // 5% loss each way on a host answering every port: most resent probes are answered.
+        assert_eq!(
+            congested_rate(0.9, &pass(6400, 0.02), 1000 + 5800, None),
+            None
+        );
+        // A sweep of mostly dead hosts with some loss: resent probes are rarely answered.
+        let sweep = pass(6_400_000, 12.8);
+        assert_eq!(congested_rate(0.015, &sweep, 1000 + 9000, None), None);
+        // A handful of late answers is noise.
+        assert_eq!(
+            congested_rate(0.001, &pass(20000, 0.05), 1000 + 10, None),
+            None
+        );
+    }
+
+    #[test]
+    fn loss_at_speed_slows_to_what_the_path_carries() {
+        // 150 of 20000 answered at full speed, then 100 of 19850 resent: a 2000/s limit.
+        let last = pass(19850, 0.05);
+        let r = congested_rate(0.0075, &last, 1000 + 100, None).expect("congested");
+        // Answers came at 2000/s, below a sixteenth of the 397 000/s sent: a sixteenth.
+        assert_eq!(r, 397_000 / 16);
+        // At 25 000/s, 1600 of 19700 answered: on to the carried rate, 2000/s.
+        let r = congested_rate(0.0075, &pass(19700, 0.8), 1000 + 1600, Some(r)).unwrap();
+        assert_eq!(r, 2000);
+        // A tiny carried rate stops at the floor.
+        let r = congested_rate(0.5, &pass(400, 4.0), 1000 + 100, Some(200)).unwrap();
+        assert_eq!(r, MIN_RATE);
     }
 }

@@ -76,6 +76,7 @@ fn render(format: Format) -> String {
         elapsed: Duration::from_millis(1500),
         interrupted: true,
         kernel_drops: None,
+        slowed_to: None,
     })
     .unwrap();
     let bytes = buf.0.lock().unwrap().clone();

@@ -353,7 +353,7 @@ pub fn summary_line(report: &Report) -> String {
     let s = &report.stats;
     let hosts = s.hosts_total;
     format!(
-        "{} {} up of {}, {} ports scanned, {} open, {:.2} s, {} probes sent ({:.0}/s){}{}",
+        "{} {} up of {}, {} ports scanned, {} open, {:.2} s, {} probes sent ({:.0}/s){}{}{}",
         report.hosts_up(),
         if report.hosts_up() == 1 {
             "host"
@@ -368,6 +368,10 @@ pub fn summary_line(report: &Report) -> String {
         s.rate(),
         match s.kernel_drops {
             Some(d) => format!(", {d} dropped by kernel"),
+            None => String::new(),
+        },
+        match s.slowed_to {
+            Some(r) => format!(", slowed to {r}/s after losses at speed"),
             None => String::new(),
         },
         if s.interrupted { ", interrupted" } else { "" },
