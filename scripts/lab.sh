@@ -16,8 +16,8 @@
 #               (ip route add local ... dev lo): open 80,443 on every address, others closed.
 # With LAB_BENCH=1 (scripts/bench.sh), also:
 #   PREFIXsink  a frame sink: s3 10.201.4.1/24 <-> k0 10.201.4.2/24; the scanner routes
-#               10.128.0.0/9 there. k0 runs NAPI in its own kernel thread, so the sink's
-#               receive work is not charged to the sender's core.
+#               10.128.0.0/9 there. k0 runs NAPI in its own kernel thread, pinned to the
+#               last CPU, so the sink's receive work is not charged to the sender's core.
 #   10.201.0.3  a second target address in PREFIXtgt with BENCH_PORTS (30 ports) open.
 #   10.210.0.0/17 answered by PREFIXany like 10.202.0.0/20 (port 80 open).
 # Listeners are python3 processes that exit by themselves after LAB_TTL seconds (default 900);
@@ -75,6 +75,15 @@ bench_extras() {
   # the default path queues 1000 per CPU; the peers would lose replies to the lab itself.)
   ns sink ethtool -K k0 gro on rx-gro-list on >/dev/null
   ns sink sh -c 'echo 1 > /sys/class/net/k0/threaded'
+  # ... and that thread stays on the last CPU: when the scheduler put it on the sender's core,
+  # every sender (synscan, masscan, zmap alike) shared its core with the sink and the send
+  # rates halved at random between runs.
+  last_cpu=$(( $(nproc) - 1 ))
+  if [ "$last_cpu" -gt 0 ]; then
+    for pid in $(ps -eo pid=,comm= | awk '$2 ~ /^napi\/k0-/ {print $1}'); do
+      taskset -p -c "$last_cpu" "$pid" >/dev/null 2>&1 || true
+    done
+  fi
   ns scan ip route add 10.128.0.0/9 via 10.201.4.2
   ns tgt ip addr add 10.201.0.3/24 dev t0
   ns any ip route add local 10.210.0.0/17 dev lo

@@ -5,6 +5,7 @@
 //! seconds (atomically: a temporary file renamed over it), so `kill -9` loses at most that
 //! window. A scan that finishes removes it.
 
+use crate::cli::config::plain;
 use crate::engine::Bitmap;
 use crate::error::{Error, Result};
 use crate::target::{HostSet, PortList};
@@ -224,15 +225,6 @@ impl Checkpoint {
         if self.written || resumed_from == Some(self.path.as_path()) {
             let _ = std::fs::remove_file(&self.path);
         }
-    }
-}
-
-/// An I/O error's message without Rust's " (os error N)" suffix.
-fn plain(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
     }
 }
 

@@ -64,6 +64,25 @@ fn results(ndjson: &str, allow_torn_end: bool) -> Vec<(u16, String)> {
         .collect()
 }
 
+/// Runs `synscan --resume` to the end; returns its results.
+fn finish(ns: &str, resume: &str) -> Vec<(u16, String)> {
+    let out = run_in(
+        ns,
+        &[
+            "--resume",
+            resume,
+            "--states",
+            "all",
+            "--format",
+            "ndjson",
+            "--no-progress",
+        ],
+        None,
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    results(&out.stdout, false)
+}
+
 /// Asserts two runs together reported every port exactly once, with its true state.
 fn assert_union_is_truth(first: &[(u16, String)], second: &[(u16, String)]) {
     let mut seen = BTreeMap::new();
@@ -283,21 +302,7 @@ fn sigkill_loses_at_most_the_window_since_the_last_checkpoint() {
         done.is_subset(&reported),
         "the checkpoint lists only results already written"
     );
-    let second = run_in(
-        &ns,
-        &[
-            "--resume",
-            &resume,
-            "--states",
-            "all",
-            "--format",
-            "ndjson",
-            "--no-progress",
-        ],
-        None,
-    );
-    assert_eq!(second.code, Some(0), "{second:?}");
-    let b = results(&second.stdout, false);
+    let b = finish(&ns, &resume);
     // Only what was reported after the last checkpoint comes again, and nothing is lost.
     let again: Vec<(u16, String)> = b
         .iter()
@@ -360,21 +365,7 @@ fn connect_scan_sigint_then_resume_and_csv_stays_whole() {
         })
         .collect();
     assert!(a.len() > 1000 && a.len() < 60000, "{} results", a.len());
-    let second = run_in(
-        &ns,
-        &[
-            "--resume",
-            &resume,
-            "--states",
-            "all",
-            "--format",
-            "ndjson",
-            "--no-progress",
-        ],
-        None,
-    );
-    assert_eq!(second.code, Some(0), "{second:?}");
-    assert_union_is_truth(&a, &results(&second.stdout, false));
+    assert_union_is_truth(&a, &finish(&ns, &resume));
 }
 
 #[test]

@@ -257,7 +257,7 @@ impl Args {
                 v.push(format!("--{flag}={value}"));
             }
         };
-        let dur = |d: Option<Duration>| d.map(|d| format!("{}ms", d.as_secs_f64() * 1e3));
+        let dur = |d: Option<Duration>| d.map(|d| format!("{}ns", d.as_nanos()));
         opt(
             "exclude",
             (!excludes.is_empty()).then(|| excludes.join(",")),
@@ -444,6 +444,82 @@ mod tests {
                 "-sS"
             ]
         );
+    }
+
+    #[test]
+    fn scan_argv_round_trips_every_scan_option() {
+        let parse = |v: &[&str]| {
+            let argv = std::iter::once("synscan").chain(v.iter().copied());
+            Args::try_parse_from(normalize(argv.map(OsString::from).collect())).unwrap()
+        };
+        let a = parse(&[
+            "10.0.0.0/24",
+            "-p",
+            "22,80-90",
+            "-sS",
+            "--rate",
+            "500",
+            "--retries",
+            "3",
+            "--timeout",
+            "1500ms",
+            "--max-inflight",
+            "9",
+            "--shard",
+            "2/3",
+            "-e",
+            "eth9",
+            "-S",
+            "10.0.0.9",
+            "--source-port",
+            "4000",
+            "--router-mac",
+            "02:00:00:00:00:01",
+            "--wait",
+            "0.1s",
+            "--send-path",
+            "ring",
+            "--no-reset",
+            "--include-broadcast",
+            "-oX",
+            "out.xml",
+            "--states",
+            "all",
+        ]);
+        let ports = crate::target::PortList::parse("22,80-90").unwrap();
+        let argv = a.scan_argv(&["10.0.0.0/24".into()], &["10.0.0.5".into()], &ports, 77);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let b = parse(&argv);
+        // Every scan option survives; outputs are not saved.
+        let scan = |x: &Args| {
+            format!(
+                "{:?} {:?}",
+                (
+                    &x.targets,
+                    &x.ports,
+                    x.scan_type,
+                    x.rate,
+                    x.retries,
+                    x.timeout,
+                    x.max_inflight,
+                    x.shard,
+                ),
+                (
+                    &x.interface,
+                    x.source_ip,
+                    x.source_port,
+                    x.router_mac,
+                    x.wait,
+                    x.send_path,
+                    x.no_reset,
+                    x.include_broadcast,
+                )
+            )
+        };
+        assert_eq!(scan(&b), scan(&a));
+        assert_eq!(b.seed, Some(77));
+        assert_eq!(b.exclude, vec!["10.0.0.5".to_string()]);
+        assert_eq!(b.output_xml, None);
     }
 
     #[test]

@@ -298,7 +298,7 @@ fn create(path: &Path) -> Result<Destination> {
 }
 
 /// An I/O error's message without Rust's " (os error N)" suffix.
-fn plain(e: &io::Error) -> String {
+pub(crate) fn plain(e: &io::Error) -> String {
     let s = e.to_string();
     match s.find(" (os error") {
         Some(i) => s[..i].to_string(),
