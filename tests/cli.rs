@@ -401,9 +401,12 @@ fn ctrl_c_prints_what_was_found_and_exits_130() {
     // 201 ports at 20 probes/s: the scan lasts 10 s, interrupted after 1.5 s.
     let dir = tempfile::tempdir().unwrap();
     let xml = dir.path().join("partial.xml");
+    let resume = dir.path().join("r");
     let child = Command::new(bin())
         .arg("-oX")
         .arg(&xml)
+        .arg("--resume-file")
+        .arg(&resume)
         .args([
             "-sT",
             "127.0.0.1",
@@ -428,12 +431,16 @@ fn ctrl_c_prints_what_was_found_and_exits_130() {
     let x = std::fs::read_to_string(&xml).unwrap();
     assert!(x.contains(r#"exit="error" errormsg="interrupted""#), "{x}");
     assert!(x.trim_end().ends_with("</nmaprun>"), "{x}");
+    assert!(resume.exists(), "an interrupted scan saves its resume file");
 }
 
 #[test]
 fn ctrl_c_text_summary_says_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
     let child = Command::new(bin())
         .args(["-sT", "127.0.0.1", "-p", "1-500", "--rate", "50"])
+        .arg("--resume-file")
+        .arg(dir.path().join("r"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

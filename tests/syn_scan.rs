@@ -395,6 +395,8 @@ fn cap_line(pid: u32, key: &str) -> Option<String> {
 #[test]
 fn capabilities_are_zero_while_probing() {
     let _g = LOOPBACK.lock().unwrap_or_else(|e| e.into_inner());
+    // Stopped with SIGINT below: its resume file goes to a temporary directory.
+    let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(bin())
         .args([
             "-sS",
@@ -406,6 +408,8 @@ fn capabilities_are_zero_while_probing() {
             "--format",
             "ndjson",
         ])
+        .arg("--resume-file")
+        .arg(dir.path().join("r"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
