@@ -201,10 +201,16 @@ pub struct ScanStats {
     pub elapsed: Duration,
     /// True when the scan was stopped early (Ctrl-C).
     pub interrupted: bool,
+    /// True when `--host-timeout` ended the scan.
+    pub timed_out: bool,
+    /// Hosts left unfinished by `--host-timeout`.
+    pub hosts_timed_out: u64,
     /// Frames the kernel dropped before the receiver read them, when known.
     pub kernel_drops: Option<u64>,
     /// The probes-per-second rate congestion control lowered the scan to, if it did.
     pub slowed_to: Option<u64>,
+    /// Which ranking chose the ports ("top 1000 ports of nmap's ranking (...)"), if one did.
+    pub ports_source: Option<String>,
 }
 
 impl ScanStats {
@@ -231,6 +237,8 @@ pub trait ResultSink {
     /// Where the engine's first pass has got to in its order (before each tick), for the
     /// resume file.
     fn position(&mut self, _pos: u64) {}
+    /// A line of `-v`/`-d` detail from the engine (pass timing, decisions).
+    fn note(&mut self, _text: &str) {}
 }
 
 impl ResultSink for Vec<PortResult> {

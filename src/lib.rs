@@ -30,6 +30,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod capture;
 pub mod cli;
 pub mod connect;
 pub mod engine;
@@ -42,6 +43,7 @@ pub mod probe;
 pub mod rate;
 pub mod resume;
 pub mod route;
+pub mod rtt;
 pub mod scan;
 pub mod services;
 mod sys;

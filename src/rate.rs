@@ -17,10 +17,14 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    /// A limiter for `rate` probes per second (`None`: no limit).
-    pub fn new(rate: Option<u64>) -> RateLimiter {
+    /// A limiter for `rate` probes per second (`None`: no limit); below one per second the
+    /// gap between probes is `1/rate` seconds (`--scan-delay`).
+    pub fn new(rate: Option<f64>) -> RateLimiter {
         RateLimiter {
-            interval_ns: rate.map(|r| 1_000_000_000 / r.max(1)).unwrap_or(0),
+            interval_ns: rate
+                .filter(|r| r.is_finite() && *r > 0.0)
+                .map(|r| ((1e9 / r) as u64).max(1))
+                .unwrap_or(0),
             start: Instant::now(),
             tat_ns: 0,
         }
@@ -49,6 +53,21 @@ impl RateLimiter {
     }
 }
 
+/// A rate as people read it: `850/s`, `20.2k/s`, `1.41M/s`.
+pub fn human(r: f64) -> String {
+    if r >= 1e6 {
+        format!("{:.2}M/s", r / 1e6)
+    } else if r >= 1e4 {
+        format!("{:.1}k/s", r / 1e3)
+    } else if r >= 1e3 {
+        format!("{:.2}k/s", r / 1e3)
+    } else if r >= 10.0 {
+        format!("{r:.0}/s")
+    } else {
+        format!("{r:.2}/s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,7 +82,7 @@ mod tests {
 
     #[test]
     fn counts_at_most_rate_plus_burst_in_a_window() {
-        let mut r = RateLimiter::new(Some(1000));
+        let mut r = RateLimiter::new(Some(1000.0));
         let t0 = r.start;
         let mut sent = 0;
         // Simulated clock: try every 10 µs for 100 ms.
@@ -75,5 +94,25 @@ mod tests {
         }
         // 100 probes for 100 ms plus at most 5 ms (+1) of burst.
         assert!((100..=106).contains(&sent), "{sent}");
+    }
+
+    #[test]
+    fn fractional_rates_space_probes_out() {
+        // --scan-delay 2s: one probe, then nothing for two seconds.
+        let mut r = RateLimiter::new(Some(0.5));
+        let t0 = r.start;
+        assert!(r.try_acquire(t0, 1).is_ok());
+        let wait = r.try_acquire(t0, 1).unwrap_err();
+        assert!(wait > Duration::from_millis(1900), "{wait:?}");
+        assert!(r.try_acquire(t0 + Duration::from_secs(2), 1).is_ok());
+    }
+
+    #[test]
+    fn rates_read_as_people_write_them() {
+        assert_eq!(human(20_192.880_6), "20.2k/s");
+        assert_eq!(human(1_412_000.0), "1.41M/s");
+        assert_eq!(human(1500.0), "1.50k/s");
+        assert_eq!(human(850.4), "850/s");
+        assert_eq!(human(0.5), "0.50/s");
     }
 }

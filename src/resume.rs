@@ -39,6 +39,10 @@ pub struct ResumeState {
     pub hosts: u64,
     /// The port list written compactly, checked on resume.
     pub ports: String,
+    /// The run's SYN cookie key, so a resumed run validates replies to the probes the
+    /// interrupted run sent. Secret: the file is created readable by its owner only.
+    #[serde(default)]
+    pub cookie_key: Option<[u64; 2]>,
     /// The engine that was running (IPv4 SYN paths in order, then connect).
     pub stage: u32,
     /// That engine's next position in its first pass.
@@ -77,7 +81,8 @@ impl ResumeState {
         tmp.push(format!(".tmp{}", std::process::id()));
         let tmp = PathBuf::from(tmp);
         let result = (|| {
-            let f = crate::cli::config::create_file(&tmp)
+            // The file holds the cookie key: readable by its owner only.
+            let f = crate::cli::config::create_file_mode(&tmp, 0o600)
                 .map_err(|e| io::Error::other(e.to_string()))?;
             let mut w = io::BufWriter::new(f);
             serde_json::to_writer(&mut w, self)?;
@@ -240,6 +245,7 @@ mod tests {
             names: vec![("127.0.0.1".parse().unwrap(), "localhost".into())],
             hosts: 2,
             ports: "1-3".into(),
+            cookie_key: Some([1, 2]),
             stage: 0,
             position: 4,
             done: vec![(0, 2), (5, 6)],
@@ -252,6 +258,9 @@ mod tests {
         let path = dir.path().join("r");
         state().save(&path).unwrap();
         assert_eq!(ResumeState::load(&path).unwrap(), state());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the key is readable by its owner only");
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),
             1,

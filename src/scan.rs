@@ -13,14 +13,13 @@ use crate::event::{PortResult, Reason, ResultSink, ScanStats};
 use crate::output::progress::Progress;
 use crate::output::{self, Report, Reporter, RunInfo};
 use crate::privilege;
-use crate::probe::Cookie;
 use crate::resume::{Checkpoint, DoneSet, ResumeState};
 use crate::route::{LinkKind, Path, Route, RouteError, kernel_route};
 use crate::target::{HostSet, ScanOrder, splitmix64};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 /// What a finished (or interrupted) scan leaves.
 pub struct Outcome {
@@ -61,6 +60,7 @@ impl Sink<'_> {
                 .collect(),
             hosts: c.hosts.len(),
             ports: c.ports.compact(),
+            cookie_key: Some(c.cookie.key()),
             stage: self.stage,
             position: self.position,
             done: self.done.ranges(),
@@ -80,7 +80,16 @@ impl ResultSink for Sink<'_> {
     fn result(&mut self, r: PortResult) -> io::Result<()> {
         self.done
             .mark(&self.config.hosts, &self.config.ports, r.ip, r.port);
+        if self.config.verbose > 0 && r.state == crate::event::PortState::Open {
+            // nmap's -v line, on stderr so that stdout stays one format.
+            self.progress
+                .println(&format!("Discovered open port {}/tcp on {}", r.port, r.ip));
+        }
         self.reporter.result(r)
+    }
+
+    fn note(&mut self, text: &str) {
+        self.progress.println(&format!("synscan: {text}"));
     }
 
     fn tick(&mut self, done: u64, _sent: u64, open: u64) -> io::Result<()> {
@@ -98,14 +107,6 @@ impl ResultSink for Sink<'_> {
     }
 }
 
-/// Most SYN retries when passes keep showing loss (nmap's default --max-retries is 10).
-const MAX_ADAPTIVE_RETRIES: u32 = 8;
-
-/// Default SYN retries: enough to ride out a few percent of loss.
-const SYN_RETRIES: u32 = 2;
-/// Default SYN cool-down bound.
-const SYN_TIMEOUT: Duration = Duration::from_secs(1);
-
 /// A SYN scan ready to run, its privileges already dropped.
 struct PreparedSyn {
     scan: SynScan,
@@ -116,6 +117,9 @@ struct PreparedSyn {
 /// Runs the scan `config` describes until it ends or `stop` is set.
 pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
     let started = std::time::Instant::now();
+    // Every host starts with the scan, so --host-timeout is one deadline for all of them.
+    let deadline = config.host_timeout.map(|d| started + d);
+    config.connect.deadline = deadline;
     let (v4, v6) = config.hosts.split_families();
     let explicit_syn = config.scan_type == Some(ScanType::Syn);
     let want_syn = config.scan_type != Some(ScanType::Connect) && !v4.is_empty();
@@ -150,7 +154,7 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
                 privilege::HOW_TO_ENABLE
             );
         } else {
-            syn = prepare_syn(&config, &v4, explicit_syn)?;
+            syn = prepare_syn(&config, &v4, explicit_syn, deadline)?;
         }
     }
     let scan_type = if syn.is_some() {
@@ -158,7 +162,7 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
     } else {
         ScanType::Connect
     };
-    let order_all = ScanOrder::new(&config.hosts, &config.ports, config.seed, config.shard);
+    let order_all = config.order(&config.hosts);
     let run = RunInfo {
         args: config.command_line.clone(),
         start: SystemTime::now(),
@@ -167,6 +171,9 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         ports_per_host: config.ports.len() as u64,
         hosts_total: config.hosts.len(),
         resumed: config.resume.is_some(),
+        verbose: config.verbose,
+        debug: config.debug,
+        open_only: config.open_only,
     };
     let outputs = std::mem::take(&mut config.outputs);
     let writers = outputs
@@ -219,7 +226,7 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
             // Only this shard's pairs: walk its part of the order.
             let reasons: std::collections::HashMap<Ipv4Addr, Reason> =
                 side.unroutable.iter().copied().collect();
-            let order = ScanOrder::new(&v4, &config.ports, config.seed, config.shard);
+            let order = config.order(&v4);
             for (ip, port) in order.iter(&v4, &config.ports, 0) {
                 if let IpAddr::V4(a) = ip
                     && let Some(&reason) = reasons.get(&a)
@@ -231,7 +238,7 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
             }
         }
         for prepared in side.engines {
-            if stats.interrupted {
+            if stats.interrupted || stats.timed_out {
                 break;
             }
             for (ip, port) in done.pairs(&config.hosts, &config.ports) {
@@ -249,8 +256,9 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
     }
     if let Some(hosts) = connect_hosts
         && !stats.interrupted
+        && !stats.timed_out
     {
-        let order = ScanOrder::new(hosts, &config.ports, config.seed, config.shard);
+        let order = config.order(hosts);
         let ports = &config.ports;
         // Pairs an interrupted run reported are skipped (the order is the same).
         sink.position = 0;
@@ -287,6 +295,17 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
     stats.elapsed = started.elapsed();
     stats.hosts_total = config.hosts.len();
     stats.ports_total = order_all.len();
+    stats.ports_source = config.ports_source.clone();
+    if stats.timed_out {
+        stats.hosts_timed_out = unfinished_hosts(config, &order_all, &done);
+        eprintln!(
+            "synscan: --host-timeout reached: {} of {} hosts not finished (their results so far are kept)",
+            stats.hosts_timed_out, stats.hosts_total
+        );
+    }
+    if config.verbose > 0 && !stats.interrupted && !config.open_only {
+        reporter.set_silent(silent_runs(&config.hosts, &reporter));
+    }
     let report = reporter.finish(stats.clone()).map_err(write_err)?;
     let proxies = report.syn_proxies();
     if !proxies.is_empty() {
@@ -300,6 +319,46 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         stats,
         report: Some(report),
     })
+}
+
+/// Runs of consecutive hosts (first, how many) the reporter never heard of: no answer and
+/// nothing listed. Listed by `-v`, as nmap lists down hosts.
+fn silent_runs(hosts: &HostSet, reporter: &Reporter) -> Vec<(IpAddr, u64)> {
+    let mut runs: Vec<(IpAddr, u64)> = Vec::new();
+    let mut prev: Option<IpAddr> = None;
+    for ip in (0..hosts.len()).filter_map(|i| hosts.get(i)) {
+        if reporter.knows(ip) {
+            prev = None;
+            continue;
+        }
+        let next_of_prev = match (prev, ip) {
+            (Some(IpAddr::V4(p)), IpAddr::V4(a)) => u32::from(p).checked_add(1) == Some(a.into()),
+            (Some(IpAddr::V6(p)), IpAddr::V6(a)) => u128::from(p).checked_add(1) == Some(a.into()),
+            _ => false,
+        };
+        match runs.last_mut() {
+            Some((_, n)) if next_of_prev => *n += 1,
+            _ => runs.push((ip, 1)),
+        }
+        prev = Some(ip);
+    }
+    runs
+}
+
+/// Hosts of this shard with a pair not reported: what `--host-timeout` left unfinished.
+fn unfinished_hosts(config: &ScanConfig, order: &ScanOrder, done: &DoneSet) -> u64 {
+    let seen = crate::engine::Bitmap::new(config.hosts.len());
+    let mut count = 0;
+    for (ip, port) in order.iter(&config.hosts, &config.ports, 0) {
+        if !done.contains(&config.hosts, &config.ports, ip, port)
+            && let Some(h) = config.hosts.index_of(ip)
+            && !seen.get(h)
+        {
+            seen.set(h);
+            count += 1;
+        }
+    }
+    count
 }
 
 /// `s` quoted for a shell when it needs it.
@@ -319,6 +378,7 @@ fn add(total: &mut ScanStats, s: &ScanStats) {
     total.open += s.open;
     total.elapsed += s.elapsed;
     total.interrupted |= s.interrupted;
+    total.timed_out |= s.timed_out;
     total.slowed_to = match (total.slowed_to, s.slowed_to) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -438,7 +498,12 @@ fn special_addresses(
 /// Finds each target's path, raises CAP_NET_RAW, opens every path's channels, drops every
 /// capability, reserves the source ports and resolves next hops. `None`: fall back to
 /// connect() (an interface without a link layer).
-fn prepare_syn(config: &ScanConfig, v4: &HostSet, explicit: bool) -> Result<Option<SynSide>> {
+fn prepare_syn(
+    config: &ScanConfig,
+    v4: &HostSet,
+    explicit: bool,
+    deadline: Option<std::time::Instant>,
+) -> Result<Option<SynSide>> {
     let a = &config.syn;
     let (groups, unroutable) = group_by_path(v4, a)?;
     if let Some((path, _)) = groups
@@ -464,18 +529,12 @@ fn prepare_syn(config: &ScanConfig, v4: &HostSet, explicit: bool) -> Result<Opti
         })
         .collect();
     privilege::drop_all()?;
-    let retries = a.retries.unwrap_or(SYN_RETRIES);
-    // --retries 0 is one pass, exactly; otherwise lossy paths may earn more passes.
-    let max_retries = if retries == 0 {
-        0
-    } else {
-        retries.max(MAX_ADAPTIVE_RETRIES)
-    };
+    let (retries, max_retries) = (a.retries, a.max_retries);
     let recorder = match &config.pcap {
         Some(path) => {
             let f = crate::cli::config::create_file(path)?;
             Some(
-                crate::toolkit::pcap::Recorder::create(f)
+                crate::capture::Recorder::create(f)
                     .map_err(|e| Error::io(format!("--pcap {}", path.display()), e))?,
             )
         }
@@ -487,23 +546,32 @@ fn prepare_syn(config: &ScanConfig, v4: &HostSet, explicit: bool) -> Result<Opti
         let (sport, reserved) = source_ports(path.src, a.source_port, max_retries, config.seed);
         let opts = SynOptions {
             rate: config.connect.rate,
+            min_rate: a.min_rate,
             retries,
             max_retries,
             wait: a.wait,
-            timeout: a.timeout.unwrap_or(SYN_TIMEOUT),
+            timeout: a.max_rtt,
+            min_rtt: a.min_rtt,
+            initial_rtt: a.initial_rtt,
+            deadline,
+            detail: if config.debug > 0 {
+                2
+            } else {
+                config.verbose.min(1)
+            },
             sport,
             fixed_sport: a.source_port.is_some(),
             reset: a.reset,
-            ttl: 64,
+            ttl: a.ttl,
         };
         let job = SynJob {
             hosts: v4.clone(),
             group,
             ports: config.ports.clone(),
-            order: ScanOrder::new(v4, &config.ports, config.seed, config.shard),
+            order: config.order(v4),
             path,
             router_mac: a.router_mac,
-            cookie: Cookie::from_seed(config.seed),
+            cookie: config.cookie,
             opts,
             recorder: recorder.clone(),
             start: resume_start(config, engines.len() as u32),
@@ -586,7 +654,7 @@ fn dry_run(config: &ScanConfig, v4: &HostSet) -> Result<Outcome> {
     let sport = a
         .source_port
         .unwrap_or_else(|| default_sport(&mut config.seed.clone()));
-    let order = ScanOrder::new(v4, &config.ports, config.seed, config.shard);
+    let order = config.order(v4);
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let n = engine::dry_run(
@@ -595,7 +663,7 @@ fn dry_run(config: &ScanConfig, v4: &HostSet) -> Result<Outcome> {
         &order,
         src,
         sport,
-        &Cookie::from_seed(config.seed),
+        &config.cookie,
         &mut out,
     )
     .map_err(|e| Error::io("write dry run", e))?;

@@ -5,16 +5,8 @@ mod common;
 
 use common::*;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind")
-}
 
 #[test]
 fn malformed_input_is_one_line_and_exit_2() {
@@ -88,8 +80,62 @@ fn malformed_input_is_one_line_and_exit_2() {
             vec!["127.0.0.1", "-p", "80", "--top-ports", "10"],
             "--top-ports",
         ),
+        // nmap's and masscan's flags, well and badly used.
+        (vec!["127.0.0.1", "-oA", "-"], "-oA takes a file name base"),
+        (vec!["127.0.0.1", "--rate", "1G"], "1G"),
+        (vec!["127.0.0.1", "--rate", "10x"], "10x"),
+        (
+            vec!["127.0.0.1", "--rate", "5", "--min-rate", "10"],
+            "--min-rate 10",
+        ),
+        (vec!["127.0.0.1", "-T9"], "'9'"),
+        (vec!["127.0.0.1", "-T", "quick"], "quick"),
+        (
+            vec!["127.0.0.1", "--retries", "5", "--max-retries", "2"],
+            "--retries 5 is above --max-retries 2",
+        ),
+        (
+            vec![
+                "127.0.0.1",
+                "--min-rtt-timeout",
+                "2s",
+                "--max-rtt-timeout",
+                "1s",
+            ],
+            "--min-rtt-timeout",
+        ),
+        (vec!["127.0.0.1", "--scan-delay", "0"], "--scan-delay"),
+        (vec!["127.0.0.1", "--ttl", "0"], "--ttl"),
+        (vec!["127.0.0.1", "--host-timeout", "never"], "never"),
+        (vec!["127.0.0.1", "-F", "-p", "80"], "--fast"),
+        (vec!["127.0.0.1", "--open", "--states", "all"], "--open"),
+        (
+            vec!["127.0.0.1", "--servicedb", &missing],
+            "cannot read --servicedb file",
+        ),
+        (vec!["127.0.0.1", "--servicedb", &empty], "no TCP port"),
+        (
+            vec!["127.0.0.1", "-O"],
+            "-O (OS detection) is not supported",
+        ),
+        (vec!["127.0.0.1", "-A"], "-A (OS and version detection"),
+        (vec!["127.0.0.1", "-sC"], "no scripting engine"),
+        (vec!["127.0.0.1", "--script", "vuln"], "no scripting engine"),
+        (
+            vec!["127.0.0.1", "-sU"],
+            "-sU (UDP scan) is not yet supported",
+        ),
+        (vec!["127.0.0.1", "-sn"], "not yet supported"),
+        (vec!["127.0.0.1", "-sV"], "not yet supported"),
+        (vec!["127.0.0.1", "-6"], "-6 is not yet supported"),
+        (vec!["127.0.0.1", "-PS80"], "not yet supported"),
+        (vec!["127.0.0.1", "-PE"], "not yet supported"),
+        (vec!["127.0.0.1", "-sA"], "-sA is not supported"),
+        (vec!["127.0.0.1", "--traceroute"], "synscan trace"),
+        (vec!["127.0.0.1", "--banners"], "not yet supported"),
+        (vec!["127.0.0.1", "-iR", "10"], "-iR"),
     ];
-    assert!(cases.len() >= 30);
+    assert!(cases.len() >= 60);
     for (args, needle) in cases {
         let out = synscan(&args);
         assert_eq!(out.code, Some(2), "{args:?}: {out:?}");
@@ -126,8 +172,9 @@ fn help_and_version_exit_0() {
 
 #[test]
 fn input_list_from_stdin_and_file_with_excludes() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port().to_string();
+    let mut net = Net::new();
+    net.listen(&[4321]);
+    let port = "4321".to_string();
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("targets.txt");
     std::fs::write(
@@ -137,7 +184,7 @@ fn input_list_from_stdin_and_file_with_excludes() {
     .unwrap();
     let excl = dir.path().join("excl.txt");
     std::fs::write(&excl, "127.0.0.3\n").unwrap();
-    let out = synscan(&[
+    let out = net.synscan(&[
         "-sT",
         "-iL",
         list.to_str().unwrap(),
@@ -160,8 +207,7 @@ fn input_list_from_stdin_and_file_with_excludes() {
         ("127.0.0.1", "open")
     );
 
-    let out = synscan_in(
-        None,
+    let out = net.synscan_input(
         &[
             "-sT", "-iL", "-", "-p", &port, "--states", "all", "--format", "ndjson",
         ],
@@ -177,9 +223,10 @@ fn input_list_from_stdin_and_file_with_excludes() {
 
 #[test]
 fn hostname_is_resolved_once_and_named_in_output() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port().to_string();
-    let out = synscan(&["-sT", "localhost", "-p", &port]);
+    let mut net = Net::new();
+    net.listen(&[4322]);
+    let port = "4322".to_string();
+    let out = net.synscan(&["-sT", "localhost", "-p", &port]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(
         out.stdout.contains("Scan report for localhost (127.0.0.1)"),
@@ -200,14 +247,11 @@ fn hostname_is_resolved_once_and_named_in_output() {
 
 #[test]
 fn ipv6_loopback_by_connect() {
-    let Ok(l) = TcpListener::bind("[::1]:0") else {
-        eprintln!("no IPv6 loopback here");
-        return;
-    };
-    let port = l.local_addr().unwrap().port();
-    let closed = free_port();
+    let mut net = Net::new();
+    net.listen6(&[4323]);
+    let (port, closed) = (4323u16, 4324u16);
     let ports = format!("{port},{closed}");
-    let out = synscan(&["::1", "-p", &ports, "--states", "all", "--format", "ndjson"]);
+    let out = net.synscan(&["::1", "-p", &ports, "--states", "all", "--format", "ndjson"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     let mut lines = parse_ndjson(&out.stdout);
     lines.sort();
@@ -220,11 +264,12 @@ fn ipv6_loopback_by_connect() {
 
 #[test]
 fn every_format_to_files_at_once() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port().to_string();
+    let mut net = Net::new();
+    net.listen(&[4325]);
+    let port = "4325".to_string();
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
-    let out = synscan(&[
+    let out = net.synscan(&[
         "-sT",
         "127.0.0.1",
         "-p",
@@ -256,16 +301,16 @@ fn every_format_to_files_at_once() {
     assert!(read("o.gnmap").contains(&format!("Ports: {port}/open/tcp")));
     assert!(read("o.xml").contains(&format!("portid=\"{port}\"><state state=\"open\"")));
     assert!(read("o.list").contains(&format!("open tcp {port} 127.0.0.1 ")));
-    let json = synscan(&["-sT", "127.0.0.1", "-p", &port, "--format", "json"]);
+    let json = net.synscan(&["-sT", "127.0.0.1", "-p", &port, "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(v[0]["port"].as_u64(), Some(port.parse().unwrap()));
 }
 
 #[test]
 fn dash_sends_a_shorthand_format_to_stdout_alone() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port().to_string();
-    let out = synscan(&["-sT", "127.0.0.1", "-p", &port, "-oX", "-"]);
+    let mut net = Net::new();
+    net.listen(&[4326]);
+    let out = net.synscan(&["-sT", "127.0.0.1", "-p", "4326", "-oX", "-"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.starts_with("<?xml"), "{}", out.stdout);
     assert!(
@@ -303,15 +348,15 @@ fn connect_rate_is_a_cap_for_the_whole_scan() {
 
 #[test]
 fn xml_is_accepted_by_ndiff_and_nmap_xsl() {
-    let a = TcpListener::bind("127.0.0.1:0").unwrap();
-    let b = TcpListener::bind("127.0.0.1:0").unwrap();
-    let pa = a.local_addr().unwrap().port();
-    let pb = b.local_addr().unwrap().port();
+    let mut net = Net::new();
+    let (pa, pb) = (4327u16, 4328u16);
+    net.listen(&[pa]);
+    let b = net.listen(&[pb]);
     let ports = format!("{pa},{pb}");
     let dir = tempfile::tempdir().unwrap();
     let x1 = dir.path().join("1.xml");
     let x2 = dir.path().join("2.xml");
-    let out = synscan(&[
+    let out = net.synscan(&[
         "-sT",
         "127.0.0.1",
         "-p",
@@ -320,8 +365,8 @@ fn xml_is_accepted_by_ndiff_and_nmap_xsl() {
         x1.to_str().unwrap(),
     ]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    drop(b);
-    let out = synscan(&[
+    net.lab.stop(b);
+    let out = net.synscan(&[
         "-sT",
         "127.0.0.1",
         "-p",
@@ -369,7 +414,9 @@ fn xml_is_accepted_by_ndiff_and_nmap_xsl() {
 
 #[test]
 fn broken_pipe_exits_quietly() {
-    let mut child = Command::new(bin())
+    let net = Net::new();
+    let mut child = net
+        .synscan_cmd()
         .args([
             "-sT",
             "127.0.0.1",
@@ -396,13 +443,15 @@ fn broken_pipe_exits_quietly() {
 
 #[test]
 fn ctrl_c_prints_what_was_found_and_exits_130() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port().to_string();
+    let mut net = Net::new();
+    net.listen(&[4329]);
+    let port = "4329".to_string();
     // 201 ports at 20 probes/s: the scan lasts 10 s, interrupted after 1.5 s.
     let dir = tempfile::tempdir().unwrap();
     let xml = dir.path().join("partial.xml");
     let resume = dir.path().join("r");
-    let child = Command::new(bin())
+    let child = net
+        .synscan_cmd()
         .arg("-oX")
         .arg(&xml)
         .arg("--resume-file")
@@ -436,8 +485,10 @@ fn ctrl_c_prints_what_was_found_and_exits_130() {
 
 #[test]
 fn ctrl_c_text_summary_says_interrupted() {
+    let net = Net::new();
     let dir = tempfile::tempdir().unwrap();
-    let child = Command::new(bin())
+    let child = net
+        .synscan_cmd()
         .args(["-sT", "127.0.0.1", "-p", "1-500", "--rate", "50"])
         .arg("--resume-file")
         .arg(dir.path().join("r"))
@@ -500,8 +551,13 @@ fn wait_with_deadline(mut child: std::process::Child, limit: Duration) -> (Optio
 
 #[test]
 fn progress_line_is_drawn_on_a_terminal() {
+    let net = Net::new();
     // `script` gives synscan a pseudo-terminal; the progress line goes to it.
-    let cmd = format!("{} -sT 127.0.0.1 -p 1-600 --rate 1500 --format list", bin());
+    let cmd = format!(
+        "ip netns exec {} {} -sT 127.0.0.1 -p 1-600 --rate 1500 --format list",
+        net.ns,
+        bin()
+    );
     let out = run_cmd(
         {
             let mut c = Command::new("script");
@@ -554,10 +610,11 @@ fn output_files_belong_to_the_sudo_user() {
         is_root(),
         "handing files to another user needs root (CI runs as root)"
     );
+    let net = Net::new();
     let dir = tempfile::tempdir().unwrap();
     let xml = dir.path().join("o.xml");
     let txt = dir.path().join("o.txt");
-    let mut c = Command::new(bin());
+    let mut c = net.synscan_cmd();
     c.args(["-sT", "127.0.0.1", "-p", "1", "-oX"])
         .arg(&xml)
         .arg("-o")
@@ -572,7 +629,7 @@ fn output_files_belong_to_the_sudo_user() {
     }
     // Without sudo's variables the files stay the caller's.
     let own = dir.path().join("own.xml");
-    let mut c = Command::new(bin());
+    let mut c = net.synscan_cmd();
     c.args(["-sT", "127.0.0.1", "-p", "1", "-oX"]).arg(&own);
     c.env_remove("SUDO_UID").env_remove("SUDO_GID");
     assert_eq!(run_cmd(c, b"", Duration::from_secs(30)).code, Some(0));

@@ -6,17 +6,9 @@ mod common;
 
 use common::*;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn listeners(n: usize) -> (Vec<TcpListener>, BTreeSet<u16>) {
-    let ls: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    let ports = ls.iter().map(|l| l.local_addr().unwrap().port()).collect();
-    (ls, ports)
-}
 
 fn states(out: &str) -> BTreeMap<(String, u16), (String, String)> {
     let lines = parse_ndjson(out);
@@ -28,13 +20,17 @@ fn states(out: &str) -> BTreeMap<(String, u16), (String, String)> {
     map
 }
 
+/// Thirty ports spread over the range.
+const THIRTY: [u16; 30] = [
+    1, 7, 21, 22, 25, 80, 443, 1023, 1024, 1025, 3306, 5432, 6379, 8000, 8080, 8443, 9000, 9999,
+    10000, 20000, 31337, 32768, 40000, 49152, 50000, 55555, 60000, 61000, 65534, 65535,
+];
+
 #[test]
 fn syn_loopback_finds_exactly_the_listeners() {
-    let _g = LOOPBACK.lock().unwrap_or_else(|e| e.into_inner());
-    let (_ls, ours) = listeners(30);
-    let before = loopback_listeners();
-    let out = synscan(&["-sS", "127.0.0.1", "-p-", "--format", "ndjson"]);
-    let after = loopback_listeners();
+    let mut net = Net::new();
+    net.listen(&THIRTY);
+    let out = net.synscan(&["-sS", "127.0.0.1", "-p-", "--format", "ndjson"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stderr.is_empty(), "{}", out.stderr);
     let found: BTreeSet<u16> = parse_ndjson(&out.stdout)
@@ -42,33 +38,21 @@ fn syn_loopback_finds_exactly_the_listeners() {
         .inspect(|l| assert_eq!((l.state.as_str(), l.reason.as_str()), ("open", "syn-ack")))
         .map(|l| l.port)
         .collect();
-    assert_loopback_truth(&found, &ours, &before, &after);
+    // The namespace is the test's own: exactly its listeners are open.
+    assert_eq!(found, BTreeSet::from(THIRTY));
 }
 
 #[test]
 fn syn_loopback_closed_ports_are_reset() {
-    let _g = LOOPBACK.lock().unwrap_or_else(|e| e.into_inner());
-    let (ls, open) = listeners(3);
-    let closed: BTreeSet<u16> = (0..3)
-        .map(|_| {
-            TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        })
-        .filter(|p| !open.contains(p))
-        .collect();
-    let list: Vec<String> = open
-        .iter()
-        .chain(closed.iter())
-        .map(u16::to_string)
-        .collect();
-    let out = synscan(&[
+    let mut net = Net::new();
+    let open = BTreeSet::from([5001u16, 5003, 5005]);
+    let closed = BTreeSet::from([5002u16, 5004, 5006]);
+    net.listen(&open.iter().copied().collect::<Vec<_>>());
+    let out = net.synscan(&[
         "-sS",
         "127.0.0.1",
         "-p",
-        &list.join(","),
+        "5001-5006",
         "--states",
         "all",
         "--format",
@@ -90,7 +74,6 @@ fn syn_loopback_closed_ports_are_reset() {
         );
     }
     assert_eq!(got, want);
-    drop(ls);
 }
 
 /// The lab's ground truth for ports 20-25,79-84,443,8080,8443 (see scripts/lab.sh).
@@ -274,9 +257,23 @@ fn dry_run_covers_every_pair_once_and_shards_partition_it() {
             "{l}"
         );
     }
-    // Same seed, same order; another seed, another order; not host after host.
-    assert_eq!(all, dry(&["10.0.0.0/26", "-p", "1-50", "--seed", "7"]));
-    assert_ne!(all, dry(&["10.0.0.0/26", "-p", "1-50", "--seed", "8"]));
+    // Same seed, same order and source port; another seed, another order; not host after
+    // host. The sequence numbers are keyed by a random key per run, not by the seed.
+    let order = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .map(|l| l.rsplit_once(' ').map_or(l.as_str(), |x| x.0).to_string())
+            .collect()
+    };
+    let again = dry(&["10.0.0.0/26", "-p", "1-50", "--seed", "7"]);
+    assert_eq!(order(&all), order(&again));
+    assert_ne!(
+        all, again,
+        "one seed, one cookie key: replies could be forged"
+    );
+    assert_ne!(
+        order(&all),
+        order(&dry(&["10.0.0.0/26", "-p", "1-50", "--seed", "8"]))
+    );
     let first_hosts: HashSet<&str> = all
         .iter()
         .take(64)
@@ -296,8 +293,10 @@ fn dry_run_covers_every_pair_once_and_shards_partition_it() {
             &format!("{i}/3"),
         ]));
     }
+    let union = order(&union);
     let set: HashSet<&String> = union.iter().collect();
     assert_eq!(set.len(), union.len(), "shards overlap");
+    let all = order(&all);
     let whole: HashSet<&String> = all.iter().collect();
     assert_eq!(set, whole);
     // Excludes and duplicates are honoured.
@@ -325,8 +324,8 @@ fn dry_run_covers_every_pair_once_and_shards_partition_it() {
     assert_eq!(hosts, BTreeSet::from(["10.0.0.1", "10.0.0.2"]));
 }
 
-fn nobody(args: &[&str]) -> Output {
-    let mut c = Command::new("setpriv");
+fn nobody(net: &Net, args: &[&str]) -> Output {
+    let mut c = net.command("setpriv");
     c.args([
         "--reuid=65534",
         "--regid=65534",
@@ -341,24 +340,14 @@ fn nobody(args: &[&str]) -> Output {
 
 #[test]
 fn without_cap_net_raw_falls_back_to_connect_with_the_same_results() {
-    let _g = LOOPBACK.lock().unwrap_or_else(|e| e.into_inner());
-    let (_ls, ours) = listeners(5);
-    let closed = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let list: Vec<String> = ours
-        .iter()
-        .chain([closed].iter())
-        .map(u16::to_string)
-        .collect();
-    let list = list.join(",");
-    let args = ["127.0.0.1", "-p", list.as_str(), "--format", "ndjson"];
-    let raw = synscan(&args);
+    let mut net = Net::new();
+    let ours = BTreeSet::from([5101u16, 5102, 5104, 5107, 5109]);
+    net.listen(&ours.iter().copied().collect::<Vec<_>>());
+    let args = ["127.0.0.1", "-p", "5100-5110", "--format", "ndjson"];
+    let raw = net.synscan(&args);
     assert_eq!(raw.code, Some(0), "{raw:?}");
     assert!(raw.stderr.is_empty());
-    let fallback = nobody(&args);
+    let fallback = nobody(&net, &args);
     assert_eq!(fallback.code, Some(0), "{fallback:?}");
     let notice: Vec<&str> = fallback.stderr.lines().collect();
     assert_eq!(notice.len(), 1, "{:?}", fallback.stderr);
@@ -376,7 +365,7 @@ fn without_cap_net_raw_falls_back_to_connect_with_the_same_results() {
     assert_eq!(open(&raw), ours);
     assert_eq!(open(&fallback), ours);
     // Asking for -sS explicitly without the privilege is an input error.
-    let denied = nobody(&["-sS", "127.0.0.1", "-p", "80"]);
+    let denied = nobody(&net, &["-sS", "127.0.0.1", "-p", "80"]);
     assert_eq!(denied.code, Some(2), "{denied:?}");
     assert!(
         denied.stderr.starts_with("synscan: error: cannot run -sS")
@@ -394,10 +383,11 @@ fn cap_line(pid: u32, key: &str) -> Option<String> {
 
 #[test]
 fn capabilities_are_zero_while_probing() {
-    let _g = LOOPBACK.lock().unwrap_or_else(|e| e.into_inner());
+    let net = Net::new();
     // Stopped with SIGINT below: its resume file goes to a temporary directory.
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(bin())
+    let mut child = net
+        .synscan_cmd()
         .args([
             "-sS",
             "127.0.0.1",
@@ -449,19 +439,15 @@ fn capabilities_are_zero_while_probing() {
 
 #[test]
 fn capture_shows_syn_synack_and_our_rst_with_valid_checksums() {
-    let _g = LOOPBACK.lock().unwrap_or_else(|e| e.into_inner());
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let sport = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let mut net = Net::new();
+    let (port, sport) = (5201u16, 45201u16);
+    net.listen(&[port]);
     let dir = tempfile::tempdir().unwrap();
+    sh(&["chmod", "777", dir.path().to_str().unwrap()]);
     let pcap = dir.path().join("scan.pcap");
     let filter = format!("tcp port {port}");
-    let td = tcpdump(None, "lo", &pcap, &filter);
-    let out = synscan(&[
+    let td = tcpdump(Some(&net.ns), "lo", &pcap, &filter);
+    let out = net.synscan(&[
         "-sS",
         "127.0.0.1",
         "-p",
@@ -530,13 +516,13 @@ fn capture_shows_syn_synack_and_our_rst_with_valid_checksums() {
         "malformed frames: {}",
         String::from_utf8_lossy(&malformed.stdout)
     );
-    drop(l);
 }
 
 #[test]
 fn setcap_binary_runs_syn_as_an_unprivileged_user() {
-    let _g = LOOPBACK.lock().unwrap_or_else(|e| e.into_inner());
-    let (_ls, ours) = listeners(3);
+    let mut net = Net::new();
+    let ours = BTreeSet::from([5301u16, 5302, 5309]);
+    net.listen(&ours.iter().copied().collect::<Vec<_>>());
     let dir = tempfile::tempdir().unwrap();
     sh(&["chmod", "755", dir.path().to_str().unwrap()]);
     let copy = dir.path().join("synscan");
@@ -548,7 +534,7 @@ fn setcap_binary_runs_syn_as_an_unprivileged_user() {
         copy.to_str().unwrap(),
     ]);
     let list: Vec<String> = ours.iter().map(u16::to_string).collect();
-    let mut c = Command::new("setpriv");
+    let mut c = net.command("setpriv");
     c.args([
         "--reuid=65534",
         "--regid=65534",
@@ -740,25 +726,17 @@ fn rate_cap_holds_in_every_100ms_window() {
 
 #[test]
 fn pcap_option_records_every_probe_and_reply() {
-    let _g = LOOPBACK.lock().unwrap_or_else(|e| e.into_inner());
-    let (_ls, open) = listeners(2);
-    let closed = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let mut net = Net::new();
+    let open = BTreeSet::from([5401u16, 5403]);
+    let closed = 5402u16;
+    net.listen(&open.iter().copied().collect::<Vec<_>>());
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("scan.pcap");
-    let list: Vec<String> = open
-        .iter()
-        .chain([closed].iter())
-        .map(u16::to_string)
-        .collect();
-    let out = synscan(&[
+    let out = net.synscan(&[
         "-sS",
         "127.0.0.1",
         "-p",
-        &list.join(","),
+        "5401-5403",
         "--source-port",
         "47123",
         "--pcap",
@@ -769,15 +747,8 @@ fn pcap_option_records_every_probe_and_reply() {
         "all",
     ]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    let f = std::fs::File::open(&pcap).unwrap();
-    let mut r = synscan::toolkit::pcap::PcapReader::new(f).unwrap();
     let (mut syns, mut synacks, mut rsts) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
-    while let Some(rec) = r.next_record().unwrap() {
-        let Ok((_, synscan::wire::Packet::Ipv4(_, synscan::wire::Transport::Tcp(t)))) =
-            synscan::wire::parse_ethernet(&rec.data)
-        else {
-            panic!("not TCP: {:?}", rec.data);
-        };
+    for t in tcp_in_pcap(&pcap) {
         match t.flags {
             0x02 => assert!(syns.insert(t.dst_port) && t.src_port == 47123, "{t:?}"),
             0x12 => assert!(synacks.insert(t.src_port), "{t:?}"),
@@ -790,7 +761,7 @@ fn pcap_option_records_every_probe_and_reply() {
     assert_eq!(synacks, open, "the SYN-ACKs");
     assert_eq!(rsts, BTreeSet::from([closed]), "the RST");
     // Without raw privileges or with -sT, --pcap is refused.
-    let denied = synscan(&[
+    let denied = net.synscan(&[
         "-sT",
         "127.0.0.1",
         "-p",
@@ -799,6 +770,64 @@ fn pcap_option_records_every_probe_and_reply() {
         pcap.to_str().unwrap(),
     ]);
     assert_eq!(denied.code, Some(2), "{denied:?}");
+}
+
+/// The TCP headers of every frame in a pcap file, in file order.
+fn tcp_in_pcap(path: &std::path::Path) -> Vec<synscan::wire::TcpRepr> {
+    let f = std::fs::File::open(path).unwrap();
+    let mut r = synscan::capture::CaptureReader::new(f).unwrap();
+    let mut v = Vec::new();
+    while let Some(rec) = r.next_record().unwrap() {
+        let Ok((_, synscan::wire::Packet::Ipv4(_, synscan::wire::Transport::Tcp(t)))) =
+            synscan::wire::parse_ethernet(&rec.data)
+        else {
+            panic!("not TCP: {:?}", rec.data);
+        };
+        v.push(t);
+    }
+    v
+}
+
+#[test]
+fn one_seed_gives_one_order_but_every_run_its_own_cookie_key() {
+    let mut net = Net::new();
+    net.listen(&[5501, 5507]);
+    let dir = tempfile::tempdir().unwrap();
+    // The SYNs each run sent, in order, read back from its --pcap file.
+    let run = |name: &str| -> Vec<(u16, u16, u32)> {
+        let pcap = dir.path().join(name);
+        let out = net.synscan(&[
+            "-sS",
+            "127.0.0.1",
+            "-p",
+            "5500-5599",
+            "--seed",
+            "42",
+            "--retries",
+            "0",
+            "--pcap",
+            pcap.to_str().unwrap(),
+            "--format",
+            "ndjson",
+        ]);
+        assert_eq!(out.code, Some(0), "{out:?}");
+        let found: BTreeSet<u16> = parse_ndjson(&out.stdout).iter().map(|l| l.port).collect();
+        assert_eq!(found, BTreeSet::from([5501, 5507]));
+        tcp_in_pcap(&pcap)
+            .into_iter()
+            .filter(|t| t.flags == 0x02)
+            .map(|t| (t.dst_port, t.src_port, t.seq))
+            .collect()
+    };
+    let (a, b) = (run("a.pcap"), run("b.pcap"));
+    assert_eq!(a.len(), 100);
+    let order = |v: &[(u16, u16, u32)]| v.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>();
+    assert_eq!(order(&a), order(&b), "one seed: one order and source port");
+    let same_seq = a.iter().zip(&b).filter(|(x, y)| x.2 == y.2).count();
+    assert!(
+        same_seq <= 2,
+        "{same_seq} of 100 sequence numbers repeat: the key follows the seed"
+    );
 }
 
 #[test]
@@ -887,33 +916,15 @@ fn forged_icmp_spec(port: u16, seq: u32) -> String {
 #[test]
 fn forged_replies_never_become_results() {
     let lab = ScriptLab::up();
+    let tgt_cmd = |ns: &str, program: &str| {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns, program]);
+        c
+    };
     let scan_ns = lab.scanner();
     let tgt = format!("{}tgt", lab.prefix);
-    let common = [
-        "10.201.0.2",
-        "-p",
-        "1-2000",
-        "--seed",
-        "9",
-        "--source-port",
-        "47200",
-    ];
-    // The probes' sequence numbers, from a dry run with the same seed.
-    let mut dry_args = vec!["--dry-run", "-S", "10.201.0.1"];
-    dry_args.extend_from_slice(&common);
-    let dry = synscan_in(Some(&scan_ns), &dry_args, b"");
-    assert_eq!(dry.code, Some(0), "{dry:?}");
-    let seq: BTreeMap<u16, u32> = dry
-        .stdout
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            let port = f[0].rsplit(':').next().unwrap().parse().unwrap();
-            (port, f[2].trim_start_matches("seq=").parse().unwrap())
-        })
-        .collect();
-    assert_eq!(seq.len(), 2000);
-    let mut specs: Vec<String> = vec![
+    let common = ["10.201.0.2", "-p", "1-2000", "--source-port", "47200"];
+    let specs: Vec<String> = vec![
         // Wrong acknowledgement numbers for every probed port.
         "IP(src=10.201.0.2,dst=10.201.0.1)/TCP(sport=1-2000,dport=47200,flags=SA,ack=12345)".into(),
         "IP(src=10.201.0.2,dst=10.201.0.1)/TCP(sport=1-2000,dport=47200,flags=RA,ack=777)".into(),
@@ -921,15 +932,6 @@ fn forged_replies_never_become_results() {
         "IP(src=10.201.0.2,dst=10.201.0.1)/TCP(sport=3000-3999,dport=47200,flags=SA,ack=1)".into(),
         "IP(src=10.201.0.77,dst=10.201.0.1)/TCP(sport=1-1000,dport=47200,flags=SA,ack=1)".into(),
     ];
-    // SYN-ACKs that acknowledge the probe's own seq (not seq+1), and ICMP errors quoting a
-    // foreign header, aimed at the filtered and some closed ports.
-    for port in [81u16, 82, 84, 85, 100, 1999] {
-        specs.push(format!(
-            "IP(src=10.201.0.2,dst=10.201.0.1)/TCP(sport={port},dport=47200,flags=SA,ack={})",
-            seq[&port]
-        ));
-        specs.push(forged_icmp_spec(port, seq[&port] ^ 0x5555));
-    }
     let injector = {
         let (tgt, specs) = (tgt.clone(), specs.clone());
         std::thread::spawn(move || {
@@ -952,14 +954,90 @@ fn forged_replies_never_become_results() {
             sent
         })
     };
+    // The probes' sequence numbers are keyed by the run's own random key: they are read off
+    // the wire at the target as the probes arrive. Each probe of the filtered and some closed
+    // ports is answered at once with a SYN-ACK acknowledging its seq (not seq+1) and an ICMP
+    // error quoting a foreign header.
+    let watched = [81u16, 82, 84, 85, 100, 1999];
+    let mut td = tgt_cmd(&tgt, "tcpdump");
+    td.args([
+        "-l",
+        "-n",
+        "-S",
+        "-i",
+        "t0",
+        "src 10.201.0.1 and tcp[tcpflags] == tcp-syn",
+    ]);
+    let mut td = start_ready(td.stdout(Stdio::piped()), "listening");
+    let forger = {
+        let tgt = tgt.clone();
+        let lines = BufReader::new(td.stdout.take().expect("stdout"));
+        std::thread::spawn(move || {
+            // port -> when its forged replies had been sent.
+            let mut forged: BTreeMap<u16, Instant> = BTreeMap::new();
+            for line in lines.lines().map_while(Result::ok) {
+                // "... 10.201.0.1.47200 > 10.201.0.2.81: Flags [S], seq 123, ..."
+                let port = line
+                    .split(" > 10.201.0.2.")
+                    .nth(1)
+                    .and_then(|r| r.split(':').next())
+                    .and_then(|p| p.parse::<u16>().ok());
+                let seq = line
+                    .split(", seq ")
+                    .nth(1)
+                    .and_then(|r| r.split(',').next())
+                    .and_then(|q| q.parse::<u32>().ok());
+                let (Some(port), Some(seq)) = (port, seq) else {
+                    continue;
+                };
+                if !watched.contains(&port) || forged.contains_key(&port) {
+                    continue;
+                }
+                for spec in [
+                    format!(
+                        "IP(src=10.201.0.2,dst=10.201.0.1)/TCP(sport={port},dport=47200,flags=SA,ack={seq})"
+                    ),
+                    forged_icmp_spec(port, seq ^ 0x5555),
+                ] {
+                    let out = synscan_in(Some(&tgt), &["send", &spec], b"");
+                    assert_eq!(out.code, Some(0), "{out:?}");
+                }
+                forged.insert(port, Instant::now());
+            }
+            forged
+        })
+    };
+    // A second of cool-down after each pass: every probe's forgeries arrive before the end.
     let mut args = vec![
-        "-sS", "--rate", "2000", "--states", "all", "--format", "ndjson",
+        "-sS",
+        "--rate",
+        "2000",
+        "--states",
+        "all",
+        "--format",
+        "ndjson",
+        "--wait",
+        "1s",
+        "--retries",
+        "1",
     ];
     args.extend_from_slice(&common);
     let out = synscan_in(Some(&scan_ns), &args, b"");
+    let scan_end = Instant::now();
     let sent = injector.join().expect("injector");
+    stop_capture(td);
+    let forged = forger.join().expect("forger");
     assert!(sent >= 3 * 6000, "forged packets sent: {sent}");
     assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        forged.keys().copied().collect::<Vec<_>>(),
+        watched.to_vec(),
+        "a forgery for every watched port"
+    );
+    assert!(
+        forged.values().all(|&t| t < scan_end),
+        "every forgery arrived while the scan listened"
+    );
     let got = states(&out.stdout);
     let mut want = BTreeMap::new();
     for p in 1..=2000u16 {

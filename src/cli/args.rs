@@ -1,11 +1,10 @@
 //! Low-level arguments: exactly what the user typed, validated, no I/O. nmap's multi-letter
-//! short flags (`-sT`, `-iL`, `-oX`, `-p-` ...) are rewritten to long ones by [`normalize`]
-//! before clap sees them.
+//! short flags (`-sT`, `-iL`, `-oX`, `-p-` ...) are rewritten to long ones by
+//! [`super::compat::normalize`] before clap sees them.
 
 use crate::output::{Format, StateSet};
 use crate::target::Shard;
 use clap::Parser;
-use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -32,10 +31,12 @@ const AFTER_HELP: &str = "\
 Commands: synscan [scan] TARGET... (the default) | send SPEC | sr SPEC | sr1 SPEC | sniff -i IFACE |
 read FILE.pcap | trace HOST -p PORT (each has --help).
 
-nmap-style spellings are accepted too: -sT, -sS, -iL FILE, -oN/-oJ/-oG/-oX/-oL FILE, -p-, -Pn, -n.
+nmap-style spellings are accepted too: -sT, -sS, -iL FILE, -oN/-oJ/-oG/-oX/-oL/-oA FILE, -p-, -Pn,
+-n, -T0..-T5, -v, -d, -F, -r, -g. An nmap flag synscan lacks is named with what to use instead.
+Shell completions: synscan completions bash|zsh|fish|elvish|powershell. Man page: synscan man.
 Exit status: 0 scan completed, 1 runtime failure, 2 bad input, 130 interrupted.";
 
-/// synscan: a fast TCP port scanner (SYN and connect) and packet toolkit.
+/// A fast TCP port scanner (SYN and connect) and packet toolkit.
 #[derive(Debug, Parser)]
 #[command(name = "synscan", version, after_help = AFTER_HELP, disable_help_subcommand = true)]
 pub struct Args {
@@ -53,7 +54,7 @@ pub struct Args {
     pub exclude: Vec<String>,
 
     /// Exclude the targets listed in FILE.
-    #[arg(long = "exclude-file", value_name = "FILE")]
+    #[arg(long = "exclude-file", alias = "excludefile", value_name = "FILE")]
     pub exclude_file: Option<PathBuf>,
 
     /// Ports: 22,80,1000-2000; "-" (or -p-) for 1-65535; service names (http); port 0 only when
@@ -66,25 +67,75 @@ pub struct Args {
     )]
     pub ports: Option<String>,
 
-    /// Scan the N most common TCP ports (from the shipped ranking).
+    /// Scan the N most common TCP ports: nmap's ranking when nmap-services is installed (or
+    /// given with --servicedb), else the shipped one.
     #[arg(long = "top-ports", value_name = "N", conflicts_with = "ports")]
     pub top_ports: Option<usize>,
+
+    /// Fast mode: the 100 most common ports (nmap's -F).
+    #[arg(short = 'F', long = "fast", conflicts_with_all = ["ports", "top_ports"])]
+    pub fast: bool,
+
+    /// Take the port ranking from this nmap-services file (default: nmap's installed one).
+    #[arg(long = "servicedb", value_name = "FILE")]
+    pub servicedb: Option<PathBuf>,
+
+    /// Scan hosts and ports in order instead of a random permutation (nmap's -r).
+    #[arg(short = 'r', long = "sequential")]
+    pub sequential: bool,
 
     /// Scan type: T/connect (connect() scan) or S/syn (raw SYN scan, needs CAP_NET_RAW).
     #[arg(short = 's', long = "scan-type", value_name = "TYPE", value_parser = parse_scan_type)]
     pub scan_type: Option<ScanType>,
 
-    /// Most probes per second, whole scan.
-    #[arg(long, value_name = "N", value_parser = parse_rate)]
-    pub rate: Option<u64>,
+    /// Timing template 0-5 (paranoid, sneaky, polite, normal, aggressive, insane), as nmap's
+    /// -T; explicit timing flags override it.
+    #[arg(short = 'T', long = "timing", value_name = "0-5", value_parser = parse_timing)]
+    pub timing: Option<u8>,
 
-    /// Extra attempts for ports that gave no answer.
+    /// Most probes per second, whole scan (10k and 1.5M are accepted).
+    #[arg(long, visible_alias = "max-rate", value_name = "N", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+
+    /// Never slow below N probes per second when losses at speed are seen.
+    #[arg(long = "min-rate", value_name = "N", value_parser = parse_rate)]
+    pub min_rate: Option<f64>,
+
+    /// Wait at least DURATION between probes (nmap's --scan-delay).
+    #[arg(long = "scan-delay", value_name = "DURATION", value_parser = parse_duration)]
+    pub scan_delay: Option<Duration>,
+
+    /// Extra attempts for ports that gave no answer (SYN scans may add passes while losses
+    /// are seen, up to 8).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=20))]
     pub retries: Option<u32>,
+
+    /// Most extra attempts for ports that gave no answer, never exceeded (nmap's
+    /// --max-retries).
+    #[arg(long = "max-retries", value_name = "N", value_parser = clap::value_parser!(u32).range(0..=20))]
+    pub max_retries: Option<u32>,
 
     /// How long one attempt waits for an answer (500ms, 2s; a bare number is seconds).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
+
+    /// Shortest wait for a reply, however fast replies come (nmap's --min-rtt-timeout).
+    #[arg(long = "min-rtt-timeout", value_name = "DURATION", value_parser = parse_duration)]
+    pub min_rtt_timeout: Option<Duration>,
+
+    /// Longest wait for a reply (nmap's --max-rtt-timeout; same as --timeout).
+    #[arg(long = "max-rtt-timeout", value_name = "DURATION", value_parser = parse_duration, conflicts_with = "timeout")]
+    pub max_rtt_timeout: Option<Duration>,
+
+    /// Wait for a reply before any round-trip time is measured (nmap's
+    /// --initial-rtt-timeout).
+    #[arg(long = "initial-rtt-timeout", value_name = "DURATION", value_parser = parse_duration)]
+    pub initial_rtt_timeout: Option<Duration>,
+
+    /// Give up on hosts not finished after DURATION (every host starts with the scan, so
+    /// this bounds the scan); what was found is kept.
+    #[arg(long = "host-timeout", value_name = "DURATION", value_parser = parse_duration)]
+    pub host_timeout: Option<Duration>,
 
     /// Most connect() attempts in flight at once.
     #[arg(long = "max-inflight", value_name = "N", value_parser = parse_positive)]
@@ -118,11 +169,34 @@ pub struct Args {
     #[arg(long = "output-list", value_name = "FILE")]
     pub output_list: Option<PathBuf>,
 
+    /// Also write BASE.nmap, BASE.xml and BASE.gnmap (-oA).
+    #[arg(long = "output-all", value_name = "BASE")]
+    pub output_all: Option<PathBuf>,
+
     /// Port states listed one by one: open, closed, filtered (comma-separated) or all.
     #[arg(long, value_name = "LIST", default_value = "open", value_parser = parse_states)]
     pub states: StateSet,
 
-    /// Seed for the scan order (and the SYN cookie secret): same seed, same order.
+    /// List only open ports, and only hosts with open ports (nmap's --open).
+    #[arg(long, visible_alias = "open-only", conflicts_with = "states")]
+    pub open: bool,
+
+    /// Accepted for nmap compatibility: reasons are always shown.
+    #[arg(long)]
+    pub reason: bool,
+
+    /// More detail (-v, -vv): each open port on stderr as it is found, hosts that never
+    /// answered, reasons behind the counts, and the timing of each pass.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Debug detail (-d, -dd): the engine's decisions (round-trip times, cool-downs, retries,
+    /// rate changes) on stderr.
+    #[arg(short = 'd', long = "debug", action = clap::ArgAction::Count)]
+    pub debug: u8,
+
+    /// Seed of the scan order, the shards and the default source port: same seed, same
+    /// order. The SYN cookie key is random in every run whatever the seed.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 
@@ -131,16 +205,30 @@ pub struct Args {
     pub shard: Option<Shard>,
 
     /// Send from this interface (SYN scans).
-    #[arg(short = 'e', long = "interface", value_name = "IFACE")]
+    #[arg(
+        short = 'e',
+        long = "interface",
+        alias = "adapter",
+        value_name = "IFACE"
+    )]
     pub interface: Option<String>,
 
     /// Send from this source address (SYN scans).
-    #[arg(short = 'S', long = "source-ip", value_name = "ADDR")]
+    #[arg(
+        short = 'S',
+        long = "source-ip",
+        alias = "adapter-ip",
+        value_name = "ADDR"
+    )]
     pub source_ip: Option<std::net::Ipv4Addr>,
 
-    /// Use this source port for every probe (SYN scans).
-    #[arg(long = "source-port", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    /// Use this source port for every probe (SYN scans; -g as in nmap).
+    #[arg(short = 'g', long = "source-port", alias = "adapter-port", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub source_port: Option<u16>,
+
+    /// IP time-to-live of the probes (SYN probes and connect() sockets).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..))]
+    pub ttl: Option<u8>,
 
     /// Send every probe to this next-hop MAC instead of resolving it (SYN scans).
     #[arg(long = "router-mac", value_name = "MAC", value_parser = parse_mac)]
@@ -212,9 +300,15 @@ pub const RESUME_MAY_CHANGE: &[&str] = &[
     "output_grepable",
     "output_xml",
     "output_list",
+    "output_all",
     "states",
+    "open",
+    "reason",
+    "verbose",
+    "debug",
     "no_progress",
     "rate",
+    "min_rate",
     "pcap",
     "no_dns",
     "no_ping",
@@ -231,9 +325,14 @@ impl Args {
         self.output_grepable = new.output_grepable;
         self.output_xml = new.output_xml;
         self.output_list = new.output_list;
+        self.output_all = new.output_all;
         self.states = new.states;
+        self.open = new.open;
+        self.verbose = new.verbose;
+        self.debug = new.debug;
         self.no_progress = new.no_progress;
         self.rate = new.rate.or(self.rate);
+        self.min_rate = new.min_rate.or(self.min_rate);
         self.pcap = new.pcap;
         self.resume = new.resume;
         self.resume_file = new.resume_file;
@@ -264,9 +363,18 @@ impl Args {
         );
         opt("ports", Some(ports.compact()));
         opt("scan-type", self.scan_type.map(|t| t.as_str().to_string()));
+        opt("timing", self.timing.map(|n| n.to_string()));
         opt("rate", self.rate.map(|n| n.to_string()));
+        opt("min-rate", self.min_rate.map(|n| n.to_string()));
+        opt("scan-delay", dur(self.scan_delay));
         opt("retries", self.retries.map(|n| n.to_string()));
+        opt("max-retries", self.max_retries.map(|n| n.to_string()));
         opt("timeout", dur(self.timeout));
+        opt("min-rtt-timeout", dur(self.min_rtt_timeout));
+        opt("max-rtt-timeout", dur(self.max_rtt_timeout));
+        opt("initial-rtt-timeout", dur(self.initial_rtt_timeout));
+        opt("host-timeout", dur(self.host_timeout));
+        opt("ttl", self.ttl.map(|n| n.to_string()));
         opt("max-inflight", self.max_inflight.map(|n| n.to_string()));
         opt("seed", Some(seed.to_string()));
         opt(
@@ -282,6 +390,7 @@ impl Args {
         for (flag, on) in [
             ("--no-reset", self.no_reset),
             ("--include-broadcast", self.include_broadcast),
+            ("--sequential", self.sequential),
         ] {
             if on {
                 v.push(flag.into());
@@ -297,41 +406,6 @@ impl Args {
     }
 }
 
-/// Rewrites nmap's multi-letter short flags to the long flags clap knows. Only exact tokens
-/// before a `--` are rewritten.
-pub fn normalize(argv: Vec<OsString>) -> Vec<OsString> {
-    let mut out = Vec::with_capacity(argv.len());
-    let mut passthrough = false;
-    for a in argv {
-        if passthrough {
-            out.push(a);
-            continue;
-        }
-        let rewritten = match a.to_str() {
-            Some("--") => {
-                passthrough = true;
-                None
-            }
-            Some("-sT") => Some("--scan-type=connect"),
-            Some("-sS") => Some("--scan-type=syn"),
-            Some("-iL") => Some("--input-list"),
-            Some("-oN") => Some("--output-normal"),
-            Some("-oJ") => Some("--output-ndjson"),
-            Some("-oG") => Some("--output-grepable"),
-            Some("-oX") => Some("--output-xml"),
-            Some("-oL") => Some("--output-list"),
-            Some("-Pn") => Some("--no-ping"),
-            Some("-p-") => Some("--ports=-"),
-            _ => None,
-        };
-        match rewritten {
-            Some(r) => out.push(OsString::from(r)),
-            None => out.push(a),
-        }
-    }
-    out
-}
-
 fn parse_scan_type(s: &str) -> Result<ScanType, String> {
     match s {
         "T" | "t" | "connect" => Ok(ScanType::Connect),
@@ -340,14 +414,50 @@ fn parse_scan_type(s: &str) -> Result<ScanType, String> {
     }
 }
 
-fn parse_rate(s: &str) -> Result<u64, String> {
-    let n: u64 = s
-        .parse()
-        .map_err(|_| "expected a whole number of probes per second".to_string())?;
-    if n == 0 {
-        return Err("the rate must be at least 1".into());
+/// Parses a rate in probes per second: `2500`, `10k`, `1.5M`, `0.5` (one probe every 2 s).
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    const BAD: &str = "expected probes per second, like 500, 10k or 1.5M";
+    let (num, scale) = match s.as_bytes().last() {
+        Some(b'k' | b'K') => (&s[..s.len() - 1], 1e3),
+        Some(b'm' | b'M') => (&s[..s.len() - 1], 1e6),
+        _ => (s, 1.0),
+    };
+    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(BAD.into());
+    }
+    let n = num.parse::<f64>().map_err(|_| BAD.to_string())? * scale;
+    if !(n.is_finite() && n > 0.0) {
+        return Err("the rate must be more than zero".into());
+    }
+    if n > MAX_RATE {
+        return Err(format!("at most {MAX_RATE:.0} probes per second"));
     }
     Ok(n)
+}
+
+/// The highest `--rate` accepted: far above what one sender thread reaches.
+pub const MAX_RATE: f64 = 100e6;
+
+/// Parses nmap's timing template: 0-5 or its name.
+fn parse_timing(s: &str) -> Result<u8, String> {
+    const NAMES: [&str; 6] = [
+        "paranoid",
+        "sneaky",
+        "polite",
+        "normal",
+        "aggressive",
+        "insane",
+    ];
+    match s.parse::<u8>() {
+        Ok(n) if n <= 5 => Ok(n),
+        _ => NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(s))
+            .map(|i| i as u8)
+            .ok_or_else(|| {
+                "expected 0-5 or paranoid, sneaky, polite, normal, aggressive, insane".into()
+            }),
+    }
 }
 
 fn parse_positive(s: &str) -> Result<usize, String> {
@@ -410,6 +520,7 @@ fn parse_shard(s: &str) -> Result<Shard, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::OsString;
 
     #[test]
     fn durations() {
@@ -423,34 +534,13 @@ mod tests {
     }
 
     #[test]
-    fn nmap_spellings() {
-        let v: Vec<OsString> = ["synscan", "-sT", "-p-", "-oX", "f", "--", "-sS"]
-            .iter()
-            .map(OsString::from)
-            .collect();
-        let n: Vec<String> = normalize(v)
-            .into_iter()
-            .map(|s| s.into_string().unwrap())
-            .collect();
-        assert_eq!(
-            n,
-            [
-                "synscan",
-                "--scan-type=connect",
-                "--ports=-",
-                "--output-xml",
-                "f",
-                "--",
-                "-sS"
-            ]
-        );
-    }
-
-    #[test]
     fn scan_argv_round_trips_every_scan_option() {
         let parse = |v: &[&str]| {
             let argv = std::iter::once("synscan").chain(v.iter().copied());
-            Args::try_parse_from(normalize(argv.map(OsString::from).collect())).unwrap()
+            Args::try_parse_from(
+                super::super::compat::normalize(argv.map(OsString::from).collect()).unwrap(),
+            )
+            .unwrap()
         };
         let a = parse(&[
             "10.0.0.0/24",
@@ -520,6 +610,22 @@ mod tests {
         assert_eq!(b.seed, Some(77));
         assert_eq!(b.exclude, vec!["10.0.0.5".to_string()]);
         assert_eq!(b.output_xml, None);
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("2500"), Ok(2500.0));
+        assert_eq!(parse_rate("10k"), Ok(10_000.0));
+        assert_eq!(parse_rate("1.5M"), Ok(1_500_000.0));
+        assert_eq!(parse_rate("0.5"), Ok(0.5));
+        for bad in [
+            "0", "-5", "abc", "", "k", "1e3", "NaN", "inf", "1G", "200M", "0.0k",
+        ] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_timing("4"), Ok(4));
+        assert_eq!(parse_timing("Insane"), Ok(5));
+        assert!(parse_timing("6").is_err());
     }
 
     #[test]

@@ -20,27 +20,94 @@ pub enum Destination {
     File(PathBuf, File),
 }
 
-/// SYN-scan settings as given (`None`: discover or default).
-#[derive(Debug, Clone, Default)]
+/// SYN-scan settings: the path as given (`None`: discover), timing resolved.
+#[derive(Debug, Clone)]
 pub struct SynArgs {
     /// `-e`.
     pub interface: Option<String>,
     /// `-S`.
     pub source_ip: Option<std::net::Ipv4Addr>,
-    /// `--source-port`.
+    /// `--source-port` / `-g`.
     pub source_port: Option<u16>,
     /// `--router-mac`.
     pub router_mac: Option<pnet::util::MacAddr>,
     /// `--wait`.
     pub wait: Option<Duration>,
-    /// `--timeout`, if given.
-    pub timeout: Option<Duration>,
-    /// `--retries`, if given.
-    pub retries: Option<u32>,
+    /// Longest cool-down (`--timeout`, `--max-rtt-timeout`, `-T`).
+    pub max_rtt: Duration,
+    /// Shortest cool-down (`--min-rtt-timeout`).
+    pub min_rtt: Duration,
+    /// Cool-down before any round-trip time is known (`--initial-rtt-timeout`, `-T`;
+    /// `None`: `max_rtt`).
+    pub initial_rtt: Option<Duration>,
+    /// Retry passes for unanswered pairs.
+    pub retries: u32,
+    /// Most retry passes when losses keep showing (`--max-retries` makes it exact).
+    pub max_retries: u32,
+    /// Congestion control never slows below this (`--min-rate`).
+    pub min_rate: Option<f64>,
+    /// TTL of the probes (`--ttl`).
+    pub ttl: u8,
     /// Not `--no-reset`.
     pub reset: bool,
     /// `--send-path`.
     pub send_path: crate::link::SendPath,
+}
+
+/// Default SYN retries: enough to ride out a few percent of loss.
+const SYN_RETRIES: u32 = 2;
+/// Most SYN retries when passes keep showing loss (nmap's default --max-retries is 10).
+const MAX_ADAPTIVE_RETRIES: u32 = 8;
+/// Default longest wait for a reply (SYN cool-down bound, connect() attempt).
+const DEFAULT_MAX_RTT: Duration = Duration::from_secs(1);
+/// Default shortest SYN cool-down: the timestamp-echo RTTs are exact, so it can be short.
+const SYN_MIN_RTT: Duration = Duration::from_millis(10);
+
+/// What nmap's `-T0`..`-T5` set; explicit flags override each field (docs/usage.md has the
+/// table).
+#[derive(Debug, Clone, Copy, Default)]
+struct Template {
+    scan_delay: Option<Duration>,
+    max_rtt: Option<Duration>,
+    /// Applies to connect() scans only: SYN cool-downs keep their own floor.
+    min_rtt: Option<Duration>,
+    initial_rtt: Option<Duration>,
+    max_retries: Option<u32>,
+    host_timeout: Option<Duration>,
+}
+
+fn template(t: Option<u8>) -> Template {
+    let ms = Duration::from_millis;
+    match t {
+        Some(0) => Template {
+            scan_delay: Some(Duration::from_secs(300)),
+            ..Template::default()
+        },
+        Some(1) => Template {
+            scan_delay: Some(Duration::from_secs(15)),
+            ..Template::default()
+        },
+        Some(2) => Template {
+            scan_delay: Some(ms(400)),
+            ..Template::default()
+        },
+        Some(4) => Template {
+            max_rtt: Some(ms(1250)),
+            min_rtt: Some(ms(100)),
+            initial_rtt: Some(ms(500)),
+            max_retries: Some(6),
+            ..Template::default()
+        },
+        Some(5) => Template {
+            max_rtt: Some(ms(300)),
+            min_rtt: Some(ms(50)),
+            initial_rtt: Some(ms(250)),
+            max_retries: Some(2),
+            host_timeout: Some(Duration::from_secs(900)),
+            ..Template::default()
+        },
+        _ => Template::default(),
+    }
 }
 
 /// A complete, validated scan.
@@ -51,12 +118,26 @@ pub struct ScanConfig {
     pub ports: PortList,
     /// Requested technique (`None`: choose by privileges).
     pub scan_type: Option<ScanType>,
-    /// Seed of the order and the cookie secret.
+    /// Seed of the order, the shards and the default source port.
     pub seed: u64,
+    /// The SYN cookie: a random key per run (a resumed run keeps its file's key).
+    pub cookie: crate::probe::Cookie,
     /// This run's shard.
     pub shard: Shard,
+    /// `-r`: the natural order instead of a permutation.
+    pub sequential: bool,
     /// Connect-engine tuning.
     pub connect: ConnectOptions,
+    /// `--host-timeout` (every host starts with the scan, so it bounds the scan).
+    pub host_timeout: Option<Duration>,
+    /// `-v` count.
+    pub verbose: u8,
+    /// `-d` count.
+    pub debug: u8,
+    /// `--open`: hosts without open ports are left out of the per-host formats.
+    pub open_only: bool,
+    /// Which ranking chose the ports, when a ranking did ("top 1000 ports of ...").
+    pub ports_source: Option<String>,
     /// Output formats and destinations.
     pub outputs: Vec<(Format, Destination)>,
     /// States listed port by port.
@@ -127,10 +208,19 @@ impl ScanConfig {
                     .map_or_else(|| t.clone(), |(ip, _)| ip.to_string())
             })
             .collect();
-        let ports = match (&args.ports, args.top_ports) {
-            (Some(expr), _) => PortList::parse(expr)?,
-            (None, Some(n)) => PortList::top(n)?,
-            (None, None) => PortList::top(1000)?,
+        let (ports, ports_source) = match (&args.ports, args.top_ports, args.fast) {
+            (Some(expr), _, _) => (PortList::parse(expr)?, None),
+            (None, top, fast) => {
+                let (n, flag) = match (top, fast) {
+                    (Some(n), _) => (n, "--top-ports"),
+                    (None, true) => (100, "-F"),
+                    (None, false) => (1000, "--top-ports"),
+                };
+                let ranking = target::Ranking::discover(args.servicedb.as_deref())?;
+                let list = ranking.top(n, flag)?;
+                let source = format!("top {n} ports of {}", ranking.describe_source());
+                (list, Some(source))
+            }
         };
         if args.shard.is_some_and(|s| s.count > 1) && args.seed.is_none() {
             return Err(Error::input(
@@ -143,7 +233,7 @@ impl ScanConfig {
         } else {
             outputs(&args)?
         };
-        let defaults = ConnectOptions::default();
+        let timing = resolve_timing(&args)?;
         let seed = args.seed.unwrap_or_else(rand::random);
         let scan_argv = args.scan_argv(&resolved, &excludes, &ports, seed);
         Ok(ScanConfig {
@@ -151,28 +241,24 @@ impl ScanConfig {
             ports,
             scan_type: args.scan_type,
             seed,
+            cookie: crate::probe::Cookie::random(),
             shard: args.shard.unwrap_or_default(),
-            connect: ConnectOptions {
-                timeout: args.timeout.unwrap_or(defaults.timeout),
-                retries: args.retries.unwrap_or(defaults.retries),
-                max_inflight: args.max_inflight.unwrap_or(defaults.max_inflight),
-                rate: args.rate,
-            },
-            syn: SynArgs {
-                interface: args.interface.clone(),
-                source_ip: args.source_ip,
-                source_port: args.source_port,
-                router_mac: args.router_mac,
-                wait: args.wait,
-                timeout: args.timeout,
-                retries: args.retries,
-                reset: !args.no_reset,
-                send_path: args.send_path.unwrap_or_default(),
-            },
+            sequential: args.sequential,
+            connect: timing.connect(&args),
+            syn: timing.syn(&args),
+            host_timeout: timing.host_timeout,
+            verbose: args.verbose,
+            debug: args.debug,
+            open_only: args.open,
+            ports_source,
             dry_run: args.dry_run,
             pcap: args.pcap.clone().filter(|_| !args.dry_run),
             outputs,
-            states: args.states,
+            states: if args.open {
+                StateSet::OPEN
+            } else {
+                args.states
+            },
             progress: !args.no_progress,
             command_line,
             scan_argv,
@@ -209,13 +295,137 @@ impl ScanConfig {
                 self.hosts.set_name(*ip, name.clone());
             }
         }
+        if let Some(key) = state.cookie_key {
+            self.cookie = crate::probe::Cookie::from_key(key);
+        }
         self.resume = Some((file, state));
         Ok(())
     }
 
-    /// The per-attempt timeout.
-    pub fn timeout(&self) -> Duration {
-        self.connect.timeout
+    /// The walk over `hosts` (all of the scan's, or one family's): seeded and shardable, or
+    /// sequential with `-r`.
+    pub fn order(&self, hosts: &HostSet) -> target::ScanOrder {
+        if self.sequential {
+            target::ScanOrder::sequential(hosts, &self.ports, self.shard)
+        } else {
+            target::ScanOrder::new(hosts, &self.ports, self.seed, self.shard)
+        }
+    }
+}
+
+/// Timing after `-T` and the explicit flags, which win over the template.
+struct Timing {
+    rate: Option<f64>,
+    min_rate: Option<f64>,
+    retries: Option<u32>,
+    /// `--max-retries`, or the template's when no `--retries` exceeds it.
+    max_retries: Option<u32>,
+    max_rtt: Option<Duration>,
+    /// `--min-rtt-timeout` as given.
+    min_rtt: Option<Duration>,
+    /// The template's floor for connect() attempts.
+    connect_min_rtt: Option<Duration>,
+    initial_rtt: Option<Duration>,
+    host_timeout: Option<Duration>,
+}
+
+fn resolve_timing(args: &Args) -> Result<Timing> {
+    let tpl = template(args.timing);
+    let scan_delay = args.scan_delay.or(tpl.scan_delay);
+    // --scan-delay D is a rate of 1/D: the lower of it and --rate applies.
+    let delay_rate = scan_delay.map(|d| 1.0 / d.as_secs_f64());
+    let rate = match (args.rate, delay_rate) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if let (Some(min), Some(max)) = (args.min_rate, rate)
+        && min > max
+    {
+        return Err(Error::input(format!(
+            "--min-rate {min} is above the highest rate allowed ({max} probes/s from --rate or --scan-delay)"
+        )));
+    }
+    let max_retries = match (args.max_retries, args.retries) {
+        (Some(cap), Some(r)) if r > cap => {
+            return Err(Error::input(format!(
+                "--retries {r} is above --max-retries {cap}"
+            )));
+        }
+        (Some(cap), _) => Some(cap),
+        // A template's cap gives way to an explicit --retries.
+        (None, Some(r)) => tpl.max_retries.map(|c| c.max(r)),
+        (None, None) => tpl.max_retries,
+    };
+    let max_rtt = args.max_rtt_timeout.or(args.timeout).or(tpl.max_rtt);
+    let min_rtt = args.min_rtt_timeout;
+    if let (Some(min), Some(max)) = (min_rtt, max_rtt)
+        && min > max
+    {
+        return Err(Error::input(format!(
+            "--min-rtt-timeout {min:?} is above the longest wait ({max:?})"
+        )));
+    }
+    Ok(Timing {
+        rate,
+        min_rate: args.min_rate,
+        retries: args.retries,
+        max_retries,
+        max_rtt,
+        min_rtt,
+        connect_min_rtt: min_rtt.or(tpl.min_rtt),
+        initial_rtt: args.initial_rtt_timeout.or(tpl.initial_rtt),
+        host_timeout: args.host_timeout.or(tpl.host_timeout),
+    })
+}
+
+impl Timing {
+    fn connect(&self, args: &Args) -> ConnectOptions {
+        let d = ConnectOptions::default();
+        let timeout = self.max_rtt.unwrap_or(d.timeout);
+        ConnectOptions {
+            timeout,
+            // Without a floor the wait is fixed at `timeout`; with one it adapts to the RTTs.
+            min_timeout: self.connect_min_rtt.map(|m| m.min(timeout)),
+            initial_timeout: self.initial_rtt.map(|i| i.min(timeout)),
+            retries: self
+                .retries
+                .unwrap_or(d.retries.min(self.max_retries.unwrap_or(d.retries))),
+            max_inflight: args.max_inflight.unwrap_or(d.max_inflight),
+            rate: self.rate,
+            ttl: args.ttl,
+            deadline: None,
+        }
+    }
+
+    fn syn(&self, args: &Args) -> SynArgs {
+        let max_rtt = self.max_rtt.unwrap_or(DEFAULT_MAX_RTT);
+        let retries = self
+            .retries
+            .unwrap_or(SYN_RETRIES)
+            .min(self.max_retries.unwrap_or(u32::MAX));
+        // --retries 0 is one pass, exactly; otherwise lossy paths may earn more passes, up to
+        // --max-retries when given.
+        let max_retries = match self.max_retries {
+            Some(cap) => cap.max(retries),
+            None if retries == 0 => 0,
+            None => retries.max(MAX_ADAPTIVE_RETRIES),
+        };
+        SynArgs {
+            interface: args.interface.clone(),
+            source_ip: args.source_ip,
+            source_port: args.source_port,
+            router_mac: args.router_mac,
+            wait: args.wait,
+            max_rtt,
+            min_rtt: self.min_rtt.unwrap_or(SYN_MIN_RTT).min(max_rtt),
+            initial_rtt: self.initial_rtt.map(|i| i.min(max_rtt)),
+            retries,
+            max_retries,
+            min_rate: self.min_rate,
+            ttl: args.ttl.unwrap_or(64),
+            reset: !args.no_reset,
+            send_path: args.send_path.unwrap_or_default(),
+        }
     }
 }
 
@@ -253,6 +463,22 @@ fn outputs(args: &Args) -> Result<Vec<(Format, Destination)>> {
             None => {}
         }
     }
+    if let Some(base) = &args.output_all {
+        if base.as_os_str() == "-" || base.as_os_str().is_empty() {
+            return Err(Error::input(
+                "-oA takes a file name base (it writes BASE.nmap, BASE.xml and BASE.gnmap)",
+            ));
+        }
+        for (format, ext) in [
+            (Format::Text, "nmap"),
+            (Format::Xml, "xml"),
+            (Format::Grepable, "gnmap"),
+        ] {
+            let mut name = base.as_os_str().to_owned();
+            name.push(format!(".{ext}"));
+            outputs.push((format, create(Path::new(&name))?));
+        }
+    }
     let main_format = args.format.unwrap_or(Format::Text);
     match &args.output {
         Some(p) if p.as_os_str() != "-" => outputs.insert(0, (main_format, create(p)?)),
@@ -278,13 +504,26 @@ fn read_text(path: &Path, flag: &str) -> Result<String> {
 /// Creates an output file; errors are bad input naming the file. Under sudo the file is
 /// handed to the invoking user (SUDO_UID/SUDO_GID), so results are not left owned by root.
 pub fn create_file(path: &Path) -> Result<File> {
-    let f = File::create(path).map_err(|e| {
-        Error::input(format!(
-            "cannot create output file '{}': {}",
-            path.display(),
-            plain(&e)
-        ))
-    })?;
+    create_file_mode(path, 0o666)
+}
+
+/// [`create_file`] with permission bits `mode` (before the umask) for a new file: 0o600 for
+/// files holding secrets.
+pub fn create_file_mode(path: &Path, mode: u32) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)
+        .map_err(|e| {
+            Error::input(format!(
+                "cannot create output file '{}': {}",
+                path.display(),
+                plain(&e)
+            ))
+        })?;
     let id = |var: &str| std::env::var(var).ok().and_then(|v| v.parse::<u32>().ok());
     if let (Some(uid), Some(gid)) = (id("SUDO_UID"), id("SUDO_GID")) {
         // Best effort: without the privilege to give it away, the file stays ours.

@@ -2,7 +2,9 @@
 //! `run` returns the process exit code; `main` only prints errors.
 
 pub mod args;
+pub mod compat;
 pub mod config;
+mod docs;
 mod toolkit;
 
 use crate::error::{Error, Result};
@@ -50,12 +52,17 @@ pub fn run(argv: Vec<OsString>) -> Result<u8> {
             let cmd = cmd.to_string();
             return toolkit::run(&cmd, argv, &stop);
         }
+        Some(cmd @ ("completions" | "man")) => {
+            let cmd = cmd.to_string();
+            return docs::run(&cmd, argv);
+        }
         Some("scan") => {
             argv.remove(1);
         }
         _ => {}
     }
-    let matches = match Args::command().try_get_matches_from(args::normalize(argv)) {
+    let argv = compat::normalize(argv).map_err(Error::input)?;
+    let matches = match Args::command().try_get_matches_from(argv) {
         Ok(m) => m,
         Err(e) => return clap_error(e),
     };
@@ -131,6 +138,24 @@ pub(crate) fn one_line(e: &clap::Error) -> String {
     } else {
         msg
     }
+}
+
+/// Parses a subcommand's arguments; `Err` holds the exit code after help (0) or an error
+/// line (2) was printed.
+pub(crate) fn parse_sub<T: Parser>(argv: &[OsString]) -> std::result::Result<T, u8> {
+    T::try_parse_from(argv).map_err(|e| {
+        use clap::error::ErrorKind;
+        match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                let _ = write!(std::io::stdout(), "{e}");
+                0
+            }
+            _ => {
+                eprintln!("synscan: error: {}", one_line(&e));
+                2
+            }
+        }
+    })
 }
 
 /// Help and version go to stdout with exit 0; every other clap error becomes one line.

@@ -2,10 +2,10 @@
 //! and how their results are printed. The work itself is in [`crate::toolkit`].
 
 use super::args::parse_duration;
+use crate::capture::{CaptureReader, LinkType, PcapWriter, as_ethernet};
 use crate::error::{Error, Result};
-use crate::toolkit::dissect::{dissect_frame, dissect_ip, hexdump};
+use crate::toolkit::dissect::{dissect_frame, dissect_ip, dissect_record, hexdump};
 use crate::toolkit::filter::Filter;
-use crate::toolkit::pcap::{PcapReader, PcapWriter};
 use crate::toolkit::sniff::{self, Limits};
 use crate::toolkit::sr::{Io, SrOptions, interface_for};
 use crate::toolkit::{build, trace};
@@ -78,11 +78,12 @@ struct SniffArgs {
     write: Option<PathBuf>,
 }
 
-/// synscan read: dissect the frames of a pcap file.
+/// synscan read: dissect the frames of a capture (pcap or pcapng; Ethernet, Linux cooked,
+/// raw IP or loopback link layers).
 #[derive(Debug, Parser)]
 #[command(name = "synscan read")]
 struct ReadArgs {
-    /// The pcap file.
+    /// The capture file (pcap or pcapng).
     #[arg(value_name = "FILE")]
     file: PathBuf,
     /// One summary line per frame instead of the layer-by-layer view.
@@ -117,20 +118,21 @@ struct TraceArgs {
     iface: Option<String>,
 }
 
-fn parse_args<T: Parser>(argv: &[OsString]) -> std::result::Result<T, u8> {
-    T::try_parse_from(argv).map_err(|e| {
-        use clap::error::ErrorKind;
-        match e.kind() {
-            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-                let _ = write!(io::stdout(), "{e}");
-                0
-            }
-            _ => {
-                eprintln!("synscan: error: {}", super::one_line(&e));
-                2
-            }
-        }
-    })
+/// The subcommands' clap definitions, named as typed (for completions and man pages).
+pub(super) fn commands() -> Vec<clap::Command> {
+    use clap::CommandFactory;
+    vec![
+        SendArgs::command().name("send"),
+        SrArgs::command()
+            .name("sr")
+            .about("synscan sr: send packets from a SPEC and match their answers"),
+        SrArgs::command()
+            .name("sr1")
+            .about("synscan sr1: send packets from a SPEC, show the first answer layer by layer"),
+        SniffArgs::command().name("sniff"),
+        ReadArgs::command().name("read"),
+        TraceArgs::command().name("trace"),
+    ]
 }
 
 fn spec_error(e: crate::toolkit::spec::SpecError) -> Error {
@@ -189,7 +191,7 @@ fn run_command(cmd: &str, argv: Vec<OsString>, stop: &AtomicBool) -> Result<u8> 
     let mut out = io::stdout().lock();
     match cmd {
         "send" => {
-            let a = match parse_args::<SendArgs>(&argv) {
+            let a = match super::parse_sub::<SendArgs>(&argv) {
                 Ok(a) => a,
                 Err(code) => return Ok(code),
             };
@@ -201,7 +203,7 @@ fn run_command(cmd: &str, argv: Vec<OsString>, stop: &AtomicBool) -> Result<u8> 
             Ok(0)
         }
         "sr" | "sr1" => {
-            let a = match parse_args::<SrArgs>(&argv) {
+            let a = match super::parse_sub::<SrArgs>(&argv) {
                 Ok(a) => a,
                 Err(code) => return Ok(code),
             };
@@ -258,7 +260,7 @@ fn run_command(cmd: &str, argv: Vec<OsString>, stop: &AtomicBool) -> Result<u8> 
             Ok(if res.answered.is_empty() { 1 } else { 0 })
         }
         "sniff" => {
-            let a = match parse_args::<SniffArgs>(&argv) {
+            let a = match super::parse_sub::<SniffArgs>(&argv) {
                 Ok(a) => a,
                 Err(code) => return Ok(code),
             };
@@ -290,7 +292,7 @@ fn run_command(cmd: &str, argv: Vec<OsString>, stop: &AtomicBool) -> Result<u8> 
             Ok(0)
         }
         "read" => {
-            let a = match parse_args::<ReadArgs>(&argv) {
+            let a = match super::parse_sub::<ReadArgs>(&argv) {
                 Ok(a) => a,
                 Err(code) => return Ok(code),
             };
@@ -298,20 +300,30 @@ fn run_command(cmd: &str, argv: Vec<OsString>, stop: &AtomicBool) -> Result<u8> 
             let f = std::fs::File::open(&a.file)
                 .map_err(|e| Error::input(format!("cannot open '{}': {e}", a.file.display())))?;
             let bad = |e| Error::input(format!("'{}': {e}", a.file.display()));
-            let mut r = PcapReader::new(io::BufReader::new(f)).map_err(bad)?;
+            let mut r = CaptureReader::new(io::BufReader::new(f)).map_err(bad)?;
+            let filtering = !a.filter.trim().is_empty();
             let mut n = 0u64;
             while let Some(rec) = r.next_record().map_err(bad)? {
                 n += 1;
-                if !filter.matches(&rec.data) {
+                // The filter speaks Ethernet framing: other link layers are seen through a
+                // synthetic Ethernet header; a record with no network packet never matches.
+                if filtering
+                    && !as_ethernet(rec.link, &rec.data).is_some_and(|f| filter.matches(&f))
+                {
                     continue;
                 }
-                let d = dissect_frame(&rec.data);
+                let d = dissect_record(rec.link, &rec.data);
                 if a.summary {
                     writeln!(out, "{n} {} {}", clock(rec.ts), d.summary).map_err(write_err)?;
                 } else {
+                    let on = if rec.link == LinkType::Ethernet && rec.interface == 0 {
+                        String::new()
+                    } else {
+                        format!(" on interface {} ({})", rec.interface, rec.link.name())
+                    };
                     writeln!(
                         out,
-                        "Frame {n}: {} bytes at {}",
+                        "Frame {n}: {} bytes at {}{on}",
                         rec.data.len(),
                         clock(rec.ts)
                     )
@@ -328,7 +340,7 @@ fn run_command(cmd: &str, argv: Vec<OsString>, stop: &AtomicBool) -> Result<u8> 
             Ok(0)
         }
         "trace" => {
-            let a = match parse_args::<TraceArgs>(&argv) {
+            let a = match super::parse_sub::<TraceArgs>(&argv) {
                 Ok(a) => a,
                 Err(code) => return Ok(code),
             };

@@ -9,11 +9,13 @@
 use crate::error::{Error, Result};
 use crate::event::{PortResult, PortState, Reason, ResultSink, ScanStats};
 use crate::rate::RateLimiter;
+use crate::rtt::RttEstimator;
 use crate::sys;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,23 +31,36 @@ const TICK: Duration = Duration::from_millis(100);
 /// Tuning of the connect engine.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
-    /// Time one attempt may wait for an answer.
+    /// Longest time one attempt may wait for an answer.
     pub timeout: Duration,
+    /// With a floor, each attempt waits the RTO of the round-trip times seen (RFC 6298),
+    /// kept between this and `timeout`, as nmap does; without one, exactly `timeout`.
+    pub min_timeout: Option<Duration>,
+    /// The wait before any round-trip time is known (`None`: `timeout`).
+    pub initial_timeout: Option<Duration>,
     /// Extra attempts for pairs that gave no answer.
     pub retries: u32,
     /// Most attempts in flight at once (also capped by RLIMIT_NOFILE).
     pub max_inflight: usize,
     /// Most attempts started per second, whole scan.
-    pub rate: Option<u64>,
+    pub rate: Option<f64>,
+    /// IP TTL (hop limit for IPv6) of the attempts' packets.
+    pub ttl: Option<u8>,
+    /// When to give up (`--host-timeout`): nothing new starts, attempts in flight are dropped.
+    pub deadline: Option<Instant>,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
         ConnectOptions {
             timeout: Duration::from_secs(1),
+            min_timeout: None,
+            initial_timeout: None,
             retries: 1,
             max_inflight: 4096,
             rate: None,
+            ttl: None,
+            deadline: None,
         }
     }
 }
@@ -102,8 +117,10 @@ pub struct ConnectEngine<'a, I: Iterator<Item = (IpAddr, u16)>> {
     free: Vec<usize>,
     /// Slots closed while handling the current event batch; reused only after it.
     freed: Vec<usize>,
-    /// (deadline, slot, attempt start) in deadline order (all timeouts are equal).
-    deadlines: VecDeque<(Instant, usize, Instant)>,
+    /// (deadline, slot, attempt start), earliest first.
+    deadlines: BinaryHeap<Reverse<(Instant, usize, Instant)>>,
+    /// Round-trip times of answered attempts, for adaptive waits.
+    rtt: RttEstimator,
     retry: VecDeque<Probe>,
     /// Refused sockets kept for reuse: saves a socket() and a close() per closed port.
     idle: Vec<(bool, Socket)>,
@@ -134,7 +151,8 @@ impl<'a, I: Iterator<Item = (IpAddr, u16)>> ConnectEngine<'a, I> {
             slots: Vec::new(),
             free: Vec::new(),
             freed: Vec::new(),
-            deadlines: VecDeque::new(),
+            deadlines: BinaryHeap::new(),
+            rtt: RttEstimator::default(),
             retry: VecDeque::new(),
             idle: Vec::new(),
             inflight: 0,
@@ -154,6 +172,10 @@ impl<'a, I: Iterator<Item = (IpAddr, u16)>> ConnectEngine<'a, I> {
         loop {
             if self.stop.load(Ordering::Relaxed) {
                 self.stats.interrupted = true;
+                break;
+            }
+            if self.opts.deadline.is_some_and(|d| Instant::now() >= d) {
+                self.stats.timed_out = true;
                 break;
             }
             // Start attempts while there is room and the rate allows.
@@ -197,7 +219,7 @@ impl<'a, I: Iterator<Item = (IpAddr, u16)>> ConnectEngine<'a, I> {
             // Wait for readiness, the next deadline, the rate, or the next tick.
             let now = Instant::now();
             let mut timeout = TICK;
-            if let Some(&(d, _, _)) = self.deadlines.front() {
+            if let Some(Reverse((d, _, _))) = self.deadlines.peek() {
                 timeout = timeout.min(d.saturating_duration_since(now));
             }
             if let Some(w) = wait_rate {
@@ -227,7 +249,7 @@ impl<'a, I: Iterator<Item = (IpAddr, u16)>> ConnectEngine<'a, I> {
                     .map_err(|e| Error::io("write results", e))?;
             }
         }
-        // Interrupted: close whatever is still in flight without reporting it.
+        // Interrupted or timed out: close whatever is still in flight without reporting it.
         self.slots.clear();
         self.stats.elapsed = started.elapsed();
         self.sink
@@ -314,9 +336,25 @@ impl<'a, I: Iterator<Item = (IpAddr, u16)>> ConnectEngine<'a, I> {
             started,
         });
         self.deadlines
-            .push_back((started + self.opts.timeout, slot, started));
+            .push(Reverse((started + self.attempt_timeout(), slot, started)));
         self.inflight += 1;
         Ok(true)
+    }
+
+    /// How long the next attempt waits: fixed, or the RTO of the answers so far kept between
+    /// the floor and `timeout`.
+    fn attempt_timeout(&self) -> Duration {
+        let max = self.opts.timeout;
+        let Some(min) = self.opts.min_timeout else {
+            return max;
+        };
+        let rto = self.rtt.rto_us();
+        let wait = if rto == 0 {
+            self.opts.initial_timeout.unwrap_or(max)
+        } else {
+            Duration::from_micros(rto)
+        };
+        wait.clamp(min.min(max), max)
     }
 
     /// A fresh non-blocking socket, or a refused one of the same family to reuse.
@@ -324,11 +362,19 @@ impl<'a, I: Iterator<Item = (IpAddr, u16)>> ConnectEngine<'a, I> {
         if let Some(i) = self.idle.iter().rposition(|(v6, _)| *v6 == addr.is_ipv6()) {
             return Ok(self.idle.swap_remove(i).1);
         }
-        Socket::new(
+        let sock = Socket::new(
             Domain::for_address(addr),
             Type::STREAM.nonblocking().cloexec(),
             Some(Protocol::TCP),
-        )
+        )?;
+        if let Some(ttl) = self.opts.ttl {
+            if addr.is_ipv6() {
+                sock.set_unicast_hops_v6(u32::from(ttl))?;
+            } else {
+                sock.set_ttl_v4(u32::from(ttl))?;
+            }
+        }
+        Ok(sock)
     }
 
     /// Handles readiness of one in-flight attempt.
@@ -375,11 +421,11 @@ impl<'a, I: Iterator<Item = (IpAddr, u16)>> ConnectEngine<'a, I> {
 
     /// Times out attempts whose deadline has passed.
     fn expire(&mut self, now: Instant) -> Result<()> {
-        while let Some(&(deadline, slot, started)) = self.deadlines.front() {
+        while let Some(&Reverse((deadline, slot, started))) = self.deadlines.peek() {
             if deadline > now {
                 break;
             }
-            self.deadlines.pop_front();
+            self.deadlines.pop();
             let current = matches!(self.slots.get(slot), Some(Some(c)) if c.started == started);
             if !current {
                 continue;
@@ -415,6 +461,11 @@ impl<'a, I: Iterator<Item = (IpAddr, u16)>> ConnectEngine<'a, I> {
         self.stats.ports_done += 1;
         if state == PortState::Open {
             self.stats.open += 1;
+        }
+        if let Some(rtt) = rtt
+            && matches!(reason, Reason::SynAck | Reason::ConnRefused)
+        {
+            self.rtt.sample(rtt.as_micros() as u64);
         }
         self.sink
             .result(PortResult {
@@ -499,7 +550,7 @@ where
         .clamp(1, 16)
         .min(total.max(1) as usize)
         .min(opts.max_inflight.max(1));
-    if opts.rate.is_some_and(|r| r < 1000) {
+    if opts.rate.is_some_and(|r| r < 1000.0) {
         workers = 1;
     }
     let started = Instant::now();
@@ -519,7 +570,8 @@ where
             };
             let per = ConnectOptions {
                 max_inflight: share(opts.max_inflight as u64, k) as usize,
-                rate: opts.rate.map(|r| share(r, k)),
+                // Rates of 1000/s and more are split in whole probes per second.
+                rate: opts.rate.map(|r| share(r.round() as u64, k) as f64),
                 ..opts.clone()
             };
             let (pair_at, halt) = (&pair_at, &halt);
@@ -570,6 +622,7 @@ where
             stats.probes_sent += s.probes_sent;
             stats.open += s.open;
             stats.interrupted |= s.interrupted;
+            stats.timed_out |= s.timed_out;
         }
         if let Some(e) = write_err {
             return Err(Error::io("write results", e));
@@ -580,57 +633,4 @@ where
             .map_err(|e| Error::io("write results", e))?;
         Ok(stats)
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::net::TcpListener;
-
-    #[test]
-    fn finds_listeners_and_closed_ports_on_loopback() {
-        let listeners: Vec<TcpListener> = (0..5)
-            .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-            .collect();
-        let open: Vec<u16> = listeners
-            .iter()
-            .map(|l| l.local_addr().unwrap().port())
-            .collect();
-        // A port that was just bound and released is closed.
-        let closed = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let lo: IpAddr = "127.0.0.1".parse().unwrap();
-        let probes: Vec<(IpAddr, u16)> = open
-            .iter()
-            .chain(std::iter::once(&closed))
-            .map(|&p| (lo, p))
-            .collect();
-        let mut results: Vec<PortResult> = Vec::new();
-        let stop = AtomicBool::new(false);
-        let stats = ConnectEngine::new(
-            ConnectOptions::default(),
-            probes.into_iter(),
-            &mut results,
-            &stop,
-        )
-        .unwrap()
-        .run()
-        .unwrap();
-        assert_eq!(stats.ports_done, 6);
-        assert_eq!(stats.open, 5);
-        for r in &results {
-            if r.port == closed {
-                assert_eq!(
-                    (r.state, r.reason),
-                    (PortState::Closed, Reason::ConnRefused)
-                );
-            } else {
-                assert!(open.contains(&r.port));
-                assert_eq!((r.state, r.reason), (PortState::Open, Reason::SynAck));
-            }
-        }
-    }
 }

@@ -28,7 +28,9 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct SynOptions {
     /// Most probes per second (`None`: as fast as the link takes them).
-    pub rate: Option<u64>,
+    pub rate: Option<f64>,
+    /// Congestion control never slows below this (`--min-rate`).
+    pub min_rate: Option<f64>,
     /// Extra probes for pairs still unanswered.
     pub retries: u32,
     /// Most retries: passes beyond `retries` are sent while the last retry pass still got
@@ -39,6 +41,14 @@ pub struct SynOptions {
     pub wait: Option<Duration>,
     /// Upper bound of the adaptive cool-down, and its value when nothing answered.
     pub timeout: Duration,
+    /// Lower bound of the adaptive cool-down.
+    pub min_rtt: Duration,
+    /// The cool-down before any reply was timed (`None`: `timeout`).
+    pub initial_rtt: Option<Duration>,
+    /// When to stop probing (`--host-timeout`); replies already in are still reported.
+    pub deadline: Option<Instant>,
+    /// Pass-by-pass timing notes for `-v` (1) and the engine's decisions for `-d` (2).
+    pub detail: u8,
     /// First source port (attempt k uses base + k unless `fixed_sport`).
     pub sport: u16,
     /// All attempts use `sport`.
@@ -69,6 +79,10 @@ pub(crate) struct Shared {
     pub position: AtomicU64,
     /// The rate congestion control lowered sending to (0: never lowered).
     pub slowed_to: AtomicU64,
+    /// `--host-timeout` passed: sending stopped early.
+    pub timed_out: AtomicBool,
+    /// Notes for `-v`/`-d`, printed by the calling thread.
+    pub notes: std::sync::Mutex<Vec<String>>,
 }
 
 impl Shared {
@@ -78,6 +92,13 @@ impl Shared {
 
     pub fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Queues a `-v`/`-d` note (never on the per-probe path).
+    pub fn note(&self, text: String) {
+        if let Ok(mut n) = self.notes.lock() {
+            n.push(text);
+        }
     }
 }
 
@@ -93,7 +114,7 @@ pub(crate) struct Plan {
     pub macs: MacTable,
     pub cookie: Cookie,
     pub opts: SynOptions,
-    pub recorder: Option<crate::toolkit::pcap::Recorder>,
+    pub recorder: Option<crate::capture::Recorder>,
     /// Where the first pass starts (a resumed scan goes on from its saved position, then
     /// wraps round to the pairs before it).
     pub start: u64,
@@ -156,7 +177,7 @@ pub struct SynJob {
     /// Tuning.
     pub opts: SynOptions,
     /// `--pcap`: where probes and replies are recorded.
-    pub recorder: Option<crate::toolkit::pcap::Recorder>,
+    pub recorder: Option<crate::capture::Recorder>,
     /// First position of the first pass (0, or a resume file's).
     pub start: u64,
 }
@@ -246,6 +267,8 @@ impl SynScan {
             rto_us: AtomicU64::new(0),
             position: AtomicU64::new(plan.start),
             slowed_to: AtomicU64::new(0),
+            timed_out: AtomicBool::new(false),
+            notes: std::sync::Mutex::new(Vec::new()),
         });
         let (results_tx, results) = mpsc::channel::<Vec<PortResult>>();
         let (ready_tx, ready) = mpsc::sync_channel::<()>(1);
@@ -288,6 +311,14 @@ impl SynScan {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
+            let notes = shared
+                .notes
+                .lock()
+                .map(|mut n| std::mem::take(&mut *n))
+                .unwrap_or_default();
+            for n in notes {
+                sink.note(&n);
+            }
             if last_tick.elapsed() >= Duration::from_millis(100) && write_err.is_none() {
                 last_tick = Instant::now();
                 let sent = shared.sent.load(Ordering::Relaxed);
@@ -312,18 +343,28 @@ impl SynScan {
         if let Some(r) = &plan.recorder {
             r.flush().map_err(|e| Error::io("write --pcap file", e))?;
         }
-        let interrupted = shared.stopped();
+        let timed_out = shared.timed_out.load(Ordering::Relaxed);
+        let interrupted = shared.stopped() && !timed_out;
+        for n in shared
+            .notes
+            .lock()
+            .map(|mut n| std::mem::take(&mut *n))
+            .unwrap_or_default()
+        {
+            sink.note(&n);
+        }
         let mut stats = ScanStats {
             probes_sent: shared.sent.load(Ordering::Relaxed),
             open: shared.open.load(Ordering::Relaxed),
             elapsed: shared.t0.elapsed(),
             interrupted,
+            timed_out,
             kernel_drops: rx_result?,
             slowed_to: Some(shared.slowed_to.load(Ordering::Relaxed)).filter(|&r| r > 0),
             ..ScanStats::default()
         };
         stats.ports_done = shared.replies.load(Ordering::Relaxed);
-        if !interrupted {
+        if !interrupted && !timed_out {
             // Every pair left unanswered is filtered: no-arp for silent local hosts,
             // unreachable by the routing table, no-response otherwise.
             for (h, p) in (0..plan.order.len()).map(|pos| plan.order.pair_at_position(pos)) {

@@ -54,7 +54,7 @@ fn receive(
         hosts: plan.served(),
         ports: &plan.ports,
     };
-    let mut rtt_est = RttEstimator::default();
+    let mut rtt_est = crate::rtt::RttEstimator::default();
     let _ = ready.send(());
     loop {
         if shared.tx_done.load(Ordering::Acquire) || shared.stopped() {
@@ -176,52 +176,5 @@ impl<'a> Batch<'a> {
         }
         let items = std::mem::replace(&mut self.items, Vec::with_capacity(Self::MAX));
         self.out.send(items).is_ok()
-    }
-}
-
-/// TCP's RTT estimator (RFC 6298): smoothed RTT and its variation from echoed timestamps.
-/// The cool-down is `srtt + 4 * rttvar`: it follows the queueing delay of the moment, where
-/// the largest RTT ever seen would keep a fast scan waiting for a queue long since drained.
-#[derive(Default)]
-struct RttEstimator {
-    srtt: u64,
-    rttvar: u64,
-}
-
-impl RttEstimator {
-    fn sample(&mut self, us: u64) {
-        if self.srtt == 0 {
-            self.srtt = us.max(1);
-            self.rttvar = us / 2;
-        } else {
-            let err = self.srtt.abs_diff(us);
-            self.rttvar = (3 * self.rttvar + err) / 4;
-            self.srtt = (7 * self.srtt + us) / 8;
-        }
-    }
-
-    fn rto_us(&self) -> u64 {
-        self.srtt + 4 * self.rttvar
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::RttEstimator;
-
-    #[test]
-    fn rto_follows_the_recent_rtt() {
-        let mut e = RttEstimator::default();
-        e.sample(1000);
-        assert_eq!(e.rto_us(), 1000 + 4 * 500);
-        // A queue builds up, then drains: the estimate comes back down with it.
-        for _ in 0..50 {
-            e.sample(40_000);
-        }
-        assert!(e.rto_us() >= 40_000);
-        for _ in 0..100 {
-            e.sample(1000);
-        }
-        assert!(e.rto_us() < 2000, "{}", e.rto_us());
     }
 }

@@ -14,9 +14,6 @@ use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-/// Shortest cool-down, however fast the replies came.
-const MIN_COOLDOWN: Duration = Duration::from_millis(10);
-
 pub(super) fn run(
     plan: &Plan,
     shared: &Shared,
@@ -115,6 +112,11 @@ struct PassRecord {
     sent: u64,
     /// Time spent sending them.
     secs: f64,
+    /// Time from the pass's start to the last reply counted after its cool-down: what the
+    /// path took to carry the pass's answers, at least `secs`. On a busy target the answers
+    /// trail the probes, and counting them against `secs` alone would overstate the rate
+    /// the path carries.
+    reply_secs: f64,
 }
 
 fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender, batch: usize) -> Result<()> {
@@ -122,23 +124,62 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender, batch: us
     let template = SynTemplate::new(plan.path.src_mac, plan.path.src, plan.opts.ttl, mss, 64240);
     let mut rate = plan.opts.rate;
     let nports = plan.ports.len() as u64;
-    // The first pass, with the share of its probes answered once known; the last retry pass.
-    let mut first: Option<(PassRecord, Option<f64>)> = None;
+    let detail = plan.opts.detail;
+    // The first pass, the last retry pass, and what congestion control has seen.
+    let mut first: Option<PassRecord> = None;
     let mut retry_pass: Option<PassRecord> = None;
+    let mut congestion = Congestion::default();
+    let mut pass_start_us = 0u64;
     for attempt in 0..=plan.opts.max_retries {
         if attempt > 0 {
-            cooldown(plan, shared);
+            let cd = cooldown(plan, shared);
             let replies = shared.replies.load(Ordering::Relaxed);
-            if let Some((p0, answered @ None)) = &mut first {
-                *answered = Some(answered_share(p0, replies));
-            }
-            let slower = match (first, retry_pass) {
-                (Some((_, Some(f0))), Some(last)) => congested_rate(f0, &last, replies, rate),
-                _ => None,
+            let reply_secs = shared
+                .last_reply_us
+                .load(Ordering::Relaxed)
+                .saturating_sub(pass_start_us) as f64
+                / 1e6;
+            let last_pass = if attempt == 1 {
+                first.as_mut()
+            } else {
+                retry_pass.as_mut()
             };
+            if let Some(p) = last_pass {
+                p.reply_secs = reply_secs.max(p.secs);
+                if detail >= 1 {
+                    shared.note(format!(
+                        "pass {}: {} probes in {:.3} s ({}), {} answered; cool-down {:.0} ms",
+                        attempt,
+                        p.sent,
+                        p.secs,
+                        crate::rate::human(p.sent as f64 / p.secs),
+                        replies.saturating_sub(p.replies_before),
+                        cd.as_secs_f64() * 1000.0
+                    ));
+                }
+            }
+            if congestion.f0.is_none()
+                && let Some(p0) = &first
+            {
+                congestion.f0 = Some(answered_share(p0, replies));
+            }
+            let mut slower = None;
+            if let Some(last) = &retry_pass {
+                slower = congested_rate(congestion, last, replies, rate)
+                    .map(|r| r.max(plan.opts.min_rate.unwrap_or(0.0)));
+                congestion.before = Some(answered_share(last, replies));
+                congestion.slowed = slower.is_some();
+                congestion.ever_slowed |= slower.is_some();
+            }
             if let Some(r) = slower {
                 rate = Some(r);
-                shared.slowed_to.store(r, Ordering::Relaxed);
+                shared.slowed_to.store(r as u64, Ordering::Relaxed);
+                if detail >= 2 {
+                    shared.note(format!(
+                        "debug: resent probes answered like first ones: losses at speed, next pass at {}",
+                        crate::rate::human(r)
+                    ));
+                }
             }
             if attempt > plan.opts.retries
                 && slower.is_none()
@@ -146,10 +187,21 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender, batch: us
             {
                 return Ok(());
             }
+            if detail >= 2 {
+                shared.note(format!(
+                    "debug: retry {attempt}: rto {} us, next cool-down {:.0} ms",
+                    shared.rto_us.load(Ordering::Relaxed),
+                    cooldown_length(plan, shared).as_secs_f64() * 1000.0
+                ));
+            }
+        }
+        if past_deadline(plan, shared) {
+            break;
         }
         let mut limiter = RateLimiter::new(rate);
         let replies_before = shared.replies.load(Ordering::Relaxed);
         let pass_start = Instant::now();
+        pass_start_us = shared.now_us();
         let sport = plan.sport(attempt);
         let mut pending = Pending {
             template: &template,
@@ -164,9 +216,12 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender, batch: us
         // the order from its start.
         let len = plan.order.len();
         let start = if attempt == 0 { plan.start } else { 0 };
-        for pos in (start..len).chain(0..start) {
+        for (n, pos) in (start..len).chain(0..start).enumerate() {
             if shared.stopped() {
                 return Ok(());
+            }
+            if n % 1024 == 1023 && past_deadline(plan, shared) {
+                break;
             }
             if attempt == 0 {
                 shared.position.store(pos, Ordering::Relaxed);
@@ -215,19 +270,44 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender, batch: us
         if sent_this_pass == 0 {
             return Ok(());
         }
+        let secs = pass_start.elapsed().as_secs_f64().max(1e-4);
         let record = PassRecord {
             replies_before,
             sent: sent_this_pass,
-            secs: pass_start.elapsed().as_secs_f64().max(1e-4),
+            secs,
+            reply_secs: secs,
         };
         if attempt == 0 {
-            first = Some((record, None));
+            first = Some(record);
         } else {
             retry_pass = Some(record);
         }
     }
-    cooldown(plan, shared);
+    let cd = cooldown(plan, shared);
+    if detail >= 1
+        && let Some(p) = retry_pass.or(first)
+    {
+        shared.note(format!(
+            "last pass: {} probes in {:.3} s, {} answered; cool-down {:.0} ms",
+            p.sent,
+            p.secs,
+            shared
+                .replies
+                .load(Ordering::Relaxed)
+                .saturating_sub(p.replies_before),
+            cd.as_secs_f64() * 1000.0
+        ));
+    }
     Ok(())
+}
+
+/// True (and recorded) once `--host-timeout` has passed.
+fn past_deadline(plan: &Plan, shared: &Shared) -> bool {
+    let past = plan.opts.deadline.is_some_and(|d| Instant::now() >= d);
+    if past && !shared.timed_out.swap(true, Ordering::Relaxed) && plan.opts.detail >= 1 {
+        shared.note("--host-timeout reached: no more probes".into());
+    }
+    past
 }
 
 /// Share of a pass's probes answered by the time `replies` were counted.
@@ -239,7 +319,24 @@ fn answered_share(pass: &PassRecord, replies: u64) -> f64 {
 const CONGESTION_MIN_ANSWERS: u64 = 16;
 
 /// Lowest rate congestion control goes down to, in probes per second.
-const MIN_RATE: u64 = 100;
+const MIN_RATE: f64 = 100.0;
+
+/// What congestion control remembers between passes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Congestion {
+    /// Share of the first pass's probes answered.
+    f0: Option<f64>,
+    /// Share answered of the retry pass before the last one.
+    before: Option<f64>,
+    /// The last retry pass was sent slower than the one before it.
+    slowed: bool,
+    /// The scan has been slowed down at least once.
+    ever_slowed: bool,
+}
+
+/// Once slowed, a pass answered below this share is still going too fast, if slowing down
+/// raised the share.
+const SLOWED_TARGET_SHARE: f64 = 0.85;
 
 /// The send rate for the next pass when the last retry pass shows loss caused by speed, as
 /// nmap slows down on drops. A retry pass resends only unanswered probes: under random loss
@@ -248,16 +345,35 @@ const MIN_RATE: u64 = 100;
 /// the first pass's share `f0`) and still no more than half of them are. The pass's answers
 /// per second then estimate what the path carries; the next pass goes at that, kept between
 /// a sixteenth and half of the rate just used.
-fn congested_rate(f0: f64, last: &PassRecord, replies: u64, rate: Option<u64>) -> Option<u64> {
+///
+/// After a slow-down, a pass sent within twice what the path carries is answered more than
+/// half the time; it still shows speed losses when its share is below
+/// [`SLOWED_TARGET_SHARE`] and went up with the slow-down (random loss does not move with
+/// the rate). The next pass then goes at the answers' rate, down to a sixteenth.
+fn congested_rate(
+    c: Congestion,
+    last: &PassRecord,
+    replies: u64,
+    rate: Option<f64>,
+) -> Option<f64> {
+    let f0 = c.f0?;
     let recovered = replies.saturating_sub(last.replies_before);
     let share = answered_share(last, replies);
-    if recovered < CONGESTION_MIN_ANSWERS || share >= 0.5 || share < f0 / 2.0 {
+    if recovered < CONGESTION_MIN_ANSWERS || share < f0 / 2.0 {
         return None;
     }
-    let sent_rate = (last.sent as f64 / last.secs).min(rate.map_or(f64::MAX, |r| r as f64));
-    let carried = recovered as f64 / last.secs;
-    let next = carried.clamp(sent_rate / 16.0, sent_rate / 2.0);
-    Some((next as u64).max(MIN_RATE))
+    let ceiling = if !c.ever_slowed && share < 0.5 {
+        0.5
+    } else if c.slowed && share < SLOWED_TARGET_SHARE && c.before.is_some_and(|b| share >= b * 1.2)
+    {
+        0.95
+    } else {
+        return None;
+    };
+    let sent_rate = (last.sent as f64 / last.secs).min(rate.unwrap_or(f64::MAX));
+    let carried = recovered as f64 / last.reply_secs.max(last.secs);
+    let next = carried.clamp(sent_rate / 16.0, sent_rate * ceiling);
+    Some(next.floor().max(MIN_RATE))
 }
 
 /// Fraction of a retry pass's probes that must be answered for another pass beyond
@@ -271,8 +387,8 @@ fn still_losing(retry_pass: Option<&PassRecord>, replies: u64) -> bool {
 
 /// The cool-down after a pass: `--wait` if given; else the RTO (srtt + 4 rttvar) of the RTTs
 /// measured from SYN-ACK timestamp echoes, or three times the delay to the first reply when
-/// only RSTs came back, or `--timeout` when nothing answered; at least 10 ms, at most
-/// `--timeout`.
+/// only RSTs came back, or `--initial-rtt-timeout` (else `--timeout`) when nothing answered;
+/// at least `--min-rtt-timeout` (10 ms), at most `--timeout`.
 pub(super) fn cooldown_length(plan: &Plan, shared: &Shared) -> Duration {
     if let Some(w) = plan.opts.wait {
         return w;
@@ -280,19 +396,22 @@ pub(super) fn cooldown_length(plan: &Plan, shared: &Shared) -> Duration {
     let rto = shared.rto_us.load(Ordering::Relaxed);
     let first_reply = shared.first_reply_us.load(Ordering::Relaxed);
     let first_send = shared.first_send_us.load(Ordering::Relaxed);
+    let (min, max) = (plan.opts.min_rtt, plan.opts.timeout.max(plan.opts.min_rtt));
     let est = if rto > 0 {
         Duration::from_micros(rto)
     } else if first_reply > 0 && first_send > 0 {
         Duration::from_micros(first_reply.saturating_sub(first_send)) * 3
     } else {
-        return plan.opts.timeout;
+        return plan.opts.initial_rtt.unwrap_or(max).clamp(min, max);
     };
-    (est + Duration::from_millis(2)).clamp(MIN_COOLDOWN, plan.opts.timeout.max(MIN_COOLDOWN))
+    (est + Duration::from_millis(2)).clamp(min, max)
 }
 
 /// Waits until the cool-down has passed since the last probe and replies have gone quiet for
 /// half of it (replies still queued on a busy link extend the wait, up to four cool-downs).
-fn cooldown(plan: &Plan, shared: &Shared) {
+/// Returns how long it waited.
+fn cooldown(plan: &Plan, shared: &Shared) -> Duration {
+    let started = Instant::now();
     let last_send = shared
         .last_send_us
         .load(Ordering::Relaxed)
@@ -303,18 +422,18 @@ fn cooldown(plan: &Plan, shared: &Shared) {
         while !shared.stopped() && Instant::now() < end {
             std::thread::sleep(Duration::from_millis(2).min(end - Instant::now()));
         }
-        return;
+        return started.elapsed();
     }
     loop {
         if shared.stopped() {
-            return;
+            return started.elapsed();
         }
         let cd = cooldown_length(plan, shared).as_micros() as u64;
         let now = shared.now_us();
         let last_reply = shared.last_reply_us.load(Ordering::Relaxed);
         let quiet = now.saturating_sub(last_reply) >= cd / 2;
         if (now >= last_send + cd && quiet) || now >= last_send + 4 * cd {
-            return;
+            return started.elapsed();
         }
         std::thread::sleep(Duration::from_micros((cd / 20).clamp(200, 5000)));
     }
@@ -329,6 +448,24 @@ mod tests {
             replies_before: 1000,
             sent,
             secs,
+            reply_secs: secs,
+        }
+    }
+
+    fn first(f0: f64) -> Congestion {
+        Congestion {
+            f0: Some(f0),
+            ..Congestion::default()
+        }
+    }
+
+    /// After a slow-down, with `before` the share answered at the faster rate.
+    fn slowed(f0: f64, before: f64) -> Congestion {
+        Congestion {
+            f0: Some(f0),
+            before: Some(before),
+            slowed: true,
+            ever_slowed: true,
         }
     }
 
@@ -336,15 +473,18 @@ mod tests {
     fn random_loss_and_filtering_do_not_slow_the_scan() {
         // 5% loss each way on a host answering every port: most resent probes are answered.
         assert_eq!(
-            congested_rate(0.9, &pass(6400, 0.02), 1000 + 5800, None),
+            congested_rate(first(0.9), &pass(6400, 0.02), 1000 + 5800, None),
             None
         );
         // A sweep of mostly dead hosts with some loss: resent probes are rarely answered.
         let sweep = pass(6_400_000, 12.8);
-        assert_eq!(congested_rate(0.015, &sweep, 1000 + 9000, None), None);
+        assert_eq!(
+            congested_rate(first(0.015), &sweep, 1000 + 9000, None),
+            None
+        );
         // A handful of late answers is noise.
         assert_eq!(
-            congested_rate(0.001, &pass(20000, 0.05), 1000 + 10, None),
+            congested_rate(first(0.001), &pass(20000, 0.05), 1000 + 10, None),
             None
         );
     }
@@ -353,14 +493,53 @@ mod tests {
     fn loss_at_speed_slows_to_what_the_path_carries() {
         // 150 of 20000 answered at full speed, then 100 of 19850 resent: a 2000/s limit.
         let last = pass(19850, 0.05);
-        let r = congested_rate(0.0075, &last, 1000 + 100, None).expect("congested");
+        let r = congested_rate(first(0.0075), &last, 1000 + 100, None).expect("congested");
         // Answers came at 2000/s, below a sixteenth of the 397 000/s sent: a sixteenth.
-        assert_eq!(r, 397_000 / 16);
+        assert_eq!(r, (397_000 / 16) as f64);
         // At 25 000/s, 1600 of 19700 answered: on to the carried rate, 2000/s.
-        let r = congested_rate(0.0075, &pass(19700, 0.8), 1000 + 1600, Some(r)).unwrap();
-        assert_eq!(r, 2000);
+        let r = congested_rate(first(0.0075), &pass(19700, 0.8), 1000 + 1600, Some(r)).unwrap();
+        assert_eq!(r, 2000.0);
         // A tiny carried rate stops at the floor.
-        let r = congested_rate(0.5, &pass(400, 4.0), 1000 + 100, Some(200)).unwrap();
+        let r = congested_rate(first(0.5), &pass(400, 4.0), 1000 + 100, Some(200.0)).unwrap();
         assert_eq!(r, MIN_RATE);
+    }
+
+    #[test]
+    fn within_twice_the_capacity_after_a_slow_down_it_slows_again() {
+        // Slowed from 65 900/s (where 3% were answered) to 3 810/s, the pass is answered
+        // 53% of the time: still too fast for a 2000/s path.
+        let c = slowed(0.006, 0.03);
+        let r = congested_rate(c, &pass(19193, 5.04), 1000 + 10106, Some(3810.0)).unwrap();
+        assert_eq!(r, 2005.0);
+        // A pass at the right speed is answered almost entirely: no change.
+        assert_eq!(
+            congested_rate(c, &pass(9000, 4.5), 1000 + 8950, Some(2000.0)),
+            None
+        );
+        // Loss that stays the same at the lower rate is not about speed: no further slowing.
+        let c = slowed(0.36, 0.36);
+        assert_eq!(
+            congested_rate(c, &pass(6000, 1.0), 1000 + 2200, Some(6000.0)),
+            None
+        );
+        // Once slowed, a pass sent at an unchanged rate never triggers the first rule again.
+        let c = Congestion {
+            slowed: false,
+            ..slowed(0.36, 0.36)
+        };
+        assert_eq!(
+            congested_rate(c, &pass(6000, 1.0), 1000 + 2200, Some(6000.0)),
+            None
+        );
+    }
+
+    #[test]
+    fn answers_trailing_the_probes_count_over_the_time_they_took() {
+        // A busy target answered 3000 of 19000 probes sent in 0.76 s, but its answers kept
+        // coming until 1.5 s: it carries 2000/s, not 3900/s.
+        let mut p = pass(19000, 0.76);
+        p.reply_secs = 1.5;
+        let r = congested_rate(first(0.0075), &p, 1000 + 3000, Some(25_000.0)).unwrap();
+        assert_eq!(r, 2000.0);
     }
 }

@@ -35,6 +35,9 @@ fn render(format: Format) -> String {
         ports_per_host: 4,
         hosts_total: 2,
         resumed: false,
+        verbose: 0,
+        debug: 0,
+        open_only: false,
     };
     let lo: IpAddr = "127.0.0.1".parse().unwrap();
     let far: IpAddr = "10.9.9.9".parse().unwrap();
@@ -77,6 +80,7 @@ fn render(format: Format) -> String {
         interrupted: true,
         kernel_drops: None,
         slowed_to: None,
+        ..ScanStats::default()
     })
     .unwrap();
     let bytes = buf.0.lock().unwrap().clone();

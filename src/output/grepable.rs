@@ -27,7 +27,7 @@ impl<W: Write> FormatWriter for Grepable<W> {
         )
     }
 
-    fn end(&mut self, _run: &RunInfo, report: &Report) -> io::Result<()> {
+    fn end(&mut self, run: &RunInfo, report: &Report) -> io::Result<()> {
         for h in &report.hosts {
             let name = h.hostname.as_deref().unwrap_or("");
             let status = if h.up { "Up" } else { "Unknown" };
@@ -61,6 +61,11 @@ impl<W: Write> FormatWriter for Grepable<W> {
                 write!(self.out, "\tIgnored State: {state} ({n})")?;
             }
             writeln!(self.out)?;
+        }
+        if run.verbose > 0 {
+            for ip in report.silent_hosts() {
+                writeln!(self.out, "Host: {ip} ()\tStatus: Down")?;
+            }
         }
         let s = &report.stats;
         writeln!(

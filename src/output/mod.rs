@@ -54,6 +54,12 @@ pub struct RunInfo {
     /// A `--resume` run: ports reported by the interrupted run are not counted here, so
     /// unseen ports are not taken for filtered ones.
     pub resumed: bool,
+    /// `-v` level: hosts that never answered are listed, counts carry their reasons.
+    pub verbose: u8,
+    /// `-d` level.
+    pub debug: u8,
+    /// `--open`: hosts without an open port are left out of the per-host formats.
+    pub open_only: bool,
 }
 
 /// Which states are listed port by port (the others are only counted).
@@ -151,6 +157,11 @@ pub struct Report {
     pub stats: ScanStats,
     /// When the scan ended.
     pub end: SystemTime,
+    /// Hosts that answered (counted before `--open` leaves some out of `hosts`).
+    pub up: u64,
+    /// With `-v`: runs of consecutive hosts (first, how many) that never answered and have
+    /// nothing listed.
+    pub silent: Vec<(IpAddr, u64)>,
 }
 
 /// Fewest ports scanned on a host before "nearly every port open" means a SYN proxy.
@@ -173,7 +184,14 @@ impl Report {
 
     /// Hosts that answered.
     pub fn hosts_up(&self) -> u64 {
-        self.hosts.iter().filter(|h| h.up).count() as u64
+        self.up
+    }
+
+    /// Every host of the `silent` runs, in order.
+    pub fn silent_hosts(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.silent
+            .iter()
+            .flat_map(|&(first, n)| (0..n).map(move |k| offset(first, k)))
     }
 }
 
@@ -225,6 +243,7 @@ pub struct Reporter {
     clock: fn() -> SystemTime,
     last_flush: Instant,
     unflushed: bool,
+    silent: Vec<(IpAddr, u64)>,
 }
 
 impl Reporter {
@@ -244,7 +263,18 @@ impl Reporter {
             clock: SystemTime::now,
             last_flush: Instant::now(),
             unflushed: false,
+            silent: Vec::new(),
         }
+    }
+
+    /// True when `ip` answered or has a listed result.
+    pub fn knows(&self, ip: IpAddr) -> bool {
+        self.hosts.contains_key(&ip)
+    }
+
+    /// Sets the runs of hosts that never answered, listed by the per-host formats with `-v`.
+    pub fn set_silent(&mut self, silent: Vec<(IpAddr, u64)>) {
+        self.silent = silent;
     }
 
     /// Replaces the wall clock (golden tests use a fixed one).
@@ -322,17 +352,31 @@ impl Reporter {
                     .or_insert(0) += missing;
             }
         }
+        let up = hosts.iter().filter(|h| h.up).count() as u64;
+        if self.run.open_only {
+            hosts.retain(|h| h.counts[PortState::Open as usize] > 0);
+        }
         let report = Report {
             hosts,
             listed: self.listed,
             stats,
             end: (self.clock)(),
+            up,
+            silent: std::mem::take(&mut self.silent),
         };
         for w in &mut self.writers {
             w.end(&self.run, &report)?;
             w.flush()?;
         }
         Ok(report)
+    }
+}
+
+/// The address `k` after `ip`, in its family.
+fn offset(ip: IpAddr, k: u64) -> IpAddr {
+    match ip {
+        IpAddr::V4(a) => IpAddr::V4(u32::from(a).wrapping_add(k as u32).into()),
+        IpAddr::V6(a) => IpAddr::V6(u128::from(a).wrapping_add(k as u128).into()),
     }
 }
 
@@ -375,7 +419,50 @@ pub fn summary_line(report: &Report) -> String {
             None => String::new(),
         },
         if s.interrupted { ", interrupted" } else { "" },
-    ) + &proxy_note(report)
+    ) + &timeout_note(s)
+        + &match &s.ports_source {
+            Some(src) => format!("; {src}"),
+            None => String::new(),
+        }
+        + &proxy_note(report)
+}
+
+/// ", N hosts timed out (--host-timeout)" when the deadline ended the scan.
+fn timeout_note(s: &ScanStats) -> String {
+    if s.timed_out {
+        format!(
+            ", {} {} timed out (--host-timeout)",
+            s.hosts_timed_out,
+            if s.hosts_timed_out == 1 {
+                "host"
+            } else {
+                "hosts"
+            }
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// "997 closed ports" or, with `-v`, "997 closed ports (reset)" with every reason counted.
+pub(crate) fn not_shown_phrase(h: &HostReport, state: PortState, n: u64, verbose: bool) -> String {
+    let noun = if n == 1 { "port" } else { "ports" };
+    if !verbose || n == 0 {
+        return format!("{n} {state} {noun}");
+    }
+    let reasons: Vec<String> = h
+        .reasons
+        .iter()
+        .filter(|((s, _), _)| *s == state)
+        .map(|((_, r), c)| {
+            if *c == n {
+                r.to_string()
+            } else {
+                format!("{r} {c}")
+            }
+        })
+        .collect();
+    format!("{n} {state} {noun} ({})", reasons.join(", "))
 }
 
 /// "; SYN proxy suspected: ..." when some hosts answered nearly every port.

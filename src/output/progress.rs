@@ -18,9 +18,15 @@ impl Progress {
         let bar =
             ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(10));
         let style = ProgressStyle::with_template(
-            "{percent:>3}% [{wide_bar}] {pos}/{len} {per_sec} found {msg} ETA {eta}",
+            "{percent:>3}% [{wide_bar}] {human_pos}/{human_len} {rate} found {msg} ETA {eta}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&crate::rate::human(state.per_sec()));
+            },
+        )
         .progress_chars("=> ");
         bar.set_style(style);
         bar.set_message("0");
@@ -33,6 +39,14 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.set_position(done);
             bar.set_message(found.to_string());
+        }
+    }
+
+    /// Prints `line` on stderr above the progress line (which is redrawn below it).
+    pub fn println(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
         }
     }
 

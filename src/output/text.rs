@@ -1,7 +1,7 @@
 //! `--format text` / `-oN`: nmap's normal output — a per-host table (PORT STATE SERVICE
 //! REASON) with the "Not shown" line, then a one-line summary.
 
-use super::{FormatWriter, Report, RunInfo, rfc3339, summary_line};
+use super::{FormatWriter, Report, RunInfo, not_shown_phrase, rfc3339, summary_line};
 use crate::event::PortState;
 use crate::services::service_name;
 use std::io::{self, Write};
@@ -39,7 +39,8 @@ impl<W: Write> FormatWriter for Text<W> {
         )
     }
 
-    fn end(&mut self, _run: &RunInfo, report: &Report) -> io::Result<()> {
+    fn end(&mut self, run: &RunInfo, report: &Report) -> io::Result<()> {
+        let verbose = run.verbose > 0;
         for h in &report.hosts {
             writeln!(self.out, "\nScan report for {}", h.display_name())?;
             if !h.up {
@@ -50,9 +51,9 @@ impl<W: Write> FormatWriter for Text<W> {
             if closed + filtered > 0 {
                 writeln!(
                     self.out,
-                    "Not shown: {closed} closed {}, {filtered} filtered {}",
-                    if closed == 1 { "port" } else { "ports" },
-                    if filtered == 1 { "port" } else { "ports" },
+                    "Not shown: {}, {}",
+                    not_shown_phrase(h, PortState::Closed, closed, verbose),
+                    not_shown_phrase(h, PortState::Filtered, filtered, verbose),
                 )?;
             }
             if h.listed.is_empty() {
@@ -92,6 +93,11 @@ impl<W: Write> FormatWriter for Text<W> {
             writeln!(self.out, "{}", line(header))?;
             for row in &rows {
                 writeln!(self.out, "{}", line([&row[0], &row[1], &row[2], &row[3]]))?;
+            }
+        }
+        if verbose {
+            for ip in report.silent_hosts() {
+                writeln!(self.out, "\nScan report for {ip} [no answer]")?;
             }
         }
         writeln!(self.out, "\nsynscan done: {}", summary_line(report))

@@ -41,8 +41,16 @@ impl<W: Write> FormatWriter for Xml<W> {
             r#"<scaninfo type="{}" protocol="tcp" numservices="{}" services="{}"/>"#,
             run.scan_type, run.ports_per_host, run.ports_expr
         )?;
-        writeln!(o, r#"<verbose level="0"/>"#)?;
-        writeln!(o, r#"<debugging level="0"/>"#)?;
+        if let Some(src) = &report.stats.ports_source {
+            // nmap's DTD has no attribute for it: a comment beside the scaninfo says it.
+            writeln!(
+                o,
+                "<!-- ports: {} -->",
+                escape(src.replace("--", "- -").as_str())
+            )?;
+        }
+        writeln!(o, r#"<verbose level="{}"/>"#, run.verbose)?;
+        writeln!(o, r#"<debugging level="{}"/>"#, run.debug)?;
         for h in &report.hosts {
             let state = if h.up { "up" } else { "unknown" };
             let reason = h.up_reason.map(|r| r.as_str()).unwrap_or("no-response");
@@ -97,6 +105,17 @@ impl<W: Write> FormatWriter for Xml<W> {
             }
             writeln!(o, "</ports>")?;
             writeln!(o, "</host>")?;
+        }
+        if run.verbose > 0 {
+            for ip in report.silent_hosts() {
+                let family = if ip.is_ipv4() { "ipv4" } else { "ipv6" };
+                writeln!(
+                    o,
+                    r#"<host starttime="{start}" endtime="{end}"><status state="down" reason="no-response" reason_ttl="0"/>"#
+                )?;
+                writeln!(o, r#"<address addr="{ip}" addrtype="{family}"/>"#)?;
+                writeln!(o, "</host>")?;
+            }
         }
         let s = &report.stats;
         let up = report.hosts_up();

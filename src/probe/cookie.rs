@@ -1,8 +1,11 @@
 //! Stateless probe authentication (zmap's validate.c): the SYN's sequence number is a keyed
 //! SipHash of (source IP, destination IP, source port, destination port). A reply is ours
 //! only if it acknowledges that number; no per-probe state is kept.
+//!
+//! The key is drawn at random for every run, as zmap does, and never derived from `--seed`:
+//! the seed is shared between shards and saved in resume files, and whoever knows the key
+//! can forge replies that validate.
 
-use crate::target::splitmix64;
 use siphasher::sip::SipHasher13;
 use std::hash::Hasher;
 use std::net::Ipv4Addr;
@@ -15,21 +18,26 @@ pub struct Cookie {
 }
 
 impl Cookie {
-    /// A cookie keyed from `--seed` (domain-separated from the scan order's keys).
-    pub fn from_seed(seed: u64) -> Cookie {
-        let mut s = seed ^ 0x636f_6f6b_6965_2121; // "cookie!!"
-        Cookie {
-            k0: splitmix64(&mut s),
-            k1: splitmix64(&mut s),
-        }
-    }
-
-    /// A cookie with a fresh random secret.
+    /// A cookie with a fresh random secret (the operating system's generator).
     pub fn random() -> Cookie {
         Cookie {
             k0: rand::random(),
             k1: rand::random(),
         }
+    }
+
+    /// The cookie with a saved secret (a resume file's, so late replies to the interrupted
+    /// run's probes still validate).
+    pub fn from_key(key: [u64; 2]) -> Cookie {
+        Cookie {
+            k0: key[0],
+            k1: key[1],
+        }
+    }
+
+    /// The secret, for the resume file.
+    pub fn key(&self) -> [u64; 2] {
+        [self.k0, self.k1]
     }
 
     /// The sequence number of the probe from `src:sport` to `dst:dport`.
@@ -54,14 +62,14 @@ mod tests {
     fn keyed_and_deterministic() {
         let a = Ipv4Addr::new(10, 0, 0, 1);
         let b = Ipv4Addr::new(10, 0, 0, 2);
-        let c = Cookie::from_seed(7);
+        let c = Cookie::random();
         assert_eq!(
             c.seq(a, b, 40000, 80),
-            Cookie::from_seed(7).seq(a, b, 40000, 80)
+            Cookie::from_key(c.key()).seq(a, b, 40000, 80)
         );
         assert_ne!(
             c.seq(a, b, 40000, 80),
-            Cookie::from_seed(8).seq(a, b, 40000, 80)
+            Cookie::random().seq(a, b, 40000, 80)
         );
         assert_ne!(c.seq(a, b, 40000, 80), c.seq(a, b, 40000, 81));
         assert_ne!(c.seq(a, b, 40000, 80), c.seq(a, b, 40001, 80));

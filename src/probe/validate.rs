@@ -190,7 +190,7 @@ mod tests {
         let hosts = build_hosts(&["10.0.0.9".into()], &[]).unwrap();
         let ports = PortList::parse("80").unwrap();
         let v = Validator {
-            cookie: Cookie::from_seed(1),
+            cookie: Cookie::from_key([1, 2]),
             src: US,
             sport_base: 40000,
             sport_count: 2,

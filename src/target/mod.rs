@@ -4,11 +4,13 @@
 mod hosts;
 mod permutation;
 mod ports;
+mod ranking;
 mod spec;
 
 pub use hosts::{HostSet, MAX_HOSTS};
 pub use permutation::{Permutation, Shard, splitmix64};
-pub use ports::{PortList, top_ranking};
+pub use ports::PortList;
+pub use ranking::{Ranking, RankingSource};
 pub use spec::{TargetSpec, parse_target, parse_target_opts};
 
 use crate::error::{Error, Result};
@@ -124,6 +126,16 @@ impl ScanOrder {
         }
     }
 
+    /// The natural order (host after host, ports ascending) restricted to `shard`: `-r`.
+    pub fn sequential(hosts: &HostSet, ports: &PortList, shard: Shard) -> ScanOrder {
+        let nports = ports.len() as u64;
+        ScanOrder {
+            perm: Permutation::identity(hosts.len() * nports),
+            shard,
+            nports,
+        }
+    }
+
     /// Number of (host, port) pairs in this shard.
     pub fn len(&self) -> u64 {
         self.shard.len(self.perm.len())
@@ -194,6 +206,35 @@ mod tests {
             }
         }
         assert_eq!(all.len(), 4 * 7);
+    }
+
+    #[test]
+    fn sequential_order_is_host_after_host_and_shards_still_partition() {
+        let hosts = build_hosts(&["10.0.0.1-3".into()], &[]).unwrap();
+        let ports = PortList::parse("22,80").unwrap();
+        let all: Vec<(IpAddr, u16)> = ScanOrder::sequential(&hosts, &ports, Shard::default())
+            .iter(&hosts, &ports, 0)
+            .collect();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            all,
+            vec![
+                (ip("10.0.0.1"), 22),
+                (ip("10.0.0.1"), 80),
+                (ip("10.0.0.2"), 22),
+                (ip("10.0.0.2"), 80),
+                (ip("10.0.0.3"), 22),
+                (ip("10.0.0.3"), 80)
+            ]
+        );
+        let mut union = HashSet::new();
+        for i in 1..=4 {
+            let order = ScanOrder::sequential(&hosts, &ports, Shard { index: i, count: 4 });
+            for pair in order.iter(&hosts, &ports, 0) {
+                assert!(union.insert(pair));
+            }
+        }
+        assert_eq!(union.len(), all.len());
     }
 
     #[test]

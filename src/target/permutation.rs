@@ -21,6 +21,8 @@ pub struct Permutation {
     half_bits: u32,
     half_mask: u64,
     keys: [u64; 4],
+    /// The identity: `-r`, nmap's sequential order.
+    identity: bool,
 }
 
 impl Permutation {
@@ -40,6 +42,15 @@ impl Permutation {
             half_bits,
             half_mask: (1u64 << half_bits) - 1,
             keys,
+            identity: false,
+        }
+    }
+
+    /// The identity on `0..n`: everything in its natural order.
+    pub fn identity(n: u64) -> Permutation {
+        Permutation {
+            identity: true,
+            ..Permutation::new(n, 0)
         }
     }
 
@@ -56,6 +67,9 @@ impl Permutation {
     /// The element at position `i` (requires `i < n`).
     pub fn at(&self, i: u64) -> u64 {
         debug_assert!(i < self.n);
+        if self.identity {
+            return i;
+        }
         let mut x = self.feistel(i);
         while x >= self.n {
             x = self.feistel(x);

@@ -38,7 +38,7 @@ impl PortList {
                 Some(("T" | "t", rest)) => rest,
                 Some((proto, _)) => {
                     return Err(Error::input(format!(
-                        "unsupported protocol '{proto}:' in port list '{whole}' (only TCP is scanned)"
+                        "unsupported protocol '{proto}:' in port list '{whole}' (only TCP is scanned; UDP scanning is not yet supported)"
                     )));
                 }
                 None => item,
@@ -80,17 +80,6 @@ impl PortList {
             ports.extend(lo..=hi);
         }
         Ok(PortList::from_ports(ports))
-    }
-
-    /// The `n` most common TCP ports from the shipped ranking.
-    pub fn top(n: usize) -> Result<PortList> {
-        let available = top_ranking().count();
-        if n == 0 || n > available {
-            return Err(Error::input(format!(
-                "--top-ports {n} is out of range (1-{available})"
-            )));
-        }
-        Ok(PortList::from_ports(top_ranking().take(n).collect()))
     }
 
     /// Number of ports.
@@ -148,7 +137,7 @@ impl PortList {
 }
 
 /// The shipped ranking, most common first.
-pub fn top_ranking() -> impl Iterator<Item = u16> {
+pub(super) fn top_ranking() -> impl Iterator<Item = u16> {
     TOP_PORTS.lines().filter_map(|l| l.trim().parse().ok())
 }
 
@@ -190,19 +179,6 @@ mod tests {
         assert_eq!(p("ssh"), vec![22]);
         assert_eq!(p("http,22"), vec![22, 80]);
         assert_eq!(p("1-65535").len(), 65535);
-    }
-
-    #[test]
-    fn top_ports() {
-        let top = PortList::top(1000).unwrap();
-        assert_eq!(top.len(), 1000);
-        for common in [21, 22, 23, 25, 80, 443, 3389, 8080] {
-            assert!(top.contains(common), "{common}");
-        }
-        assert_eq!(PortList::top(1).unwrap().len(), 1);
-        assert!(PortList::top(0).is_err());
-        assert!(PortList::top(70000).is_err());
-        assert!(!top.contains(0));
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! Scapy's `summary()` and `show()`), plus a hex dump. Works on untrusted bytes: what does not
 //! parse is shown as a `Malformed` layer holding the rest, never a panic.
 
+use crate::capture::{self, LinkType};
 use crate::wire::{
-    self, ArpRepr, ETHERTYPE_ARP, ETHERTYPE_IPV4, IcmpRepr, Ipv4Repr, PROTO_ICMP, PROTO_TCP,
-    PROTO_UDP, TcpRepr, UdpRepr, tcp_flags,
+    self, ArpRepr, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, IcmpRepr, Ipv4Repr, Ipv6Repr,
+    PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, TcpRepr, UdpRepr, tcp_flags,
 };
 use std::fmt::Write as _;
 
@@ -125,6 +126,7 @@ pub fn dissect_frame(frame: &[u8]) -> Dissection {
                 "type",
                 match et {
                     ETHERTYPE_IPV4 => "IPv4 (0x0800)".into(),
+                    ETHERTYPE_IPV6 => "IPv6 (0x86dd)".into(),
                     ETHERTYPE_ARP => "ARP (0x0806)".into(),
                     other => format!("0x{other:04x}"),
                 },
@@ -132,16 +134,209 @@ pub fn dissect_frame(frame: &[u8]) -> Dissection {
         ],
     });
     let rest = &frame[wire::ETH_LEN..];
-    let inner = match et {
-        ETHERTYPE_IPV4 => ip_layers(&mut d, rest),
-        ETHERTYPE_ARP => arp_layer(&mut d, rest),
-        _ => {
-            raw(&mut d, "Raw", rest);
-            format!("Ether type 0x{et:04x}")
-        }
-    };
+    let inner = network_layers(&mut d, et, rest);
     d.summary = format!("Ether / {inner}");
     d
+}
+
+/// Dissects one captured record of link type `link`: Ethernet, Linux cooked (v1, v2), raw
+/// IPv4/IPv6 or BSD loopback; other link types show their bytes raw.
+pub fn dissect_record(link: LinkType, data: &[u8]) -> Dissection {
+    let mut d = Dissection {
+        layers: Vec::new(),
+        summary: String::new(),
+    };
+    match link {
+        LinkType::Ethernet => return dissect_frame(data),
+        LinkType::LinuxSll | LinkType::LinuxSll2 => {
+            let (name, short) = if link == LinkType::LinuxSll {
+                ("cooked linux", "SLL")
+            } else {
+                ("cooked linux v2", "SLL2")
+            };
+            let (Some(c), Some(e)) = (
+                capture::cooked(link, data),
+                capture::encapsulated(link, data),
+            ) else {
+                malformed(&mut d, data, "truncated Linux cooked header");
+                d.summary = format!("{short} (malformed)");
+                return d;
+            };
+            let mut fields = vec![
+                ("pkttype", pkttype(c.pkttype)),
+                ("lladdrtype", format!("0x{:04x}", c.hatype)),
+                ("src", mac_like(&c.addr)),
+                ("proto", format!("0x{:04x}", c.protocol)),
+            ];
+            if let Some(i) = c.ifindex {
+                fields.push(("ifindex", i.to_string()));
+            }
+            d.layers.push(Layer { name, fields });
+            let inner = network_layers(&mut d, e.ethertype, e.payload);
+            d.summary = format!("{short} / {inner}");
+        }
+        LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 | LinkType::Null => {
+            let Some(e) = capture::encapsulated(link, data) else {
+                malformed(&mut d, data, "not an IP packet");
+                d.summary = "Malformed".into();
+                return d;
+            };
+            if link == LinkType::Null {
+                d.layers.push(Layer {
+                    name: "Loopback",
+                    fields: vec![("type", format!("0x{:04x}", e.ethertype))],
+                });
+            }
+            d.summary = network_layers(&mut d, e.ethertype, e.payload);
+        }
+        LinkType::Other(n) => {
+            raw(&mut d, "Raw", data);
+            d.summary = format!("link type {n}, {} bytes", data.len());
+        }
+    }
+    d
+}
+
+/// The layers of a network packet of EtherType `et`; returns its summary.
+fn network_layers(d: &mut Dissection, et: u16, b: &[u8]) -> String {
+    match et {
+        ETHERTYPE_IPV4 => ip_layers(d, b),
+        ETHERTYPE_IPV6 => ipv6_layers(d, b),
+        ETHERTYPE_ARP => arp_layer(d, b),
+        _ => {
+            raw(d, "Raw", b);
+            format!("Ether type 0x{et:04x}")
+        }
+    }
+}
+
+fn pkttype(t: u16) -> String {
+    let name = match t {
+        0 => "unicast to us",
+        1 => "broadcast",
+        2 => "multicast",
+        3 => "to another host",
+        4 => "sent by us",
+        _ => "other",
+    };
+    format!("{name} ({t})")
+}
+
+fn mac_like(a: &[u8]) -> String {
+    a.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn ipv6_layers(d: &mut Dissection, b: &[u8]) -> String {
+    let (ip, payload) = match wire::parse_ipv6(b) {
+        Ok(x) => x,
+        Err(e) => {
+            malformed(d, b, &e.to_string());
+            return "IPv6 (malformed)".into();
+        }
+    };
+    push_ipv6(d, &ip);
+    let padding = b.get(wire::IPV6_LEN + ip.payload_len..).unwrap_or(&[]);
+    let s = match ip.next_header {
+        PROTO_TCP => match wire::parse::parse_tcp(payload) {
+            Ok(t) => {
+                push_tcp(d, &t, payload);
+                raw(d, "Raw", payload.get(t.header_len..).unwrap_or(&[]));
+                let mut s = format!(
+                    "IPv6 / TCP [{}]:{} > [{}]:{} {}",
+                    ip.src,
+                    t.src_port,
+                    ip.dst,
+                    t.dst_port,
+                    flag_letters(t.flags)
+                );
+                s.truncate(s.trim_end().len());
+                s
+            }
+            Err(e) => {
+                malformed(d, payload, &e.to_string());
+                format!("IPv6 / TCP {} > {} (malformed)", ip.src, ip.dst)
+            }
+        },
+        PROTO_UDP => match wire::parse::parse_udp(payload) {
+            Ok(u) => {
+                push_udp(d, &u);
+                raw(d, "Raw", payload.get(8..).unwrap_or(&[]));
+                format!(
+                    "IPv6 / UDP [{}]:{} > [{}]:{}",
+                    ip.src, u.src_port, ip.dst, u.dst_port
+                )
+            }
+            Err(e) => {
+                malformed(d, payload, &e.to_string());
+                format!("IPv6 / UDP {} > {} (malformed)", ip.src, ip.dst)
+            }
+        },
+        PROTO_ICMPV6 if payload.len() >= 4 => {
+            let (t, c) = (payload[0], payload[1]);
+            d.layers.push(Layer {
+                name: "ICMPv6",
+                fields: vec![
+                    ("type", format!("{} ({t})", icmpv6_name(t))),
+                    ("code", c.to_string()),
+                    (
+                        "chksum",
+                        format!("0x{:04x}", u16::from_be_bytes([payload[2], payload[3]])),
+                    ),
+                ],
+            });
+            raw(d, "Raw", &payload[4..]);
+            format!("IPv6 / ICMPv6 {} > {} {}", ip.src, ip.dst, icmpv6_name(t))
+        }
+        nh => {
+            raw(d, "Raw", payload);
+            format!("IPv6 {} > {} nh {nh}", ip.src, ip.dst)
+        }
+    };
+    raw(d, "Padding", padding);
+    s
+}
+
+fn icmpv6_name(t: u8) -> String {
+    match t {
+        1 => "dest-unreach".into(),
+        2 => "packet-too-big".into(),
+        3 => "time-exceeded".into(),
+        4 => "param-problem".into(),
+        128 => "echo-request".into(),
+        129 => "echo-reply".into(),
+        133 => "router-solicitation".into(),
+        134 => "router-advertisement".into(),
+        135 => "neighbor-solicitation".into(),
+        136 => "neighbor-advertisement".into(),
+        t => format!("type {t}"),
+    }
+}
+
+fn push_ipv6(d: &mut Dissection, ip: &Ipv6Repr) {
+    d.layers.push(Layer {
+        name: "IPv6",
+        fields: vec![
+            ("version", "6".into()),
+            ("tc", ip.traffic_class.to_string()),
+            ("fl", ip.flow_label.to_string()),
+            ("plen", ip.payload_len.to_string()),
+            (
+                "nh",
+                match ip.next_header {
+                    PROTO_TCP => "tcp (6)".into(),
+                    PROTO_UDP => "udp (17)".into(),
+                    PROTO_ICMPV6 => "icmpv6 (58)".into(),
+                    n => n.to_string(),
+                },
+            ),
+            ("hlim", ip.hop_limit.to_string()),
+            ("src", ip.src.to_string()),
+            ("dst", ip.dst.to_string()),
+        ],
+    });
 }
 
 /// Dissects a bare IPv4 packet.

@@ -1,6 +1,7 @@
 //! The packet toolkit: Scapy-style crafting from a layer [`spec`], building packets
 //! ([`build`]), sending them and matching answers ([`sr`]), TCP SYN [`trace`], capturing with
-//! a [`filter`] ([`sniff`]) to [`pcap`], and reading and dissecting captures ([`dissect`]).
+//! a [`filter`] ([`sniff`]) to a capture file ([`crate::capture`]), and reading and dissecting
+//! captures ([`dissect`]).
 //!
 //! ```
 //! use synscan::toolkit::{craft, dissect};
@@ -21,7 +22,6 @@
 pub mod build;
 pub mod dissect;
 pub mod filter;
-pub mod pcap;
 pub mod sniff;
 pub mod spec;
 pub mod sr;

@@ -12,8 +12,8 @@ pub mod parse;
 
 pub use emit::{ArpRequest, SYN_LEN, SynTemplate, build_arp_request, build_rst};
 pub use parse::{
-    ArpRepr, EthernetRepr, IcmpRepr, Ipv4Repr, Packet, Quoted, TcpRepr, Transport, UdpRepr,
-    parse_ethernet, parse_ipv4,
+    ArpRepr, EthernetRepr, IPV6_LEN, IcmpRepr, Ipv4Repr, Ipv6Repr, Packet, Quoted, TcpRepr,
+    Transport, UdpRepr, parse_ethernet, parse_ipv4, parse_ipv6,
 };
 
 pub use pnet::util::MacAddr;
@@ -45,6 +45,10 @@ pub const ETH_LEN: usize = 14;
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
 /// EtherType of ARP.
 pub const ETHERTYPE_ARP: u16 = 0x0806;
+/// EtherType of IPv6.
+pub const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// IP protocol number of ICMPv6.
+pub const PROTO_ICMPV6: u8 = 58;
 /// IP protocol numbers.
 pub const PROTO_ICMP: u8 = 1;
 /// IP protocol number of TCP.

@@ -233,6 +233,53 @@ fn ipv4_header(b: &[u8]) -> Result<(Ipv4Repr, &[u8]), Error> {
     Ok((repr, &b[header_len..end]))
 }
 
+/// IPv6 fixed header fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Repr {
+    /// Source address.
+    pub src: std::net::Ipv6Addr,
+    /// Destination address.
+    pub dst: std::net::Ipv6Addr,
+    /// Traffic class.
+    pub traffic_class: u8,
+    /// Flow label (20 bits).
+    pub flow_label: u32,
+    /// Payload length field.
+    pub payload_len: usize,
+    /// Next header (the transport protocol when no extension header follows).
+    pub next_header: u8,
+    /// Hop limit.
+    pub hop_limit: u8,
+}
+
+/// IPv6 fixed header length.
+pub const IPV6_LEN: usize = 40;
+
+/// Parses an IPv6 fixed header; returns it and the payload (up to the payload length, or
+/// what the buffer holds of it).
+pub fn parse_ipv6(b: &[u8]) -> Result<(Ipv6Repr, &[u8]), Error> {
+    let h = b.get(..IPV6_LEN).ok_or(Error::Truncated)?;
+    if h[0] >> 4 != 6 {
+        return Err(Error::Malformed);
+    }
+    let addr = |at: usize| {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(&h[at..at + 16]);
+        std::net::Ipv6Addr::from(a)
+    };
+    let repr = Ipv6Repr {
+        src: addr(8),
+        dst: addr(24),
+        traffic_class: (h[0] << 4) | (h[1] >> 4),
+        flow_label: u32::from_be_bytes([0, h[1] & 0x0f, h[2], h[3]]),
+        payload_len: usize::from(u16::from_be_bytes([h[4], h[5]])),
+        next_header: h[6],
+        hop_limit: h[7],
+    };
+    let end = (IPV6_LEN + repr.payload_len).min(b.len());
+    Ok((repr, &b[IPV6_LEN..end]))
+}
+
 /// Parses an IPv4 packet and its transport header. The buffer must hold the whole packet
 /// (total length), else it is [`Error::Truncated`].
 pub fn parse_ipv4(b: &[u8]) -> Result<(Ipv4Repr, Transport), Error> {
@@ -407,6 +454,24 @@ mod tests {
         assert_eq!(t.timestamps, Some((7, 5)));
         assert_eq!(t.wscale, Some(7));
         assert_eq!(t.header_len, 40);
+    }
+
+    #[test]
+    fn ipv6_header() {
+        let mut p = vec![0x60u8, 0x12, 0x34, 0x56, 0, 4, 6, 64];
+        p.extend_from_slice(&std::net::Ipv6Addr::LOCALHOST.octets());
+        p.extend_from_slice(&"fd00::2".parse::<std::net::Ipv6Addr>().unwrap().octets());
+        p.extend_from_slice(&[1, 2, 3, 4, 5, 6]);
+        let (h, payload) = parse_ipv6(&p).unwrap();
+        assert_eq!(h.src, std::net::Ipv6Addr::LOCALHOST);
+        assert_eq!((h.traffic_class, h.flow_label), (0x01, 0x23456));
+        assert_eq!((h.next_header, h.hop_limit, h.payload_len), (6, 64, 4));
+        assert_eq!(payload, &[1, 2, 3, 4]);
+        for cut in 0..IPV6_LEN {
+            assert_eq!(parse_ipv6(&p[..cut]), Err(Error::Truncated));
+        }
+        p[0] = 0x45;
+        assert_eq!(parse_ipv6(&p), Err(Error::Malformed));
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! ground truth, and build network-namespace labs that are always torn down.
 #![allow(dead_code)]
 
-use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -93,9 +92,11 @@ pub fn run_cmd_signalled(
     }
 }
 
-/// Runs synscan with `args`.
+/// Runs synscan with `args` in a network namespace of its own (loopback only), removed
+/// afterwards: whatever it probes, it probes nobody else's network.
 pub fn synscan(args: &[&str]) -> Output {
-    synscan_in(None, args, b"")
+    let net = Net::new();
+    net.synscan(args)
 }
 
 /// Runs synscan with `args` and stdin `input`, inside namespace `ns` when given.
@@ -139,39 +140,6 @@ pub fn parse_ndjson(s: &str) -> Vec<Line> {
             }
         })
         .collect()
-}
-
-/// TCP ports listening on IPv4 loopback in this namespace (127.0.0.1, 0.0.0.0 or ::),
-/// from /proc/net/tcp and tcp6: ground truth for loopback scans.
-pub fn loopback_listeners() -> BTreeSet<u16> {
-    let mut set = BTreeSet::new();
-    for (file, ok_addrs) in [
-        ("/proc/net/tcp", &["0100007F", "00000000"][..]),
-        (
-            "/proc/net/tcp6",
-            &[
-                "00000000000000000000000000000000",
-                "0000000000000000FFFF00000100007F",
-            ][..],
-        ),
-    ] {
-        let Ok(text) = std::fs::read_to_string(file) else {
-            continue;
-        };
-        for line in text.lines().skip(1) {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() < 4 || f[3] != "0A" {
-                continue;
-            }
-            let Some((addr, port)) = f[1].split_once(':') else {
-                continue;
-            };
-            if let (true, Ok(p)) = (ok_addrs.contains(&addr), u16::from_str_radix(port, 16)) {
-                set.insert(p);
-            }
-        }
-    }
-    set
 }
 
 /// True when running as root (namespace labs need it).
@@ -267,31 +235,61 @@ impl Lab {
         self.children.last_mut().expect("child")
     }
 
-    /// Starts TCP listeners on `ports` (all addresses) in `ns`, for at most 120 s, and waits
-    /// until they listen.
-    pub fn listen(&mut self, ns: &str, ports: &[u16]) {
+    /// Starts TCP listeners on `ports` (all IPv4 addresses) in `ns`, for at most 120 s, waits
+    /// until they listen, and returns the listener process's PID (for [`Lab::stop`]).
+    pub fn listen(&mut self, ns: &str, ports: &[u16]) -> u32 {
+        self.listen_family(ns, ports, false)
+    }
+
+    /// [`Lab::listen`] on every IPv6 address instead (`::`, IPv6 only).
+    pub fn listen6(&mut self, ns: &str, ports: &[u16]) -> u32 {
+        self.listen_family(ns, ports, true)
+    }
+
+    fn listen_family(&mut self, ns: &str, ports: &[u16], v6: bool) -> u32 {
         let list = ports
             .iter()
             .map(|p| p.to_string())
             .collect::<Vec<_>>()
             .join(",");
+        let (family, addr, only6) = if v6 {
+            (
+                "AF_INET6",
+                "'::'",
+                "s.setsockopt(socket.IPPROTO_IPV6,socket.IPV6_V6ONLY,1)",
+            )
+        } else {
+            ("AF_INET", "'0.0.0.0'", "pass")
+        };
         let script = format!(
             "import socket,sys,time\n\
              ss=[]\n\
              for p in [{list}]:\n\
-             \x20 s=socket.socket(socket.AF_INET)\n\
+             \x20 s=socket.socket(socket.{family})\n\
              \x20 s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
-             \x20 s.bind(('0.0.0.0',p)); s.listen(1024); ss.append(s)\n\
+             \x20 {only6}\n\
+             \x20 s.bind(({addr},p)); s.listen(1024); ss.append(s)\n\
              print('ready',flush=True)\n\
              time.sleep(120)\n"
         );
         let child = self.spawn_in(ns, &["python3", "-c", &script]);
+        let pid = child.id();
         let out = child.stdout.take().expect("listener stdout");
         let mut line = String::new();
         BufReader::new(out)
             .read_line(&mut line)
             .expect("listener ready line");
         assert_eq!(line.trim(), "ready", "listener did not start");
+        pid
+    }
+
+    /// Kills one process this lab started (by the PID [`Lab::listen`] returned) and reaps it.
+    pub fn stop(&mut self, pid: u32) {
+        if let Some(i) = self.children.iter().position(|c| c.id() == pid) {
+            let mut c = self.children.remove(i);
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 
     /// Runs `cmd` inside `ns` and waits for it.
@@ -330,6 +328,65 @@ impl Drop for Lab {
         for ns in self.namespaces.iter().rev() {
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
+    }
+}
+
+/// A test's own network: one namespace with loopback up (127.0.0.0/8 and ::1), nothing
+/// else, removed by name when dropped, pass or fail. Ground truth is exact: only the
+/// listeners the test starts listen here.
+pub struct Net {
+    /// Its processes and the namespace.
+    pub lab: Lab,
+    /// The namespace's name.
+    pub ns: String,
+}
+
+impl Net {
+    /// A fresh namespace.
+    pub fn new() -> Net {
+        let mut lab = Lab::new();
+        let ns = lab.netns("n");
+        Net { lab, ns }
+    }
+
+    /// TCP listeners on `ports` of every IPv4 address here; returns their process's PID.
+    pub fn listen(&mut self, ports: &[u16]) -> u32 {
+        let ns = self.ns.clone();
+        self.lab.listen(&ns, ports)
+    }
+
+    /// TCP listeners on `ports` of every IPv6 address here.
+    pub fn listen6(&mut self, ports: &[u16]) -> u32 {
+        let ns = self.ns.clone();
+        self.lab.listen6(&ns, ports)
+    }
+
+    /// `program` to be run inside the namespace (`ip netns exec` execs it: same PID).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ns]).arg(program);
+        c
+    }
+
+    /// The synscan binary, to be run inside the namespace.
+    pub fn synscan_cmd(&self) -> Command {
+        self.command(bin())
+    }
+
+    /// Runs synscan with `args` here.
+    pub fn synscan(&self, args: &[&str]) -> Output {
+        self.synscan_input(args, b"")
+    }
+
+    /// Runs synscan with `args` and stdin `input` here.
+    pub fn synscan_input(&self, args: &[&str], input: &[u8]) -> Output {
+        synscan_in(Some(&self.ns), args, input)
+    }
+}
+
+impl Default for Net {
+    fn default() -> Self {
+        Net::new()
     }
 }
 
@@ -385,23 +442,35 @@ impl Drop for ScriptLab {
     }
 }
 
-/// Serializes tests that start loopback listeners and compare against every listener.
-pub static LOOPBACK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 /// Starts a capture process and waits for its readiness line on stderr (tcpdump prints
 /// "listening on", synscan sniff "capturing on").
 pub fn start_capture(cmd: &mut Command, ready: &str) -> Child {
-    let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn capture");
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().expect("stderr"))
-        .read_line(&mut line)
-        .expect("capture readiness line");
-    assert!(line.contains(ready), "{line}");
-    child
+    start_ready(cmd.stdout(Stdio::null()), ready)
+}
+
+/// Starts `cmd` (stdout as the caller set it) and waits for a stderr line containing
+/// `ready`; what it prints later on stderr is drained.
+pub fn start_ready(cmd: &mut Command, ready: &str) -> Child {
+    let mut child = cmd.stderr(Stdio::piped()).spawn().expect("spawn capture");
+    // Notes may come first ("data link type LINUX_SLL2"): up to 10 lines.
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut seen = String::new();
+    for _ in 0..10 {
+        let mut line = String::new();
+        if err.read_line(&mut line).expect("capture readiness line") == 0 {
+            break;
+        }
+        seen.push_str(&line);
+        if line.contains(ready) {
+            // Keep reading what it says later ("File: ...", packet counts): a closed pipe
+            // would kill it with SIGPIPE before it wrote its file.
+            std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+            return child;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("capture never said '{ready}': {seen}");
 }
 
 /// Starts tcpdump writing every frame matching `filter` on `iface` to `pcap` at once
@@ -437,28 +506,6 @@ pub fn stop_capture(mut child: Child) {
         .args(["-INT", &child.id().to_string()])
         .status();
     let _ = child.wait();
-}
-
-/// Asserts a loopback scan found exactly the listening ports: ours, and every port that
-/// listened both before and after the scan; nothing that listened at neither time.
-pub fn assert_loopback_truth(
-    found: &BTreeSet<u16>,
-    ours: &BTreeSet<u16>,
-    before: &BTreeSet<u16>,
-    after: &BTreeSet<u16>,
-) {
-    let surely: BTreeSet<u16> = before.intersection(after).chain(ours).copied().collect();
-    let maybe: BTreeSet<u16> = before.union(after).chain(ours).copied().collect();
-    assert!(
-        found.is_superset(&surely),
-        "missed {:?}",
-        surely.difference(found).collect::<Vec<_>>()
-    );
-    assert!(
-        found.is_subset(&maybe),
-        "false open {:?}",
-        found.difference(&maybe).collect::<Vec<_>>()
-    );
 }
 
 /// Runs a peer tool (nmap, tshark, tcpdump -r) and returns its stdout, failing the test with

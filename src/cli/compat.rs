@@ -1,0 +1,289 @@
+//! nmap's and masscan's spellings: multi-letter short flags (`-sS`, `-oX`, `-p-`, `-oA`, `-v3`)
+//! rewritten to the long flags clap knows, and the flags synscan lacks named in one line with
+//! what to use instead, before clap sees them (clap would say "unexpected argument", or worse,
+//! read `-oA out` as `-o A` plus a target). Only whole tokens before a `--` are looked at.
+
+use std::ffi::OsString;
+
+/// Rewrites nmap's spellings in `argv` (program name first), or says in one line which
+/// flag synscan does not support and what to use instead.
+pub fn normalize(argv: Vec<OsString>) -> Result<Vec<OsString>, String> {
+    let mut out = Vec::with_capacity(argv.len());
+    let mut passthrough = false;
+    for (i, a) in argv.into_iter().enumerate() {
+        let Some(s) = a.to_str().filter(|_| !passthrough && i > 0) else {
+            out.push(a);
+            continue;
+        };
+        if s == "--" {
+            passthrough = true;
+            out.push(a);
+            continue;
+        }
+        if let Some(why) = unsupported(s) {
+            return Err(why);
+        }
+        match rewrite(s) {
+            Some(r) => out.push(OsString::from(r)),
+            None => out.push(a),
+        }
+    }
+    Ok(out)
+}
+
+/// The long spelling of an nmap short flag, if `s` is one.
+fn rewrite(s: &str) -> Option<String> {
+    let long = match s {
+        "-sT" => "--scan-type=connect",
+        "-sS" => "--scan-type=syn",
+        "-iL" => "--input-list",
+        "-oN" => "--output-normal",
+        "-oJ" => "--output-ndjson",
+        "-oG" => "--output-grepable",
+        "-oX" => "--output-xml",
+        "-oL" => "--output-list",
+        "-oA" => "--output-all",
+        "-Pn" | "-P0" | "-PN" => "--no-ping",
+        "-p-" => "--ports=-",
+        _ => {
+            // nmap's -v3 / -d2: a level after the letter.
+            for letter in ["v", "d"] {
+                if let Some(n) = s.strip_prefix('-').and_then(|r| r.strip_prefix(letter))
+                    && let Ok(level) = n.parse::<u8>()
+                    && (1..=9).contains(&level)
+                {
+                    // One letter per level: clap counts occurrences.
+                    return Some(format!("-{}", letter.repeat(level as usize)));
+                }
+            }
+            return None;
+        }
+    };
+    Some(long.to_string())
+}
+
+/// Scan types of nmap's `-s?` that synscan lacks, with the reason.
+fn scan_type_message(letter: char) -> Option<String> {
+    let (flag, what, instead) = match letter {
+        'U' => (
+            "-sU",
+            "UDP scan",
+            "not yet supported: synscan scans TCP only for now",
+        ),
+        'n' | 'P' => (
+            "-sn",
+            "host discovery only",
+            "not yet supported: synscan scans the ports of every target, as with -Pn",
+        ),
+        'V' => (
+            "-sV",
+            "service and version detection",
+            "not yet supported: synscan reports the service name of the port table",
+        ),
+        'C' => (
+            "-sC",
+            "default scripts",
+            "not supported: synscan has no scripting engine; run nmap -sC on the open ports synscan finds",
+        ),
+        'L' => (
+            "-sL",
+            "list scan",
+            "not supported: --dry-run prints every probe a scan would send, without sending",
+        ),
+        'A' | 'W' | 'M' | 'N' | 'F' | 'X' | 'Y' | 'Z' | 'O' | 'I' | 'R' => {
+            return Some(format!(
+                "-s{letter} is not supported: synscan scans with SYN (-sS) or connect() (-sT)"
+            ));
+        }
+        _ => return None,
+    };
+    Some(format!("{flag} ({what}) is {instead}"))
+}
+
+/// Why `s` is a flag synscan does not support, if it is one.
+fn unsupported(s: &str) -> Option<String> {
+    // `-sSV`, `-sU`, `-sn` ...: every letter must be S or T, and only one of them.
+    if let Some(letters) = s.strip_prefix("-s")
+        && !letters.is_empty()
+        && letters.chars().all(|c| c.is_ascii_alphabetic())
+    {
+        if let Some(m) = letters.chars().find_map(|c| {
+            if c == 'S' || c == 'T' {
+                None
+            } else {
+                Some(scan_type_message(c).unwrap_or_else(|| {
+                    format!("-s{c} is not an nmap scan type synscan knows: use -sS or -sT")
+                }))
+            }
+        }) {
+            return Some(m);
+        }
+        if letters.len() > 1 {
+            return Some(format!(
+                "-s{letters} combines scan types: choose one of -sS (SYN) and -sT (connect)"
+            ));
+        }
+        return None;
+    }
+    // Host discovery probes: -PE, -PS22,80, -PA, -PU, -PR ...
+    if let Some(rest) = s.strip_prefix("-P")
+        && !matches!(rest, "n" | "N" | "0")
+        && rest
+            .chars()
+            .next()
+            .is_some_and(|c| "ESAUYRPMOB".contains(c))
+    {
+        return Some(format!(
+            "{s} (host discovery probes) is not yet supported: synscan probes the ports of every target, as with -Pn"
+        ));
+    }
+    let name = s.split('=').next().unwrap_or(s);
+    let why = match name {
+        "-O" | "--osscan-limit" | "--osscan-guess" | "--max-os-tries" => {
+            "(OS detection) is not supported: synscan has no OS fingerprinting; run nmap -O on the hosts synscan finds"
+        }
+        "-A" => {
+            "(OS and version detection, scripts and traceroute) is not supported: scan the ports with synscan, then run nmap -A on what it finds"
+        }
+        "-6" => {
+            "is not yet supported: give IPv6 targets without it (they are scanned with connect() until IPv6 SYN scanning lands)"
+        }
+        "--script" | "--script-args" | "--script-args-file" | "--script-help"
+        | "--script-trace" | "--script-updatedb" => {
+            "is not supported: synscan has no scripting engine; run nmap --script on the open ports synscan finds"
+        }
+        "--version-intensity" | "--version-light" | "--version-all" | "--version-trace" => {
+            "is not yet supported: service and version detection (-sV) is not yet supported"
+        }
+        "--banners" => "(banner grabbing) is not yet supported",
+        "--ping" => {
+            "(host discovery) is not yet supported: synscan probes the ports of every target"
+        }
+        "--traceroute" => "is not supported: trace one host with `synscan trace HOST -p PORT`",
+        "-f" | "--mtu" => "(fragmented probes) is not supported",
+        "-D" => "(decoys) is not supported",
+        "--spoof-mac" => {
+            "is not supported: synscan sends from the interface's own MAC (--router-mac sets the next hop's)"
+        }
+        "--data" | "--data-string" | "--data-length" | "--ip-options" | "--badsum" => {
+            "is not supported: synscan's probes are plain SYNs (craft packets with `synscan send`)"
+        }
+        "-iR" => "(random targets) is not supported: synscan scans only the targets you name",
+        "-oS" | "-oM" | "-oB" | "--append-output" | "--stylesheet" | "--webxml"
+        | "--no-stylesheet" => "is not supported: use -oN, -oX, -oG, -oJ (NDJSON), -oL or -oA",
+        "-R" | "--dns-servers" | "--system-dns" => {
+            "is not supported: synscan never does reverse DNS (as with -n)"
+        }
+        "--min-hostgroup" | "--max-hostgroup" => {
+            "is not supported: synscan probes every host at once, in one permuted order"
+        }
+        "--min-parallelism" | "--max-parallelism" => {
+            "is not supported: use --rate, or --max-inflight for connect() scans"
+        }
+        "--max-scan-delay" => "is not supported: use --scan-delay or --rate",
+        "--defeat-rst-ratelimit" | "--defeat-icmp-ratelimit" => "is not supported",
+        "--privileged" | "--unprivileged" => {
+            "is not supported: synscan finds its privileges itself; -sT forces a connect() scan"
+        }
+        "--send-eth" | "--send-ip" => {
+            "is not supported: synscan picks how probes leave; see --send-path"
+        }
+        "--iflist" => "is not supported: use `ip addr` and `ip route`",
+        "--packet-trace" => {
+            "is not supported: --pcap FILE records every probe and reply; -d shows the engine's decisions"
+        }
+        "--stats-every" => "is not supported: the progress line updates by itself on a terminal",
+        "-b" => "(FTP bounce scan) is not supported",
+        "--proxies" => "is not supported: a raw scanner cannot go through proxies",
+        "--port-ratio" => "is not supported: use --top-ports N",
+        "--datadir" => "is not supported: give nmap's port ranking with --servicedb FILE",
+        "-c" | "--conf" | "--readscan" | "--echo" | "--offline" | "--nmap-payloads"
+        | "--pcap-payloads" | "--router-ip" | "--heartbleed" | "--ticketbleed" => {
+            "(masscan) is not supported: see docs/usage.md for synscan's equivalents"
+        }
+        _ => return None,
+    };
+    Some(format!("{name} {why}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(v: &[&str]) -> Result<Vec<String>, String> {
+        let argv = std::iter::once("synscan").chain(v.iter().copied());
+        normalize(argv.map(OsString::from).collect()).map(|v| {
+            v.into_iter()
+                .skip(1)
+                .map(|s| s.into_string().unwrap_or_default())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn nmap_spellings() {
+        assert_eq!(
+            norm(&[
+                "-sT", "-p-", "-oX", "f", "-oA", "b", "-v3", "-d2", "--", "-sS"
+            ])
+            .unwrap(),
+            [
+                "--scan-type=connect",
+                "--ports=-",
+                "--output-xml",
+                "f",
+                "--output-all",
+                "b",
+                "-vvv",
+                "-dd",
+                "--",
+                "-sS"
+            ]
+        );
+        // After `--` nothing is judged: a target may look like a flag.
+        assert!(norm(&["--", "-O"]).is_ok());
+    }
+
+    #[test]
+    fn unsupported_flags_are_named_with_what_to_use() {
+        for (args, want) in [
+            (vec!["-O"], "-O (OS detection) is not supported"),
+            (vec!["-A"], "-A (OS and version"),
+            (vec!["-sC"], "-sC (default scripts) is not supported"),
+            (vec!["--script=http-title"], "--script is not supported"),
+            (vec!["--script", "vuln"], "--script is not supported"),
+            (vec!["-sU"], "-sU (UDP scan) is not yet supported"),
+            (vec!["-sSU"], "-sU (UDP scan) is not yet supported"),
+            (
+                vec!["-sV"],
+                "-sV (service and version detection) is not yet",
+            ),
+            (
+                vec!["-sn"],
+                "-sn (host discovery only) is not yet supported",
+            ),
+            (
+                vec!["-PS22,80"],
+                "-PS22,80 (host discovery probes) is not yet",
+            ),
+            (vec!["-PE"], "is not yet supported"),
+            (vec!["-6"], "-6 is not yet supported"),
+            (vec!["-sA"], "-sA is not supported: synscan scans with SYN"),
+            (vec!["-sST"], "choose one of -sS"),
+            (vec!["--banners"], "--banners (banner grabbing) is not yet"),
+            (vec!["-oS", "x"], "-oS is not supported"),
+        ] {
+            let e = norm(&args).expect_err(&format!("{args:?}"));
+            assert!(e.contains(want), "{args:?}: {e}");
+        }
+        for ok in [
+            vec!["-Pn"],
+            vec!["-P0"],
+            vec!["-sS"],
+            vec!["-n"],
+            vec!["-v"],
+        ] {
+            assert!(norm(&ok).is_ok(), "{ok:?}");
+        }
+    }
+}
