@@ -44,16 +44,56 @@ def timed(cmd, timeout=TIMEOUT):
         return wall, rss, out
 
 
-def loopback_listeners():
-    """Ports listening on IPv4 loopback (127.0.0.1, 0.0.0.0, ::) right now."""
-    out = subprocess.run(["ss", "-Hltn"], stdout=subprocess.PIPE, text=True).stdout
-    ports = set()
-    for line in out.splitlines():
-        local = line.split()[3]
-        addr, _, port = local.rpartition(":")
-        if addr in ("127.0.0.1", "0.0.0.0", "*", "[::]", "[::ffff:127.0.0.1]"):
-            ports.add(int(port))
-    return ports
+class LoopNs:
+    """A namespace of the bench's own with loopback up and TCP listeners on `ports` (all
+    addresses): the loopback benches scan it, so the truth is exactly `ports`. Removed on
+    exit, with its listener."""
+
+    def __init__(self, ports):
+        self.name = "sb%dlo" % (os.getpid() % 100000)
+        self.ports = set(ports)
+
+    def __enter__(self):
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+        subprocess.run(["ip", "-n", self.name, "link", "set", "lo", "up"], check=True)
+        code = ("import socket,time\nss=[]\n"
+                f"for p in {sorted(self.ports)}:\n"
+                "  s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+                "  s.bind(('0.0.0.0',p)); s.listen(1024); ss.append(s)\n"
+                "print('ready',flush=True)\ntime.sleep(3600)\n")
+        self.proc = subprocess.Popen(self.exec(["python3", "-c", code]), stdout=subprocess.PIPE,
+                                     text=True)
+        assert self.proc.stdout.readline().strip() == "ready"
+        return self
+
+    def exec(self, cmd):
+        return ["ip", "netns", "exec", self.name] + cmd
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+        subprocess.run(["ip", "netns", "del", self.name])
+
+
+# Thirty listening ports spread over the range.
+LOOP_PORTS = {1, 7, 21, 22, 25, 80, 443, 1023, 1024, 3306, 5432, 6379, 8000, 8080, 8443, 9000,
+              9999, 10000, 20000, 31337, 32768, 40000, 44444, 49152, 50000, 55555, 60000,
+              61000, 65534, 65535}
+
+
+def nmap_ranking():
+    """(TCP ports by descending open frequency, ties by port; {port: frequency}) from the
+    installed nmap-services, or None."""
+    path = "/usr/share/nmap/nmap-services"
+    if not os.path.exists(path):
+        return None
+    freq = {}
+    for line in open(path):
+        f = line.split("#")[0].split()
+        if len(f) >= 3 and f[1].endswith("/tcp"):
+            freq[int(f[1].split("/")[0])] = max(freq.get(int(f[1].split("/")[0]), 0.0), float(f[2]))
+    ranked = sorted((p for p in freq if freq[p] > 0), key=lambda p: (-freq[p], p))
+    return ranked, freq
 
 
 def kernel_drops(stderr):
@@ -117,56 +157,84 @@ def parse_rustscan(out):
 
 
 def bench_connect():
-    """synscan -sT vs nmap -sT vs RustScan: 1 host x 65535 ports on loopback, 30 listeners."""
-    socks = []
-    for _ in range(30):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        s.listen(128)
-        socks.append(s)
-    try:
-        truth = loopback_listeners() | {s.getsockname()[1] for s in socks}
+    """synscan -sT vs nmap -sT vs RustScan: 1 host x 65535 ports on a namespace's loopback
+    with 30 listeners."""
+    with LoopNs(LOOP_PORTS) as lo:
+        truth = lo.ports
         print(f"connect: 127.0.0.1 -p- with {len(truth)} listening ports", flush=True)
-        rows = [measure("synscan", [SYNSCAN, "-sT", "127.0.0.1", "-p-", "--format", "list",
-                                    "--no-progress"], parse_list, truth)]
+        rows = [measure("synscan", lo.exec([SYNSCAN, "-sT", "127.0.0.1", "-p-", "--format",
+                                            "list", "--no-progress"]), parse_list, truth)]
         if shutil.which("nmap"):
-            rows.append(measure("nmap", ["nmap", "-sT", "-p-", "-T4", "-n", "127.0.0.1",
-                                         "-oG", "-"], parse_nmap_grepable, truth))
+            rows.append(measure("nmap", lo.exec(["nmap", "-sT", "-p-", "-T4", "-n", "127.0.0.1",
+                                                 "-oG", "-"]), parse_nmap_grepable, truth))
         rustscan = shutil.which("rustscan") or os.path.expanduser("~/.cargo/bin/rustscan")
         if os.path.exists(rustscan):
-            rows.append(measure("rustscan", [rustscan, "-a", "127.0.0.1", "-r", "1-65535", "-g",
-                                             "--ulimit", "20000"], parse_rustscan, truth))
+            rows.append(measure("rustscan", lo.exec([rustscan, "-a", "127.0.0.1", "-r",
+                                                     "1-65535", "-g", "--ulimit", "20000"]),
+                                parse_rustscan, truth))
         return rows
-    finally:
-        for s in socks:
-            s.close()
 
 
 def bench_syn_loopback():
-    """synscan -sS vs nmap -sS on loopback: all ports, and the top 1000, 30 listeners."""
-    socks = []
-    for _ in range(30):
-        sk = socket.socket()
-        sk.bind(("127.0.0.1", 0))
-        sk.listen(128)
-        socks.append(sk)
-    try:
-        truth = loopback_listeners() | {sk.getsockname()[1] for sk in socks}
+    """synscan -sS vs nmap -sS on a namespace's loopback: all ports, and the top 1000."""
+    with LoopNs(LOOP_PORTS) as lo:
+        truth = lo.ports
         print(f"syn-loopback: 127.0.0.1 -p- with {len(truth)} listening ports", flush=True)
-        rows = [measure("synscan", [SYNSCAN, "-sS", "127.0.0.1", "-p-", "--format", "list",
-                                    "--no-progress"], parse_list, truth)]
+        rows = [measure("synscan", lo.exec([SYNSCAN, "-sS", "127.0.0.1", "-p-", "--format",
+                                            "list", "--no-progress"]), parse_list, truth)]
         if shutil.which("nmap"):
-            rows.append(measure("nmap", ["nmap", "-sS", "-p-", "-T4", "-n", "-Pn", "127.0.0.1",
-                                         "-oG", "-"], parse_nmap_grepable, truth))
-        top = {int(p) for p in open(os.path.join(ROOT, "data", "top-tcp-ports.txt")).read().split()[:1000]}
+            rows.append(measure("nmap", lo.exec(["nmap", "-sS", "-p-", "-T4", "-n", "-Pn",
+                                                 "127.0.0.1", "-oG", "-"]),
+                                parse_nmap_grepable, truth))
+        ranked = nmap_ranking()
+        top = set(ranked[0][:1000]) if ranked else {
+            int(p) for p in open(os.path.join(ROOT, "data", "top-tcp-ports.txt")).read().split()[:1000]}
         small = truth & top
-        print(f"syn-loopback: 127.0.0.1 --top-ports 1000 ({len(small)} listening among them)", flush=True)
-        rows.append(measure("synscan top-1000", [SYNSCAN, "-sS", "127.0.0.1", "--top-ports", "1000",
-                                                 "--format", "list", "--no-progress"], parse_list, small))
+        print(f"syn-loopback: 127.0.0.1 --top-ports 1000 ({len(small)} listening among them)",
+              flush=True)
+        rows.append(measure("synscan top-1000", lo.exec([SYNSCAN, "-sS", "127.0.0.1",
+                                                         "--top-ports", "1000", "--format",
+                                                         "list", "--no-progress"]),
+                            parse_list, small))
+        if shutil.which("nmap"):
+            rows.append(measure("nmap top-1000", lo.exec(["nmap", "-sS", "-T4", "-n", "-Pn",
+                                                          "127.0.0.1", "-oG", "-"]),
+                                parse_nmap_grepable, small))
         return rows
-    finally:
-        for sk in socks:
-            sk.close()
+
+
+def bench_ranking():
+    """How much of nmap's measured open-port frequency each default port list covers (only
+    where nmap-services is installed: its data is read, never shipped)."""
+    ranked = nmap_ranking()
+    if ranked is None:
+        print("ranking: no /usr/share/nmap/nmap-services here: skipped", flush=True)
+        return []
+    order, freq = ranked
+    total = sum(freq.values())
+    shipped = [int(p) for p in open(os.path.join(ROOT, "data", "top-tcp-ports.txt")).read().split()]
+    rows = []
+    for n in (100, 1000):
+        for name, ports in (("nmap-services ranking (synscan's default where installed)", order),
+                            ("synscan's shipped ranking (fallback)", shipped)):
+            cov = sum(freq.get(p, 0.0) for p in ports[:n]) / total
+            rows.append({"tool": f"top {n}: {name}", "coverage": cov,
+                         "agree": len(set(ports[:n]) & set(order[:n])), "n": n})
+            print(f"  {rows[-1]['tool']}: {cov:.1%} of the frequency mass, "
+                  f"{rows[-1]['agree']}/{n} in nmap's top {n}", flush=True)
+    return rows
+
+
+def ranking_table(title, rows, note):
+    lines = [f"### {title}", "", note, "",
+             "| port list | share of nmap's open-frequency mass | ports also in nmap's own top N |",
+             "|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['tool']} | {r['coverage']:.1%} | {r['agree']}/{r['n']} |")
+    if not rows:
+        lines.append("| (no nmap-services on this machine) | | |")
+    lines.append("")
+    return "\n".join(lines)
 
 
 LAB = "sb%d" % (os.getpid() % 100000)
@@ -547,6 +615,8 @@ BENCHES = {
     "congestion": (bench_congestion,
                    "Ports 1-20000 of a lab host that drops SYNs beyond 2000 a second", table),
     "memory": (bench_memory, "Memory of --dry-run over large work", memory_table),
+    "ranking": (bench_ranking, "Default port lists against nmap's open-frequency data",
+                ranking_table),
 }
 
 

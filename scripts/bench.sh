@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks against peers, in one run, on this machine (as root: the lab benches build network
 # namespaces). Usage: scripts/bench.sh [connect syn-loopback send-rate full-port sweep loss
-# congestion memory] (LOSS_RUNS=N sets the runs of loss and congestion, default 3)
+# congestion memory ranking] (LOSS_RUNS=N sets the runs of loss and congestion, default 3)
 # Results (median of >= 5 runs, min-max, peak RSS, found/missed/false) go to docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."

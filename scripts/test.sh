@@ -1,22 +1,50 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests use (nmap, ndiff,
-# xsltproc, nftables, iptables, tcpdump, tshark, iproute2, python3), then runs formatting,
-# lints, every test, and a bounded fuzzing pass. Needs root: the lab tests create network
-# namespaces. Exit status is non-zero on the first failure.
+# xsltproc, nftables, iptables, tcpdump, tshark, iproute2, python3, util-linux, libcap2-bin,
+# man-db), then runs formatting, lints, every test, and a bounded fuzzing pass.
+#
+# Works as root (no sudo needed) and as a normal user with sudo: only the package install and
+# the test binaries (the lab tests create network namespaces) run as root; building, linting
+# and fuzzing run as the caller, so nothing in target/ ends up owned by root.
+# Exit status is non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [ "$(id -u)" -eq 0 ]; then
+  as_root() { "$@"; }
+  runner=""
+elif command -v sudo >/dev/null 2>&1; then
+  as_root() { sudo "$@"; }
+  runner="sudo"
+else
+  echo "scripts/test.sh: the tests create network namespaces and need root: run it as root, or install sudo" >&2
+  exit 1
+fi
+
 need_pkgs=()
 for pair in nmap:nmap ndiff:ndiff xsltproc:xsltproc nft:nftables iptables:iptables \
-            tcpdump:tcpdump tshark:tshark ip:iproute2 python3:python3 setpriv:util-linux \
-            capsh:libcap2-bin; do
+            tcpdump:tcpdump tshark:tshark dumpcap:wireshark-common ip:iproute2 \
+            python3:python3 setpriv:util-linux unshare:util-linux capsh:libcap2-bin \
+            man:man-db; do
   cmd=${pair%%:*}; pkg=${pair#*:}
-  command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")
+  command -v "$cmd" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 \
+    || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "== installing: ${need_pkgs[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  # Packages must not start their services in this machine's network: refuse service
+  # starts for the install (policy-rc.d), then put things back as they were.
+  created_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod 755 /usr/sbin/policy-rc.d
+    created_policy=1
+  fi
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  if [ "$created_policy" -eq 1 ]; then
+    as_root rm -f /usr/sbin/policy-rc.d
+  fi
 fi
 
 echo "== cargo fmt --check"
@@ -24,7 +52,14 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
 echo "== cargo test"
-cargo test --release 2>&1
+if [ -n "$runner" ]; then
+  # Build as the caller, run each test binary as root.
+  host=$(rustc -vV | sed -n 's/^host: //p')
+  var="CARGO_TARGET_$(echo "$host" | tr 'a-z-' 'A-Z_')_RUNNER"
+  env "$var=$runner" cargo test --release 2>&1
+else
+  cargo test --release 2>&1
+fi
 if [ -x scripts/fuzz.sh ]; then
   echo "== fuzz (bounded)"
   scripts/fuzz.sh

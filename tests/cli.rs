@@ -573,6 +573,21 @@ fn progress_line_is_drawn_on_a_terminal() {
         "{:?}",
         out.stdout
     );
+    // Rates read as people write them ("1.50k/s", "850/s"), not "1,498.3271/s".
+    let rates: Vec<&str> = out
+        .stdout
+        .split(|c: char| c.is_whitespace() || c == '\r')
+        .filter(|w| w.ends_with("/s"))
+        .collect();
+    assert!(!rates.is_empty(), "{:?}", out.stdout);
+    for r in rates {
+        let num = r.trim_end_matches("/s").trim_end_matches(['k', 'M']);
+        let decimals = num.split_once('.').map_or(0, |(_, d)| d.len());
+        assert!(
+            !num.contains(',') && decimals <= 2 && num.parse::<f64>().is_ok(),
+            "rate shown as {r}"
+        );
+    }
     assert!(
         out.stdout.contains("# end"),
         "results still printed: {:?}",

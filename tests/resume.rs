@@ -188,6 +188,13 @@ fn sigint_writes_a_resume_file_and_the_resumed_run_completes_the_scan_exactly() 
         "{}",
         first.stderr
     );
+    // The resume file holds the run's cookie key: its owner alone may read it.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&resume).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "resume file mode {mode:o}");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&resume).unwrap()).unwrap();
+    assert!(saved["cookie_key"].is_array(), "{saved}");
     // Every output is complete and valid after the interrupt.
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(f("a.json")).unwrap())

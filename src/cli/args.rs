@@ -575,6 +575,23 @@ mod tests {
             "out.xml",
             "--states",
             "all",
+            "-T4",
+            "--min-rate",
+            "5",
+            "--scan-delay",
+            "10ms",
+            "--max-retries",
+            "4",
+            "--min-rtt-timeout",
+            "5ms",
+            "--initial-rtt-timeout",
+            "100ms",
+            "--host-timeout",
+            "1m",
+            "--ttl",
+            "33",
+            "-r",
+            "-v",
         ]);
         let ports = crate::target::PortList::parse("22,80-90").unwrap();
         let argv = a.scan_argv(&["10.0.0.0/24".into()], &["10.0.0.5".into()], &ports, 77);
@@ -603,6 +620,19 @@ mod tests {
                     x.send_path,
                     x.no_reset,
                     x.include_broadcast,
+                ),
+            ) + &format!(
+                "{:?}",
+                (
+                    x.timing,
+                    x.min_rate,
+                    x.scan_delay,
+                    x.max_retries,
+                    x.min_rtt_timeout,
+                    x.initial_rtt_timeout,
+                    x.host_timeout,
+                    x.ttl,
+                    x.sequential,
                 )
             )
         };
@@ -610,6 +640,11 @@ mod tests {
         assert_eq!(b.seed, Some(77));
         assert_eq!(b.exclude, vec!["10.0.0.5".to_string()]);
         assert_eq!(b.output_xml, None);
+        assert_eq!(b.verbose, 0, "-v is output, not the scan");
+        // --max-rtt-timeout (which conflicts with --timeout) is saved as given.
+        let c = parse(&["10.0.0.1", "--max-rtt-timeout", "300ms"]);
+        let argv = c.scan_argv(&["10.0.0.1".into()], &[], &ports, 1);
+        assert!(argv.contains(&"--max-rtt-timeout=300000000ns".to_string()), "{argv:?}");
     }
 
     #[test]

@@ -244,11 +244,19 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender, batch: us
             if !limiter.unlimited() && limiter.try_acquire(Instant::now(), 1).is_err() {
                 // Out of tokens: what was allowed leaves now, then wait for the next.
                 pending.flush(tx)?;
+                let mut past = false;
                 while let Err(wait) = limiter.try_acquire(Instant::now(), 1) {
                     std::thread::sleep(wait.min(Duration::from_millis(5)));
                     if shared.stopped() {
                         return Ok(());
                     }
+                    past = past_deadline(plan, shared);
+                    if past {
+                        break;
+                    }
+                }
+                if past {
+                    break;
                 }
             }
             let seq = plan.cookie.seq(plan.path.src, dst, sport, port);

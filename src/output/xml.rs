@@ -43,11 +43,8 @@ impl<W: Write> FormatWriter for Xml<W> {
         )?;
         if let Some(src) = &report.stats.ports_source {
             // nmap's DTD has no attribute for it: a comment beside the scaninfo says it.
-            writeln!(
-                o,
-                "<!-- ports: {} -->",
-                escape(src.replace("--", "- -").as_str())
-            )?;
+            // Comments are not escaped, and may not hold "--".
+            writeln!(o, "<!-- ports: {} -->", src.replace("--", "- -"))?;
         }
         writeln!(o, r#"<verbose level="{}"/>"#, run.verbose)?;
         writeln!(o, r#"<debugging level="{}"/>"#, run.debug)?;
