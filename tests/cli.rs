@@ -147,6 +147,11 @@ fn malformed_input_is_one_line_and_exit_2() {
         let lines: Vec<&str> = out.stderr.lines().collect();
         assert_eq!(lines.len(), 1, "{args:?}: not one line: {:?}", out.stderr);
         assert!(
+            !lines[0].contains("For more information"),
+            "{args:?}: {}",
+            lines[0]
+        );
+        assert!(
             lines[0].starts_with("synscan: error: "),
             "{args:?}: {}",
             lines[0]
@@ -597,7 +602,13 @@ fn progress_line_is_drawn_on_a_terminal() {
 
 #[test]
 fn help_into_a_closed_pipe_is_quiet() {
-    for args in [vec!["--help"], vec!["sr", "--help"], vec!["--version"]] {
+    for args in [
+        vec!["--help"],
+        vec!["sr", "--help"],
+        vec!["--version"],
+        vec!["completions", "bash"],
+        vec!["man"],
+    ] {
         let mut child = Command::new(bin())
             .args(&args)
             .stdout(Stdio::piped())

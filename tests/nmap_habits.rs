@@ -491,6 +491,24 @@ fn host_timeout_ends_the_scan_and_keeps_what_was_found() {
             "{kind}: {} results kept",
             lines.len()
         );
+        // Ports never probed are not counted as filtered.
+        let mut c = net.synscan_cmd();
+        c.args([
+            kind,
+            "127.0.0.1",
+            "-p",
+            "7001-8000",
+            "--rate",
+            "200",
+            "--host-timeout",
+            "1s",
+        ]);
+        let text = run_cmd(c, b"", Duration::from_secs(60));
+        assert!(
+            text.stdout.contains(", 0 filtered ports"),
+            "{kind}: {}",
+            text.stdout
+        );
         // What was reported is right: closed, except the listener.
         for (p, s) in &states {
             assert_eq!(*s, if *p == 7401 { "open" } else { "closed" }, "{kind} {p}");

@@ -644,7 +644,10 @@ mod tests {
         // --max-rtt-timeout (which conflicts with --timeout) is saved as given.
         let c = parse(&["10.0.0.1", "--max-rtt-timeout", "300ms"]);
         let argv = c.scan_argv(&["10.0.0.1".into()], &[], &ports, 1);
-        assert!(argv.contains(&"--max-rtt-timeout=300000000ns".to_string()), "{argv:?}");
+        assert!(
+            argv.contains(&"--max-rtt-timeout=300000000ns".to_string()),
+            "{argv:?}"
+        );
     }
 
     #[test]

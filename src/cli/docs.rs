@@ -50,7 +50,11 @@ pub fn run(cmd: &str, argv: Vec<OsString>) -> Result<u8> {
                 Err(code) => return Ok(code),
             };
             let mut full = full_command();
-            clap_complete::generate(a.shell, &mut full, "synscan", &mut out);
+            // clap_complete panics on a failed write: render first, then write (a closed
+            // pipe is an error the caller treats as a quiet exit).
+            let mut script = Vec::new();
+            clap_complete::generate(a.shell, &mut full, "synscan", &mut script);
+            out.write_all(&script).map_err(write_err)?;
         }
         _ => {
             let a = match super::parse_sub::<ManArgs>(&argv) {

@@ -100,7 +100,7 @@ fn resumed_config(
             format!("--{}", id.as_str().replace('_', "-"))
         };
         return Err(Error::input(format!(
-            "--resume takes the scan from '{}': {what} cannot be given with it (only outputs, --states, --rate, --pcap, --resume-file, --checkpoint-every)",
+            "--resume takes the scan from '{}': {what} cannot be given with it (only outputs, --states, --open, --rate, --min-rate, --pcap, -v, -d, --resume-file and --checkpoint-every)",
             file.display()
         )));
     }
@@ -128,7 +128,7 @@ pub(crate) fn one_line(e: &clap::Error) -> String {
     let parts: Vec<&str> = rendered
         .lines()
         .map(str::trim)
-        .take_while(|l| !l.starts_with("Usage:"))
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
         .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
         .collect();
     let msg = parts.join(" ");

@@ -338,13 +338,16 @@ impl Reporter {
     }
 
     /// Writes every format's end and flushes. Filtered counts of answering hosts are completed
-    /// from the port count when the scan ran to its end.
+    /// from the port count when the scan ran to its end (not interrupted, timed out or
+    /// resumed).
     pub fn finish(&mut self, stats: ScanStats) -> io::Result<Report> {
         let mut hosts: Vec<HostReport> = std::mem::take(&mut self.hosts).into_values().collect();
         for h in &mut hosts {
             h.listed.sort_by_key(|r| r.port);
             let seen: u64 = h.counts.iter().sum();
-            if !stats.interrupted && !self.run.resumed && seen < self.run.ports_per_host && h.up {
+            // Ports never heard from are filtered only when every port was probed to the end.
+            let complete = !stats.interrupted && !stats.timed_out && !self.run.resumed;
+            if complete && seen < self.run.ports_per_host && h.up {
                 let missing = self.run.ports_per_host - seen;
                 h.counts[PortState::Filtered as usize] += missing;
                 *h.reasons
