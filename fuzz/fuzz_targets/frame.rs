@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok((_, Packet::Ipv4(ip, t))) = parse_ethernet(data) {
         let (hosts, ports) = everything();
         let v = synscan::probe::Validator {
-            cookie: synscan::probe::Cookie::from_seed(1),
+            cookie: synscan::probe::Cookie::from_key([1, 2]),
             src: ip.dst,
             sport_base: 0,
             sport_count: u16::MAX,
