@@ -43,6 +43,33 @@ impl fmt::Display for PortState {
     }
 }
 
+/// The transport protocol of a result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    /// TCP.
+    #[default]
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+impl Proto {
+    /// The lowercase name every format writes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why a port got its state, with nmap's reason names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -73,6 +100,16 @@ pub enum Reason {
     TimeExceeded,
     /// The host is on the local subnet and never answered ARP.
     NoArp,
+    /// The host is on the local IPv6 link and never answered Neighbor Solicitation.
+    NoNdp,
+    /// ICMPv6 no route to destination (code 0).
+    NoRoute,
+    /// ICMPv6 beyond scope of source address (code 2).
+    BeyondScope,
+    /// ICMPv6 address unreachable (code 3).
+    AddrUnreach,
+    /// ICMPv6 reject route to destination (code 6).
+    RejectRoute,
     /// The local system refused the probe with an error not listed above.
     LocalError,
 }
@@ -94,6 +131,11 @@ impl Reason {
             Reason::HostProhibited => "host-prohibited",
             Reason::TimeExceeded => "time-exceeded",
             Reason::NoArp => "no-arp",
+            Reason::NoNdp => "no-ndp",
+            Reason::NoRoute => "no-route",
+            Reason::BeyondScope => "beyond-scope",
+            Reason::AddrUnreach => "addr-unreach",
+            Reason::RejectRoute => "reject-route",
             Reason::LocalError => "local-error",
         }
     }
@@ -122,8 +164,10 @@ impl fmt::Display for Reason {
 pub struct PortResult {
     /// Target address.
     pub ip: IpAddr,
-    /// Target TCP port.
+    /// Target port.
     pub port: u16,
+    /// Its protocol.
+    pub proto: Proto,
     /// The state.
     pub state: PortState,
     /// Why.
@@ -139,7 +183,7 @@ pub struct PortResult {
 pub struct JsonResult<'a> {
     ip: IpAddr,
     port: u16,
-    proto: &'static str,
+    proto: Proto,
     state: PortState,
     reason: Reason,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -156,6 +200,7 @@ impl PortResult {
         PortResult {
             ip,
             port,
+            proto: Proto::Tcp,
             state: PortState::Filtered,
             reason,
             ttl: None,
@@ -174,7 +219,7 @@ impl PortResult {
         JsonResult {
             ip: self.ip,
             port: self.port,
-            proto: "tcp",
+            proto: self.proto,
             state: self.state,
             reason: self.reason,
             ttl: self.ttl,

@@ -1,22 +1,475 @@
-//! The path to each target, as the kernel would take it: outgoing interface and source address
-//! (asked of the kernel by connecting a UDP socket, which sends nothing), on-link versus
-//! gateway next hops (from /proc/net/route), and the neighbour table (/proc/net/arp).
+//! The path to each target, as the kernel takes it, asked over rtnetlink (IPv4 and IPv6):
+//! the kernel's route decision per destination (as `ip route get` does, so policy rules, every
+//! table, and blackhole, unreachable and prohibit routes are honoured), the neighbour table,
+//! and how to cut a target set into pieces that share one decision without asking per host.
+//!
+//! The cut: every route prefix of every table, and every destination prefix of a policy rule,
+//! starts or ends somewhere; between two consecutive such boundaries the longest-prefix match
+//! cannot change, so one `ip route get` answers for the whole piece.
 
 use crate::error::{Error, Result};
-use pnet::datalink::{self, NetworkInterface};
+use crate::event::Reason;
+use crate::target::HostSet;
+use netlink_packet_core::{
+    NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+};
+use netlink_packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState,
+};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType,
+};
+use netlink_packet_route::rule::RuleMessage;
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
+use pnet::datalink::NetworkInterface;
 use pnet::util::MacAddr;
-use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
 
 /// What kind of link layer an interface has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkKind {
     /// Ethernet (ARPHRD_ETHER): frames need next-hop MACs.
     Ethernet,
-    /// Loopback (ARPHRD_LOOPBACK): Ethernet framing with zero MACs, no ARP.
+    /// Loopback (ARPHRD_LOOPBACK): Ethernet framing with zero MACs, no neighbour discovery.
     Loopback,
-    /// No link layer (tun, WireGuard, ...): a datalink channel cannot frame for it.
+    /// No link layer (tun, WireGuard ...): bare IP packets, sent through a raw IP socket.
     None(u32),
+}
+
+/// The kernel's route decision for one destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Decision {
+    /// Outgoing interface index.
+    pub oif: u32,
+    /// The source address the kernel would use.
+    pub src: IpAddr,
+    /// The gateway, when the destination is not on-link.
+    pub gateway: Option<IpAddr>,
+    /// The destination is one of this host's own addresses (local table).
+    pub local: bool,
+}
+
+/// Why the kernel will not route to a target.
+#[derive(Debug)]
+pub enum RouteError {
+    /// The routing table rejects it: the reason a probe would get.
+    Unroutable(Reason),
+    /// Something else failed.
+    Other(Error),
+}
+
+/// How long one netlink exchange may take: the kernel answers at once; this only bounds a
+/// broken socket.
+const NETLINK_TIMEOUT: Duration = Duration::from_secs(5);
+/// Most messages read for one request (a dump of a very large routing table stops here).
+const MAX_MESSAGES: usize = 1 << 20;
+
+/// A connected rtnetlink socket with a receive timeout.
+struct Netlink {
+    sock: Socket,
+    seq: u32,
+}
+
+impl Netlink {
+    fn open() -> Result<Netlink> {
+        let mut sock =
+            Socket::new(NETLINK_ROUTE).map_err(|e| Error::io("open netlink socket", e))?;
+        sock.bind_auto()
+            .map_err(|e| Error::io("bind netlink socket", e))?;
+        sock.connect(&SocketAddr::new(0, 0))
+            .map_err(|e| Error::io("connect netlink socket", e))?;
+        socket2::SockRef::from(&sock)
+            .set_read_timeout(Some(NETLINK_TIMEOUT))
+            .map_err(|e| Error::io("set netlink timeout", e))?;
+        Ok(Netlink { sock, seq: 0 })
+    }
+
+    /// Sends `msg` and collects the inner messages of the answer (until Done for a dump);
+    /// a netlink error comes back as `Err(errno)`.
+    fn request(
+        &mut self,
+        msg: RouteNetlinkMessage,
+        dump: bool,
+    ) -> Result<std::result::Result<Vec<RouteNetlinkMessage>, i32>> {
+        self.seq = self.seq.wrapping_add(1);
+        let mut packet = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::from(msg));
+        packet.header.flags = NLM_F_REQUEST | if dump { NLM_F_DUMP } else { 0 };
+        packet.header.sequence_number = self.seq;
+        packet.finalize();
+        let mut buf = vec![0u8; packet.buffer_len()];
+        packet.serialize(&mut buf[..]);
+        self.sock
+            .send(&buf, 0)
+            .map_err(|e| Error::io("send netlink request", e))?;
+        let mut out = Vec::new();
+        let mut rbuf = vec![0u8; 1 << 16];
+        for _ in 0..MAX_MESSAGES {
+            let n = self
+                .sock
+                .recv(&mut &mut rbuf[..], 0)
+                .map_err(|e| Error::io("receive netlink answer", e))?;
+            let mut off = 0;
+            while off < n.min(rbuf.len()) {
+                let m: NetlinkMessage<RouteNetlinkMessage> =
+                    NetlinkMessage::deserialize(&rbuf[off..n.min(rbuf.len())])
+                        .map_err(|e| Error::Runtime(format!("bad netlink answer: {e}")))?;
+                let len = m.header.length as usize;
+                if m.header.sequence_number == self.seq {
+                    match m.payload {
+                        NetlinkPayload::Done(_) => return Ok(Ok(out)),
+                        NetlinkPayload::Error(e) => match e.code {
+                            Some(code) => return Ok(Err(-code.get())),
+                            None => return Ok(Ok(out)),
+                        },
+                        NetlinkPayload::InnerMessage(inner) => {
+                            out.push(inner);
+                            if !dump {
+                                return Ok(Ok(out));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                if len == 0 {
+                    break;
+                }
+                off += len;
+            }
+        }
+        Err(Error::Runtime("netlink answer too long".into()))
+    }
+}
+
+fn family_of(a: IpAddr) -> AddressFamily {
+    match a {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => AddressFamily::Inet6,
+    }
+}
+
+fn route_ip(a: &RouteAddress) -> Option<IpAddr> {
+    match a {
+        RouteAddress::Inet(v) => Some(IpAddr::V4(*v)),
+        RouteAddress::Inet6(v) => Some(IpAddr::V6(*v)),
+        _ => None,
+    }
+}
+
+/// The reason a probe to a target behind a rejecting route gets, by errno or route type.
+fn reject_reason(v6: bool, errno: i32, kind: Option<RouteType>) -> Option<Reason> {
+    let r = match (kind, errno) {
+        (Some(RouteType::Unreachable), _) | (_, libc::ENETUNREACH) => {
+            if v6 {
+                Reason::NoRoute
+            } else {
+                Reason::NetUnreach
+            }
+        }
+        (_, libc::EHOSTUNREACH) => {
+            if v6 {
+                Reason::AddrUnreach
+            } else {
+                Reason::HostUnreach
+            }
+        }
+        (Some(RouteType::Prohibit), _) | (_, libc::EACCES) | (_, libc::EPERM) => {
+            Reason::AdminProhibited
+        }
+        // A blackhole route: the kernel discards silently, as a probe would see it.
+        (Some(RouteType::BlackHole), _) | (_, libc::EINVAL) => Reason::NoResponse,
+        _ => return None,
+    };
+    Some(r)
+}
+
+/// The kernel's decision for `dst` (`ip route get DST`).
+pub fn get(dst: IpAddr) -> std::result::Result<Decision, RouteError> {
+    let mut nl = Netlink::open().map_err(RouteError::Other)?;
+    get_with(&mut nl, dst)
+}
+
+fn get_with(nl: &mut Netlink, dst: IpAddr) -> std::result::Result<Decision, RouteError> {
+    let mut msg = RouteMessage::default();
+    msg.header.address_family = family_of(dst);
+    msg.header.destination_prefix_length = if dst.is_ipv4() { 32 } else { 128 };
+    msg.attributes
+        .push(RouteAttribute::Destination(RouteAddress::from(dst)));
+    let answer = nl
+        .request(RouteNetlinkMessage::GetRoute(msg), false)
+        .map_err(RouteError::Other)?;
+    let routes = match answer {
+        Ok(r) => r,
+        Err(errno) => {
+            return Err(match reject_reason(dst.is_ipv6(), errno, None) {
+                Some(r) => RouteError::Unroutable(r),
+                None => RouteError::Other(Error::io(
+                    format!("route lookup for {dst}"),
+                    std::io::Error::from_raw_os_error(errno),
+                )),
+            });
+        }
+    };
+    let Some(RouteNetlinkMessage::NewRoute(r)) = routes.into_iter().next() else {
+        return Err(RouteError::Other(Error::Runtime(format!(
+            "no route answer for {dst}"
+        ))));
+    };
+    if let Some(reason) = reject_reason(dst.is_ipv6(), 0, Some(r.header.kind)) {
+        return Err(RouteError::Unroutable(reason));
+    }
+    let mut d = Decision {
+        oif: 0,
+        src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        gateway: None,
+        local: r.header.kind == RouteType::Local,
+    };
+    let mut have_src = false;
+    for a in &r.attributes {
+        match a {
+            RouteAttribute::Oif(i) => d.oif = *i,
+            RouteAttribute::PrefSource(s) => {
+                if let Some(ip) = route_ip(s) {
+                    d.src = ip;
+                    have_src = true;
+                }
+            }
+            RouteAttribute::Gateway(g) => d.gateway = route_ip(g),
+            _ => {}
+        }
+    }
+    if !have_src {
+        // The kernel names no preferred source for some routes (IPv6 on-link): the address it
+        // would pick is asked the classic way, a UDP connect() that sends nothing.
+        d.src = connect_source(dst).map_err(RouteError::Other)?;
+    }
+    Ok(d)
+}
+
+/// The source address the kernel picks for `dst`: connect() a UDP socket (nothing is sent)
+/// and read its local address.
+fn connect_source(dst: IpAddr) -> Result<IpAddr> {
+    let bind: std::net::SocketAddr = match dst {
+        IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let sock = std::net::UdpSocket::bind(bind).map_err(|e| Error::io("bind UDP socket", e))?;
+    sock.connect((dst, 9))
+        .map_err(|e| Error::io(format!("route lookup for {dst}"), e))?;
+    sock.local_addr()
+        .map(|a| a.ip())
+        .map_err(|e| Error::io("getsockname", e))
+}
+
+/// An address as a number in its family's space.
+pub fn to_u128(a: IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(v) => u128::from(u32::from(v)),
+        IpAddr::V6(v) => u128::from(v),
+    }
+}
+
+/// The address for a number in `like`'s family.
+pub fn from_u128(x: u128, like: IpAddr) -> IpAddr {
+    match like {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::from(x as u32)),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::from(x)),
+    }
+}
+
+/// The first address and the address past the last of `a/len` (the end saturates).
+fn prefix_span(a: u128, len: u8, bits: u32) -> (u128, u128) {
+    let len = u32::from(len).min(bits);
+    let host_bits = bits - len;
+    let size: u128 = if host_bits >= 128 {
+        u128::MAX
+    } else {
+        1u128 << host_bits
+    };
+    let start = if host_bits >= 128 { 0 } else { a & !(size - 1) };
+    (start, start.saturating_add(size))
+}
+
+/// Every point where some route or policy rule's destination prefix starts or ends, in one
+/// family: between two of them every destination gets the same decision.
+fn boundaries(nl: &mut Netlink, v6: bool) -> Result<BTreeSet<u128>> {
+    let bits = if v6 { 128 } else { 32 };
+    let mut set = BTreeSet::new();
+    let mut msg = RouteMessage::default();
+    msg.header.address_family = if v6 {
+        AddressFamily::Inet6
+    } else {
+        AddressFamily::Inet
+    };
+    msg.header.table = RouteHeader::RT_TABLE_UNSPEC;
+    if let Ok(routes) = nl.request(RouteNetlinkMessage::GetRoute(msg), true)? {
+        for m in routes {
+            let RouteNetlinkMessage::NewRoute(r) = m else {
+                continue;
+            };
+            let dst = r
+                .attributes
+                .iter()
+                .find_map(|a| match a {
+                    RouteAttribute::Destination(d) => route_ip(d),
+                    _ => None,
+                })
+                .map_or(0, to_u128);
+            let (s, e) = prefix_span(dst, r.header.destination_prefix_length, bits);
+            set.insert(s);
+            set.insert(e);
+        }
+    }
+    let mut rule = RuleMessage::default();
+    rule.header.family = if v6 {
+        AddressFamily::Inet6
+    } else {
+        AddressFamily::Inet
+    };
+    if let Ok(rules) = nl.request(RouteNetlinkMessage::GetRule(rule), true)? {
+        for m in rules {
+            let RouteNetlinkMessage::NewRule(r) = m else {
+                continue;
+            };
+            if r.header.dst_len == 0 {
+                continue;
+            }
+            let dst = r.attributes.iter().find_map(|a| match a {
+                netlink_packet_route::rule::RuleAttribute::Destination(d) => Some(to_u128(*d)),
+                _ => None,
+            });
+            if let Some(dst) = dst {
+                let (s, e) = prefix_span(dst, r.header.dst_len, bits);
+                set.insert(s);
+                set.insert(e);
+            }
+        }
+    }
+    Ok(set)
+}
+
+/// A run of targets that share one route decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    /// First address.
+    pub first: IpAddr,
+    /// Last address (inclusive).
+    pub last: IpAddr,
+    /// The decision, or why the kernel will not route there.
+    pub route: std::result::Result<Decision, Reason>,
+}
+
+/// Cuts `hosts` into pieces that share one route decision, asking the kernel once per piece
+/// (see the module doc).
+pub fn pieces(hosts: &HostSet) -> Result<Vec<Piece>> {
+    let mut nl = Netlink::open()?;
+    let mut out = Vec::new();
+    for v6 in [false, true] {
+        let ranges = hosts.ranges(v6);
+        if ranges.is_empty() {
+            continue;
+        }
+        let cuts = boundaries(&mut nl, v6)?;
+        let like = if v6 {
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        };
+        for &(start, end) in ranges {
+            let mut at = start;
+            loop {
+                // The next boundary past `at` ends this piece.
+                let stop = match at.checked_add(1) {
+                    Some(next) => cuts.range(next..).next().map_or(end, |&b| (b - 1).min(end)),
+                    None => end,
+                };
+                let first = from_u128(at, like);
+                let route = match get_with(&mut nl, first) {
+                    Ok(d) => Ok(d),
+                    Err(RouteError::Unroutable(r)) => Err(r),
+                    Err(RouteError::Other(e)) => return Err(e),
+                };
+                out.push(Piece {
+                    first,
+                    last: from_u128(stop, like),
+                    route,
+                });
+                if stop >= end {
+                    break;
+                }
+                at = stop + 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One usable entry of the kernel's neighbour table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Neighbour {
+    /// Interface index.
+    pub ifindex: u32,
+    /// The neighbour's address.
+    pub ip: IpAddr,
+    /// Its MAC.
+    pub mac: MacAddr,
+}
+
+/// The kernel's neighbour entries (ARP and NDP) that hold a usable MAC: reachable, stale,
+/// delayed, being probed or permanent.
+pub fn neighbours() -> Result<Vec<Neighbour>> {
+    let mut nl = Netlink::open()?;
+    let mut out = Vec::new();
+    for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+        let mut msg = NeighbourMessage::default();
+        msg.header.family = family;
+        let Ok(list) = nl.request(RouteNetlinkMessage::GetNeighbour(msg), true)? else {
+            continue;
+        };
+        for m in list {
+            let RouteNetlinkMessage::NewNeighbour(n) = m else {
+                continue;
+            };
+            if !matches!(
+                n.header.state,
+                NeighbourState::Reachable
+                    | NeighbourState::Stale
+                    | NeighbourState::Delay
+                    | NeighbourState::Probe
+                    | NeighbourState::Permanent
+            ) {
+                continue;
+            }
+            let mut ip = None;
+            let mut mac = None;
+            for a in &n.attributes {
+                match a {
+                    NeighbourAttribute::Destination(NeighbourAddress::Inet(v)) => {
+                        ip = Some(IpAddr::V4(*v))
+                    }
+                    NeighbourAttribute::Destination(NeighbourAddress::Inet6(v)) => {
+                        ip = Some(IpAddr::V6(*v))
+                    }
+                    NeighbourAttribute::LinkLayerAddress(l) if l.len() == 6 => {
+                        mac = Some(MacAddr::new(l[0], l[1], l[2], l[3], l[4], l[5]))
+                    }
+                    _ => {}
+                }
+            }
+            if let (Some(ip), Some(mac)) = (ip, mac)
+                && mac != MacAddr::zero()
+            {
+                out.push(Neighbour {
+                    ifindex: n.header.ifindex,
+                    ip,
+                    mac,
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The interface and source address a scan sends from.
@@ -27,203 +480,80 @@ pub struct Path {
     /// Its link kind.
     pub kind: LinkKind,
     /// Our source address.
-    pub src: Ipv4Addr,
-    /// Our MAC (zero on loopback).
+    pub src: IpAddr,
+    /// Our MAC (zero on loopback and links without one).
     pub src_mac: MacAddr,
     /// Interface MTU.
     pub mtu: u32,
 }
 
-/// One line of /proc/net/route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Route {
-    /// Destination network.
-    pub dst: u32,
-    /// Netmask.
-    pub mask: u32,
-    /// Gateway (0: on-link).
-    pub gateway: u32,
-    /// Route flags (RTF_*).
-    pub flags: u32,
-    /// Metric.
-    pub metric: u32,
-    /// Interface index in the list read.
-    pub iface: usize,
-}
-
-const RTF_UP: u32 = 0x0001;
-const RTF_GATEWAY: u32 = 0x0002;
-const RTF_REJECT: u32 = 0x0200;
-
-/// The routing table, interface names indexed by `Route::iface`.
-#[derive(Debug, Clone, Default)]
-pub struct Routes {
-    /// Interface names.
-    pub ifaces: Vec<String>,
-    /// Routes.
-    pub routes: Vec<Route>,
-}
-
-impl Routes {
-    /// Reads /proc/net/route (main table).
-    pub fn read() -> Routes {
-        std::fs::read_to_string("/proc/net/route")
-            .map(|t| Routes::parse(&t))
-            .unwrap_or_default()
-    }
-
-    /// Parses /proc/net/route text (addresses are little-endian hex).
-    pub fn parse(text: &str) -> Routes {
-        let mut r = Routes::default();
-        for line in text.lines().skip(1) {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() < 8 {
-                continue;
-            }
-            // The kernel prints the network-order address as a host-order (little-endian) word.
-            let hex = |s: &str| {
-                u32::from_str_radix(s, 16)
-                    .ok()
-                    .map(|v| u32::from_be_bytes(v.to_le_bytes()))
-            };
-            let (Some(dst), Some(gw), Some(mask)) = (hex(f[1]), hex(f[2]), hex(f[7])) else {
-                continue;
-            };
-            let (Ok(flags), Ok(metric)) = (u32::from_str_radix(f[3], 16), f[6].parse::<u32>())
-            else {
-                continue;
-            };
-            let iface = match r.ifaces.iter().position(|n| n == f[0]) {
-                Some(i) => i,
-                None => {
-                    r.ifaces.push(f[0].to_string());
-                    r.ifaces.len() - 1
-                }
-            };
-            r.routes.push(Route {
-                dst,
-                mask,
-                gateway: gw,
-                flags,
-                metric,
-                iface,
-            });
-        }
-        r
-    }
-
-    /// The most specific usable route to `ip` via interface `iface` (any interface: `None`).
-    pub fn lookup(&self, ip: Ipv4Addr, iface: Option<&str>) -> Option<&Route> {
-        let x = u32::from(ip);
-        self.routes
-            .iter()
-            .filter(|r| r.flags & RTF_UP != 0 && x & r.mask == r.dst)
-            .filter(|r| {
-                iface.is_none_or(|n| self.ifaces.get(r.iface).map(String::as_str) == Some(n))
-            })
-            .max_by(|a, b| {
-                a.mask
-                    .count_ones()
-                    .cmp(&b.mask.count_ones())
-                    .then(b.metric.cmp(&a.metric))
-            })
-    }
-}
-
-/// Where frames to one target go next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NextHop {
-    /// Loopback: no MAC needed.
-    Loopback,
-    /// The target is on the local link: its own MAC.
-    OnLink,
-    /// Through a gateway: the gateway's MAC.
-    Gateway(Ipv4Addr),
-    /// The table says this destination is rejected (unreachable or prohibit route).
-    Reject,
-}
-
 impl Path {
-    /// Finds the path to `target`, honouring `-e IFACE` and `-S ADDR`.
-    pub fn discover(target: Ipv4Addr, iface: Option<&str>, src: Option<Ipv4Addr>) -> Result<Path> {
-        Path::discover_in(&datalink::interfaces(), target, iface, src)
+    /// The path out of interface `oif` from `src`.
+    pub fn new(all: &[NetworkInterface], oif: u32, src: IpAddr) -> Result<Path> {
+        let iface = all
+            .iter()
+            .find(|i| i.index == oif)
+            .cloned()
+            .ok_or_else(|| Error::Runtime(format!("no interface with index {oif}")))?;
+        Ok(Path::on(iface, src))
     }
 
-    /// [`Path::discover`] over an interface list read once.
-    pub fn discover_in(
-        all: &[NetworkInterface],
-        target: Ipv4Addr,
-        iface: Option<&str>,
-        src: Option<Ipv4Addr>,
-    ) -> Result<Path> {
-        let src = match src {
-            Some(s) => s,
-            None => match iface {
-                Some(name) => {
-                    let i = all
-                        .iter()
-                        .find(|i| i.name == name)
-                        .ok_or_else(|| Error::input(format!("no interface named '{name}'")))?;
-                    first_v4(i).ok_or_else(|| {
-                        Error::input(format!(
-                            "interface '{name}' has no IPv4 address: give one with -S"
-                        ))
-                    })?
-                }
-                None => kernel_source(target)?,
-            },
-        };
-        let found = match iface {
-            Some(name) => all.iter().find(|i| i.name == name),
-            None => all
-                .iter()
-                .find(|i| i.ips.iter().any(|n| n.ip() == IpAddr::V4(src)))
-                .or_else(|| {
-                    src.is_loopback()
-                        .then(|| all.iter().find(|i| i.is_loopback()))
-                        .flatten()
-                }),
-        };
-        let iface = found.cloned().ok_or_else(|| {
-            Error::input(format!(
-                "cannot find the interface for source address {src} (give one with -e)"
-            ))
-        })?;
-        let kind = link_kind(&iface);
-        let mtu = std::fs::read_to_string(format!("/sys/class/net/{}/mtu", iface.name))
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(1500);
-        Ok(Path {
+    /// The path out of `iface` from `src`.
+    pub fn on(iface: NetworkInterface, src: IpAddr) -> Path {
+        Path {
+            kind: link_kind(&iface),
+            mtu: mtu(&iface),
             src_mac: iface.mac.unwrap_or(MacAddr::zero()),
             iface,
-            kind,
             src,
-            mtu,
-        })
+        }
     }
 
-    /// The next hop for `target` on this path.
-    pub fn next_hop(&self, routes: &Routes, target: Ipv4Addr) -> NextHop {
-        if self.kind == LinkKind::Loopback {
-            return NextHop::Loopback;
-        }
-        let on_iface_subnet = self.iface.ips.iter().any(|n| match n {
-            pnet::ipnetwork::IpNetwork::V4(v4) => v4.contains(target) && v4.prefix() < 32,
-            _ => false,
-        });
-        match routes.lookup(target, Some(&self.iface.name)) {
-            Some(r) if r.flags & RTF_REJECT != 0 => NextHop::Reject,
-            Some(r) if r.flags & RTF_GATEWAY != 0 && !on_iface_subnet => {
-                NextHop::Gateway(Ipv4Addr::from(r.gateway))
-            }
-            Some(_) => NextHop::OnLink,
-            None if on_iface_subnet => NextHop::OnLink,
-            None => match routes.lookup(target, None) {
-                Some(r) if r.flags & RTF_REJECT != 0 => NextHop::Reject,
-                _ => NextHop::Reject,
-            },
-        }
+    /// The path `-e IFACE` and `-S ADDR` name for a target of `family`'s kind: the given
+    /// interface (its first address of that family unless `-S`), or the interface holding
+    /// the given source address.
+    pub fn given(
+        all: &[NetworkInterface],
+        iface: Option<&str>,
+        src: Option<IpAddr>,
+        v6: bool,
+    ) -> Result<Path> {
+        let found = match (iface, src) {
+            (Some(name), _) => all
+                .iter()
+                .find(|i| i.name == name)
+                .ok_or_else(|| Error::input(format!("no interface named '{name}'")))?,
+            (None, Some(s)) => all
+                .iter()
+                .find(|i| i.ips.iter().any(|n| n.ip() == s))
+                .or_else(|| {
+                    s.is_loopback()
+                        .then(|| all.iter().find(|i| i.is_loopback()))
+                        .flatten()
+                })
+                .ok_or_else(|| {
+                    Error::input(format!(
+                        "cannot find the interface for source address {s} (give one with -e)"
+                    ))
+                })?,
+            (None, None) => return Err(Error::input("no interface or source address given")),
+        };
+        let src = match src {
+            Some(s) => s,
+            None => found
+                .ips
+                .iter()
+                .map(|n| n.ip())
+                .find(|a| a.is_ipv6() == v6 && !is_link_local(*a))
+                .ok_or_else(|| {
+                    Error::input(format!(
+                        "interface '{}' has no {} address: give one with -S",
+                        found.name,
+                        if v6 { "IPv6" } else { "IPv4" }
+                    ))
+                })?,
+        };
+        Ok(Path::on(found.clone(), src))
     }
 
     /// A one-line description for notices.
@@ -232,57 +562,9 @@ impl Path {
     }
 }
 
-fn first_v4(i: &NetworkInterface) -> Option<Ipv4Addr> {
-    i.ips.iter().find_map(|n| match n.ip() {
-        IpAddr::V4(a) => Some(a),
-        _ => None,
-    })
-}
-
-/// The source address the kernel would use for `target`: connect() a UDP socket (no packet is
-/// sent) and read its local address.
-pub fn kernel_source(target: Ipv4Addr) -> Result<Ipv4Addr> {
-    kernel_route(target).map_err(|e| match e {
-        RouteError::Unroutable(reason) => {
-            Error::input(format!("no route to {target} ({})", reason.as_str()))
-        }
-        RouteError::Other(e) => e,
-    })
-}
-
-/// Why the kernel will not route to a target.
-#[derive(Debug)]
-pub enum RouteError {
-    /// The routing table rejects it: the reason a probe would get.
-    Unroutable(crate::event::Reason),
-    /// Something else failed.
-    Other(Error),
-}
-
-/// The kernel's source address for `target`, or why it has no route.
-pub fn kernel_route(target: Ipv4Addr) -> std::result::Result<Ipv4Addr, RouteError> {
-    use crate::event::Reason;
-    let sock = UdpSocket::bind("0.0.0.0:0")
-        .map_err(|e| RouteError::Other(Error::io("bind UDP socket", e)))?;
-    if let Err(e) = sock.connect(SocketAddr::new(IpAddr::V4(target), 9)) {
-        return Err(match e.raw_os_error() {
-            Some(libc::ENETUNREACH) => RouteError::Unroutable(Reason::NetUnreach),
-            Some(libc::EHOSTUNREACH) => RouteError::Unroutable(Reason::HostUnreach),
-            Some(libc::EACCES) | Some(libc::EPERM) => {
-                RouteError::Unroutable(Reason::AdminProhibited)
-            }
-            // A blackhole route: the kernel discards silently, as a probe would see it.
-            Some(libc::EINVAL) => RouteError::Unroutable(Reason::NoResponse),
-            _ => RouteError::Other(Error::io(format!("route lookup for {target}"), e)),
-        });
-    }
-    match sock.local_addr() {
-        Ok(SocketAddr::V4(a)) => Ok(*a.ip()),
-        Ok(_) => Err(RouteError::Other(Error::Runtime(format!(
-            "no IPv4 source address for {target}"
-        )))),
-        Err(e) => Err(RouteError::Other(Error::io("getsockname", e))),
-    }
+/// True for IPv6 link-local addresses (fe80::/10).
+pub fn is_link_local(a: IpAddr) -> bool {
+    matches!(a, IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80)
 }
 
 /// The link kind from /sys/class/net/IFACE/type (ARPHRD_*).
@@ -298,60 +580,45 @@ pub fn link_kind(iface: &NetworkInterface) -> LinkKind {
     }
 }
 
-/// Complete entries of the kernel's neighbour table for `iface` (/proc/net/arp).
-pub fn neighbours(iface: &str) -> HashMap<Ipv4Addr, MacAddr> {
-    let text = std::fs::read_to_string("/proc/net/arp").unwrap_or_default();
-    parse_neighbours(&text, iface)
-}
-
-fn parse_neighbours(text: &str, iface: &str) -> HashMap<Ipv4Addr, MacAddr> {
-    let mut m = HashMap::new();
-    for line in text.lines().skip(1) {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 6 || f[5] != iface || f[2] != "0x2" {
-            continue;
-        }
-        if let (Ok(ip), Ok(mac)) = (f[0].parse::<Ipv4Addr>(), f[3].parse::<MacAddr>())
-            && mac != MacAddr::zero()
-        {
-            m.insert(ip, mac);
-        }
-    }
-    m
+/// An interface's MTU (1500 when unknown).
+pub fn mtu(iface: &NetworkInterface) -> u32 {
+    std::fs::read_to_string(format!("/sys/class/net/{}/mtu", iface.name))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1500)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const TABLE: &str = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
-        eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
-        eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n\
-        *\t0000580A\t00000000\t0201\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
-
     #[test]
-    fn longest_prefix_wins() {
-        let r = Routes::parse(TABLE);
-        assert_eq!(r.routes.len(), 3);
-        let d = r.lookup(Ipv4Addr::new(8, 8, 8, 8), None).unwrap();
-        assert_eq!(Ipv4Addr::from(d.gateway), Ipv4Addr::new(192, 0, 2, 1));
-        let l = r.lookup(Ipv4Addr::new(192, 0, 2, 77), None).unwrap();
-        assert_eq!(l.gateway, 0);
-        let rej = r.lookup(Ipv4Addr::new(10, 88, 0, 5), None).unwrap();
-        assert!(rej.flags & RTF_REJECT != 0);
+    fn prefix_spans() {
+        assert_eq!(prefix_span(0x0a00_0005, 24, 32), (0x0a00_0000, 0x0a00_0100));
+        assert_eq!(prefix_span(0, 0, 32), (0, 1 << 32));
+        assert_eq!(prefix_span(5, 32, 32), (5, 6));
+        assert_eq!(prefix_span(7, 0, 128), (0, u128::MAX));
+        assert_eq!(prefix_span(u128::MAX, 128, 128), (u128::MAX, u128::MAX));
     }
 
     #[test]
-    fn neighbour_table() {
-        let t = "IP address       HW type     Flags       HW address            Mask     Device\n\
-                 192.0.2.1        0x1         0x2         02:fc:00:00:00:05     *        eth0\n\
-                 192.0.2.9        0x1         0x0         00:00:00:00:00:00     *        eth0\n";
-        let m = parse_neighbours(t, "eth0");
-        assert_eq!(m.len(), 1);
+    fn reasons_of_rejecting_routes() {
         assert_eq!(
-            m[&Ipv4Addr::new(192, 0, 2, 1)],
-            MacAddr::new(2, 0xfc, 0, 0, 0, 5)
+            reject_reason(false, libc::ENETUNREACH, None),
+            Some(Reason::NetUnreach)
         );
-        assert!(parse_neighbours(t, "eth1").is_empty());
+        assert_eq!(
+            reject_reason(true, 0, Some(RouteType::Unreachable)),
+            Some(Reason::NoRoute)
+        );
+        assert_eq!(
+            reject_reason(true, 0, Some(RouteType::Prohibit)),
+            Some(Reason::AdminProhibited)
+        );
+        assert_eq!(
+            reject_reason(false, libc::EINVAL, None),
+            Some(Reason::NoResponse)
+        );
+        assert_eq!(reject_reason(false, 0, Some(RouteType::Unicast)), None);
     }
 }

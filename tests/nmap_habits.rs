@@ -309,7 +309,7 @@ fn probes(pcap: &std::path::Path) -> Vec<(u16, u16, u8)> {
     let mut r = synscan::capture::CaptureReader::new(std::fs::File::open(pcap).unwrap()).unwrap();
     let mut v = Vec::new();
     while let Some(rec) = r.next_record().unwrap() {
-        if let Ok((_, synscan::wire::Packet::Ipv4(ip, synscan::wire::Transport::Tcp(t)))) =
+        if let Ok((_, synscan::wire::Network::Ipv4(ip, synscan::wire::Transport::Tcp(t)))) =
             synscan::wire::parse_ethernet(&rec.data)
             && t.flags == 0x02
         {

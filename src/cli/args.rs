@@ -220,7 +220,7 @@ pub struct Args {
         alias = "adapter-ip",
         value_name = "ADDR"
     )]
-    pub source_ip: Option<std::net::Ipv4Addr>,
+    pub source_ip: Option<std::net::IpAddr>,
 
     /// Use this source port for every probe (SYN scans; -g as in nmap).
     #[arg(short = 'g', long = "source-port", alias = "adapter-port", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]

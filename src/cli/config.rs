@@ -26,7 +26,7 @@ pub struct SynArgs {
     /// `-e`.
     pub interface: Option<String>,
     /// `-S`.
-    pub source_ip: Option<std::net::Ipv4Addr>,
+    pub source_ip: Option<std::net::IpAddr>,
     /// `--source-port` / `-g`.
     pub source_port: Option<u16>,
     /// `--router-mac`.

@@ -471,6 +471,7 @@ impl<'a, I: Iterator<Item = (IpAddr, u16)>> ConnectEngine<'a, I> {
             .result(PortResult {
                 ip: probe.ip,
                 port: probe.port,
+                proto: crate::event::Proto::Tcp,
                 state,
                 reason,
                 ttl: None,

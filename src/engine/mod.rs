@@ -1,21 +1,23 @@
-//! The raw SYN scan engine (zmap's shape): the receiver thread starts first and signals
-//! ready; the sender thread walks the permutation, then retries only unanswered pairs, then
-//! waits a cool-down that adapts to the round-trip times seen; results stream back to the
-//! calling thread, which owns the output. No per-probe state: a bitmap of answered pairs and
-//! the keyed cookie are all that is shared.
+//! The raw scan engine (zmap's shape), for every probe module alike: the receiver thread
+//! starts first and signals ready; the sender thread walks the permutation, then retries only
+//! unanswered pairs, then waits a cool-down that adapts to the round-trip times seen; results
+//! stream back to the calling thread, which owns the output. No per-probe state: a bitmap of
+//! answered pairs and the keyed cookie are all that is shared. What a probe is and what an
+//! answer means is the [`Probe`] module's business; how frames travel is the
+//! [`crate::link`]'s: this module knows neither TCP nor sockets.
 
-mod arp;
 mod bitmap;
+mod neighbor;
 mod rx;
 mod tx;
 
-pub use arp::{Hop, MacTable};
 pub use bitmap::Bitmap;
+pub use neighbor::{Hop, NextHops, Run};
 
 use crate::error::{Error, Result};
 use crate::event::{PortResult, Reason, ResultSink, ScanStats};
-use crate::link::Channels;
-use crate::probe::Cookie;
+use crate::link::{Channels, Framing};
+use crate::probe::{Cookie, Probe};
 use crate::route::Path;
 use crate::target::{HostSet, PortList, ScanOrder};
 use pnet::util::MacAddr;
@@ -24,9 +26,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-/// Tuning of the SYN engine.
+/// Tuning of the engine.
 #[derive(Debug, Clone)]
-pub struct SynOptions {
+pub struct Options {
     /// Most probes per second (`None`: as fast as the link takes them).
     pub rate: Option<f64>,
     /// Congestion control never slows below this (`--min-rate`).
@@ -104,32 +106,29 @@ impl Shared {
 
 /// Everything the threads read.
 pub(crate) struct Plan {
-    /// Every IPv4 host of the scan: the order and the bitmap index are over these.
+    /// Every host of the scan's order (the order and the bitmap index are over these).
     pub hosts: HostSet,
-    /// The hosts this path serves (`None`: all of them).
-    pub group: Option<HostSet>,
     pub ports: PortList,
     pub order: ScanOrder,
     pub path: Path,
-    pub macs: MacTable,
+    /// The targets this engine serves and their next hops.
+    pub hops: NextHops,
+    pub probe: Box<dyn Probe>,
     pub cookie: Cookie,
-    pub opts: SynOptions,
+    pub opts: Options,
     pub recorder: Option<crate::capture::Recorder>,
     /// Where the first pass starts (a resumed scan goes on from its saved position, then
     /// wraps round to the pairs before it).
     pub start: u64,
+    /// How received frames begin.
+    pub framing: Framing,
 }
 
 impl Plan {
-    /// The hosts this engine probes and accepts replies from.
-    pub fn served(&self) -> &HostSet {
-        self.group.as_ref().unwrap_or(&self.hosts)
-    }
-
     /// True when this engine probes `ip`.
     #[inline]
     pub fn serves(&self, ip: IpAddr) -> bool {
-        self.group.as_ref().is_none_or(|g| g.contains(ip))
+        self.hops.serves(ip)
     }
 
     /// The natural index of (host, port) in the bitmap.
@@ -158,12 +157,12 @@ impl Plan {
     }
 }
 
-/// What one SYN scan probes, and how.
-pub struct SynJob {
-    /// Every IPv4 host of the scan (the order is over these).
+/// What one engine probes, and how.
+pub struct Job {
+    /// Every host of the scan (the order is over these).
     pub hosts: HostSet,
-    /// The subset this path serves (`None`: all).
-    pub group: Option<HostSet>,
+    /// The runs of targets this path serves, with their gateways.
+    pub runs: Vec<Run>,
     /// Ports.
     pub ports: PortList,
     /// Order over hosts × ports (this shard).
@@ -172,64 +171,65 @@ pub struct SynJob {
     pub path: Path,
     /// `--router-mac`.
     pub router_mac: Option<MacAddr>,
+    /// The probe module, built for this path.
+    pub probe: Box<dyn Probe>,
     /// The cookie.
     pub cookie: Cookie,
     /// Tuning.
-    pub opts: SynOptions,
+    pub opts: Options,
     /// `--pcap`: where probes and replies are recorded.
     pub recorder: Option<crate::capture::Recorder>,
     /// First position of the first pass (0, or a resume file's).
     pub start: u64,
 }
 
-/// A SYN scan over open channels.
-pub struct SynScan {
+/// A scan over open channels.
+pub struct Scan {
     plan: Arc<Plan>,
     channels: Channels,
     /// Pairs answered (or, before the scan, already reported by an interrupted run).
     answered: Bitmap,
 }
 
-impl SynScan {
-    /// Prepares the scan: resolves next-hop MACs over the channels (ARP) before any probe.
-    pub fn new(job: SynJob, mut channels: Channels) -> Result<SynScan> {
-        let SynJob {
-            hosts,
-            group,
-            ports,
-            order,
-            path,
-            router_mac,
-            cookie,
-            opts,
-            recorder,
-            start,
-        } = job;
-        let macs = MacTable::resolve(
-            &path,
-            group.as_ref().unwrap_or(&hosts),
-            router_mac,
-            channels.reply_tx.as_mut(),
+impl Scan {
+    /// Prepares the scan: resolves next-hop MACs over the channels (ARP, NDP) before any probe.
+    pub fn new(mut job: Job, mut channels: Channels) -> Result<Scan> {
+        let hops = NextHops::resolve(
+            &job.path,
+            std::mem::take(&mut job.runs),
+            job.router_mac,
+            channels.reply.as_mut(),
             channels.rx.as_mut(),
+            channels.framing,
         )?;
-        let answered = Bitmap::new(hosts.len() * ports.len() as u64);
-        let start = if start < order.len() { start } else { 0 };
-        Ok(SynScan {
+        Ok(Scan::with_hops(job, hops, channels))
+    }
+
+    /// The scan with next hops already known (no resolution on the link: tests).
+    pub fn with_hops(job: Job, hops: NextHops, channels: Channels) -> Scan {
+        let answered = Bitmap::new(job.hosts.len() * job.ports.len() as u64);
+        let start = if job.start < job.order.len() {
+            job.start
+        } else {
+            0
+        };
+        Scan {
             plan: Arc::new(Plan {
-                hosts,
-                group,
-                ports,
-                order,
-                path,
-                macs,
-                cookie,
-                opts,
-                recorder,
+                hosts: job.hosts,
+                ports: job.ports,
+                order: job.order,
+                path: job.path,
+                hops,
+                probe: job.probe,
+                cookie: job.cookie,
+                opts: job.opts,
+                recorder: job.recorder,
                 start,
+                framing: channels.framing,
             }),
             channels,
             answered,
-        })
+        }
     }
 
     /// Marks a pair reported by an earlier, interrupted run: it is not probed or reported.
@@ -248,9 +248,8 @@ impl SynScan {
         let Channels {
             tx,
             rx,
-            reply_tx,
-            rx_fd,
-            tx_batch,
+            reply,
+            framing: _,
         } = self.channels;
         let shared = Arc::new(Shared {
             t0: Instant::now(),
@@ -276,7 +275,7 @@ impl SynScan {
             let (plan, shared) = (Arc::clone(&plan), Arc::clone(&shared));
             std::thread::Builder::new()
                 .name("synscan-rx".into())
-                .spawn(move || rx::run(&plan, &shared, rx, rx_fd, reply_tx, results_tx, ready_tx))
+                .spawn(move || rx::run(&plan, &shared, rx, reply, results_tx, ready_tx))
                 .map_err(|e| Error::io("spawn receiver thread", e))?
         };
         // The receiver must be listening before the first probe leaves.
@@ -288,7 +287,7 @@ impl SynScan {
             let (plan, shared) = (Arc::clone(&plan), Arc::clone(&shared));
             std::thread::Builder::new()
                 .name("synscan-tx".into())
-                .spawn(move || tx::run(&plan, &shared, tx, tx_batch))
+                .spawn(move || tx::run(&plan, &shared, tx))
                 .map_err(|e| Error::io("spawn sender thread", e))?
         };
         let mut write_err = None;
@@ -372,21 +371,19 @@ impl SynScan {
                 if shared.answered.get(idx) {
                     continue;
                 }
-                let (Some(IpAddr::V4(ip)), Some(port)) = (plan.hosts.get(h), plan.ports.get(p))
-                else {
+                let (Some(ip), Some(port)) = (plan.hosts.get(h), plan.ports.get(p)) else {
                     continue;
                 };
-                if !plan.serves(IpAddr::V4(ip)) {
-                    continue;
-                }
-                let reason = match plan.macs.hop(ip) {
-                    Hop::NoArp => Reason::NoArp,
-                    Hop::Unreachable => Reason::NetUnreach,
+                let reason = match plan.hops.hop(ip) {
+                    Hop::None => continue,
+                    Hop::Silent if ip.is_ipv6() => Reason::NoNdp,
+                    Hop::Silent => Reason::NoArp,
                     Hop::Mac(_) => Reason::NoResponse,
                 };
                 stats.ports_done += 1;
-                sink.result(PortResult::filtered(IpAddr::V4(ip), port, reason))
-                    .map_err(|e| Error::io("write results", e))?;
+                let mut r = PortResult::filtered(ip, port, reason);
+                r.proto = plan.probe.proto();
+                sink.result(r).map_err(|e| Error::io("write results", e))?;
             }
         }
         stats.elapsed = shared.t0.elapsed();
@@ -396,27 +393,28 @@ impl SynScan {
     }
 }
 
-/// Prints the frames a scan would send (first attempts, in send order) as
-/// `DST_IP:DST_PORT sport=N seq=N`, sending nothing.
+/// Prints the probes a scan would send (first attempts, in send order) as
+/// `DST_IP:DST_PORT sport=N seq=N` (`[DST_IP]:DST_PORT` for IPv6), sending nothing. `src`
+/// gives each target's source address (`None`: the target is skipped, no route).
 pub fn dry_run(
     hosts: &HostSet,
     ports: &PortList,
     order: &ScanOrder,
-    src: std::net::Ipv4Addr,
+    src: &dyn Fn(IpAddr) -> Option<IpAddr>,
     sport: u16,
     cookie: &Cookie,
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<u64> {
     let mut n = 0;
-    for (ip, port) in order.iter(hosts, ports, 0) {
-        let IpAddr::V4(dst) = ip else {
+    for (dst, port) in order.iter(hosts, ports, 0) {
+        let Some(s) = src(dst) else {
             continue;
         };
-        writeln!(
-            out,
-            "{dst}:{port} sport={sport} seq={}",
-            cookie.seq(src, dst, sport, port)
-        )?;
+        let seq = cookie.value(s, dst, sport, port);
+        match dst {
+            IpAddr::V4(d) => writeln!(out, "{d}:{port} sport={sport} seq={seq}")?,
+            IpAddr::V6(d) => writeln!(out, "[{d}]:{port} sport={sport} seq={seq}")?,
+        }
         n += 1;
     }
     out.flush()?;

@@ -1,14 +1,15 @@
-//! The receiver thread: reads frames until the sender is done, validates each against the
-//! cookie, reports each (host, port) once, measures RTT from echoed timestamps, and sends
-//! the RST that tells an open port's host to drop the half-open connection.
+//! The receiver thread: reads frames until the sender is done, has the probe module validate
+//! each against the cookie, reports each (host, port) once, measures RTT from echoed
+//! timestamps, and sends the module's follow-up (the RST that tells an open port's host to
+//! drop the half-open connection).
 
 use super::{Plan, Shared};
 use crate::error::{Error, Result};
 use crate::event::{PortResult, PortState};
-use crate::link;
-use crate::probe::Validator;
-use crate::wire::{Packet, build_rst, parse_ethernet};
-use pnet::datalink::{DataLinkReceiver, DataLinkSender};
+use crate::link::{Framing, LinkRx, LinkTx};
+use crate::probe::Validate;
+use crate::wire::{parse_ethernet, parse_ip};
+use pnet::util::MacAddr;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Sender, SyncSender};
@@ -17,53 +18,65 @@ use std::time::Duration;
 pub(super) fn run(
     plan: &Plan,
     shared: &Shared,
-    mut rx: Box<dyn DataLinkReceiver>,
-    rx_fd: Option<std::os::fd::RawFd>,
-    mut reply_tx: Box<dyn DataLinkSender>,
+    mut rx: Box<dyn LinkRx>,
+    mut reply: Box<dyn LinkTx>,
     results: Sender<Vec<PortResult>>,
     ready: SyncSender<()>,
 ) -> Result<Option<u64>> {
-    // Counters reset when read: read once at the start to drop earlier counts (the ARP phase),
-    // and once at the end while the socket is still open.
-    let _ = rx_fd.and_then(link::kernel_drops);
-    let result = receive(
-        plan,
-        shared,
-        rx.as_mut(),
-        reply_tx.as_mut(),
-        &results,
-        ready,
-    );
-    result.map(|()| rx_fd.and_then(link::kernel_drops))
+    // Counters reset when read: read once at the start to drop earlier counts (the
+    // neighbour phase), and once at the end while the socket is still open.
+    let _ = rx.drops();
+    let result = receive(plan, shared, rx.as_mut(), reply.as_mut(), &results, ready);
+    result.map(|()| rx.drops())
+}
+
+/// The scan's side of validation: its source, ports, targets and cookie.
+struct Scope<'a> {
+    plan: &'a Plan,
+}
+
+impl Validate for Scope<'_> {
+    fn src(&self) -> IpAddr {
+        self.plan.path.src
+    }
+
+    fn ours(&self, sport: u16) -> bool {
+        sport.wrapping_sub(self.plan.opts.sport) < self.plan.sport_count()
+    }
+
+    fn probed(&self, target: IpAddr, port: u16) -> bool {
+        self.plan.ports.contains(port) && self.plan.serves(target)
+    }
+
+    fn cookie(&self, target: IpAddr, sport: u16, dport: u16) -> u32 {
+        self.plan
+            .cookie
+            .value(self.plan.path.src, target, sport, dport)
+    }
 }
 
 fn receive(
     plan: &Plan,
     shared: &Shared,
-    rx: &mut dyn DataLinkReceiver,
-    reply_tx: &mut dyn DataLinkSender,
+    rx: &mut dyn LinkRx,
+    reply_tx: &mut dyn LinkTx,
     results: &Sender<Vec<PortResult>>,
     ready: SyncSender<()>,
 ) -> Result<()> {
     let mut batch = Batch::new(results);
-    let validator = Validator {
-        cookie: plan.cookie,
-        src: plan.path.src,
-        sport_base: plan.opts.sport,
-        sport_count: plan.sport_count(),
-        hosts: plan.served(),
-        ports: &plan.ports,
-    };
+    let scope = Scope { plan };
     let mut rtt_est = crate::rtt::RttEstimator::default();
+    let mut follow = Vec::with_capacity(128);
+    let proto = plan.probe.proto();
     let _ = ready.send(());
     loop {
         if shared.tx_done.load(Ordering::Acquire) || shared.stopped() {
             batch.flush();
             return Ok(());
         }
-        let frame = match rx.next() {
-            Ok(f) => f,
-            Err(e) if link::is_idle(&e) => {
+        let frame = match rx.recv() {
+            Ok(Some(f)) => f,
+            Ok(None) => {
                 // Idle: hand over what is waiting.
                 batch.flush();
                 continue;
@@ -74,14 +87,20 @@ fn receive(
                 return Err(Error::io(format!("receive on {}", plan.path.iface.name), e));
             }
         };
-        let Ok((eth, Packet::Ipv4(ip, transport))) = parse_ethernet(frame) else {
+        let (from_mac, net) = match plan.framing {
+            Framing::Ethernet => match parse_ethernet(frame) {
+                Ok((eth, net)) => (eth.src, net),
+                Err(_) => continue,
+            },
+            Framing::Ip => match parse_ip(frame) {
+                Ok(net) => (MacAddr::zero(), net),
+                Err(_) => continue,
+            },
+        };
+        let Some(reply) = plan.probe.classify(&net, &scope) else {
             continue;
         };
-        let Some(reply) = validator.check(&ip, &transport) else {
-            continue;
-        };
-        let target = IpAddr::V4(reply.target);
-        let Some(idx) = plan.index(target, reply.port) else {
+        let Some(idx) = plan.index(reply.target, reply.port) else {
             continue;
         };
         if !shared.answered.set(idx) {
@@ -101,31 +120,36 @@ fn receive(
                 .first_reply_us
                 .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
         shared.last_reply_us.store(now, Ordering::Relaxed);
+        if let Some(r) = &plan.recorder {
+            let record = match plan.framing {
+                Framing::Ethernet => r.record(frame),
+                // Recorded as Ethernet frames like the probes: a zero header added.
+                Framing::Ip => {
+                    let mut f = vec![0u8; 14];
+                    let et: u16 = if reply.target.is_ipv6() {
+                        0x86dd
+                    } else {
+                        0x0800
+                    };
+                    f[12..14].copy_from_slice(&et.to_be_bytes());
+                    f.extend_from_slice(frame);
+                    r.record(&f)
+                }
+            };
+            record.map_err(|e| Error::io("write --pcap file", e))?;
+        }
         if reply.state == PortState::Open {
             shared.open.fetch_add(1, Ordering::Relaxed);
-            if plan.opts.reset {
-                let rst = build_rst(
-                    plan.path.src_mac,
-                    eth.src,
-                    plan.path.src,
-                    reply.target,
-                    reply.sport,
-                    reply.port,
-                    reply.seq.wrapping_add(1),
-                    plan.opts.ttl,
-                );
-                // A lost RST only leaves the target a half-open entry to time out.
-                let _ = reply_tx.send_to(&rst, None);
-            }
         }
-        if let Some(r) = &plan.recorder {
-            r.record(frame)
-                .map_err(|e| Error::io("write --pcap file", e))?;
+        if plan.opts.reset && plan.probe.follow_up(&reply, from_mac, &mut follow) {
+            // A lost RST only leaves the target a half-open entry to time out.
+            let _ = reply_tx.send(&follow);
         }
         shared.replies.fetch_add(1, Ordering::Relaxed);
         let alive = batch.push(PortResult {
-            ip: target,
+            ip: reply.target,
             port: reply.port,
+            proto,
             state: reply.state,
             reason: reply.reason,
             ttl: Some(reply.ttl),

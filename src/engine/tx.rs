@@ -1,51 +1,33 @@
-//! The sender thread: walks this shard's permutation and writes each probe from the SYN
-//! template into one reused buffer (no allocation per packet), paced by the rate limiter;
+//! The sender thread: walks this shard's permutation and has the probe module write each
+//! probe into a reused batch buffer (no allocation per packet), paced by the rate limiter;
 //! then retries only pairs the receiver has not marked answered, each pass after a
 //! cool-down; then waits the final cool-down and tells the receiver to stop.
 
-use super::arp::{Hop, send_retrying};
-use super::{Plan, Shared};
+use super::{Hop, Plan, Shared};
 use crate::error::{Error, Result};
-use crate::link::MAX_BATCH;
+use crate::link::{LinkTx, MAX_BATCH};
+use crate::probe::ProbeSpec;
 use crate::rate::RateLimiter;
-use crate::wire::{SYN_LEN, SynTemplate};
-use pnet::datalink::DataLinkSender;
-use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-pub(super) fn run(
-    plan: &Plan,
-    shared: &Shared,
-    mut tx: Box<dyn DataLinkSender>,
-    batch: usize,
-) -> Result<()> {
-    let result = send_all(plan, shared, tx.as_mut(), batch.clamp(1, MAX_BATCH));
+pub(super) fn run(plan: &Plan, shared: &Shared, mut tx: Box<dyn LinkTx>) -> Result<()> {
+    let batch = tx.batch().clamp(1, MAX_BATCH);
+    let result = send_all(plan, shared, tx.as_mut(), batch);
     shared.tx_done.store(true, Ordering::Release);
     result
 }
 
-/// One probe, decided but not yet written.
-#[derive(Clone, Copy)]
-struct Probe {
-    mac: pnet::util::MacAddr,
-    dst: std::net::Ipv4Addr,
-    port: u16,
-    seq: u32,
-}
-
-/// Probes waiting to leave together: one `build_and_send` call per batch.
+/// Probes waiting to leave together: one `send_batch` call per batch.
 struct Pending<'a> {
-    template: &'a SynTemplate,
     plan: &'a Plan,
     shared: &'a Shared,
-    sport: u16,
-    probes: Vec<Probe>,
+    probes: Vec<ProbeSpec>,
     batch: usize,
 }
 
 impl Pending<'_> {
-    fn push(&mut self, tx: &mut dyn DataLinkSender, p: Probe) -> Result<()> {
+    fn push(&mut self, tx: &mut dyn LinkTx, p: ProbeSpec) -> Result<()> {
         self.probes.push(p);
         if self.probes.len() >= self.batch {
             self.flush(tx)?;
@@ -53,42 +35,29 @@ impl Pending<'_> {
         Ok(())
     }
 
-    /// Writes the waiting probes from the template and sends them.
-    fn flush(&mut self, tx: &mut dyn DataLinkSender) -> Result<()> {
+    /// Has the module write the waiting probes and sends them.
+    fn flush(&mut self, tx: &mut dyn LinkTx) -> Result<()> {
         if self.probes.is_empty() {
             return Ok(());
         }
         let now = self.shared.now_us();
-        let (template, sport, recorder) = (self.template, self.sport, &self.plan.recorder);
+        let (probe, recorder) = (&self.plan.probe, &self.plan.recorder);
         let mut record_err = None;
-        let mut write = |buf: &mut [u8], p: &Probe| {
-            let id = (p.seq ^ (p.seq >> 16)) as u16;
-            template.write(buf, p.mac, p.dst, sport, p.port, p.seq, id, now as u32);
-            if let Some(r) = recorder
-                && let Err(e) = r.record(buf)
-            {
-                record_err.get_or_insert(e);
+        let n = self.probes.len();
+        let mut it = self.probes.iter_mut();
+        let mut fill = |buf: &mut [u8]| {
+            if let Some(p) = it.next() {
+                p.tsval = now as u32;
+                probe.write(buf, p);
+                if let Some(r) = recorder
+                    && let Err(e) = r.record(buf)
+                {
+                    record_err.get_or_insert(e);
+                }
             }
         };
-        if self.batch == 1 {
-            // The portable path: one frame per call, waiting while the queue is full.
-            let mut buf = [0u8; SYN_LEN];
-            for p in &self.probes {
-                write(&mut buf, p);
-                send_retrying(tx, &buf)?;
-            }
-        } else {
-            let mut it = self.probes.iter();
-            let mut fill = |buf: &mut [u8]| {
-                if let Some(p) = it.next() {
-                    write(buf, p);
-                }
-            };
-            match tx.build_and_send(self.probes.len(), SYN_LEN, &mut fill) {
-                None | Some(Ok(())) => {}
-                Some(Err(e)) => return Err(Error::io("send probes", e)),
-            }
-        }
+        tx.send_batch(n, probe.frame_len(), &mut fill)
+            .map_err(|e| Error::io("send probes", e))?;
         if let Some(e) = record_err {
             return Err(Error::io("write --pcap file", e));
         }
@@ -119,9 +88,7 @@ struct PassRecord {
     reply_secs: f64,
 }
 
-fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender, batch: usize) -> Result<()> {
-    let mss = (plan.path.mtu.clamp(576, 65535) - 40) as u16;
-    let template = SynTemplate::new(plan.path.src_mac, plan.path.src, plan.opts.ttl, mss, 64240);
+fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn LinkTx, batch: usize) -> Result<()> {
     let mut rate = plan.opts.rate;
     let nports = plan.ports.len() as u64;
     let detail = plan.opts.detail;
@@ -204,10 +171,8 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender, batch: us
         pass_start_us = shared.now_us();
         let sport = plan.sport(attempt);
         let mut pending = Pending {
-            template: &template,
             plan,
             shared,
-            sport,
             probes: Vec::with_capacity(batch),
             batch,
         };
@@ -231,13 +196,10 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender, batch: us
             if shared.answered.get(h * nports + p as u64) {
                 continue;
             }
-            let (Some(IpAddr::V4(dst)), Some(port)) = (plan.hosts.get(h), plan.ports.get(p)) else {
+            let (Some(dst), Some(port)) = (plan.hosts.get(h), plan.ports.get(p)) else {
                 continue;
             };
-            if !plan.serves(IpAddr::V4(dst)) {
-                continue;
-            }
-            let Hop::Mac(mac) = plan.macs.hop(dst) else {
+            let Hop::Mac(mac) = plan.hops.hop(dst) else {
                 continue;
             };
             // Unlimited scans skip the clock read (2% of the sender's cycles at full speed).
@@ -259,14 +221,16 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn DataLinkSender, batch: us
                     break;
                 }
             }
-            let seq = plan.cookie.seq(plan.path.src, dst, sport, port);
+            let cookie = plan.cookie.value(plan.path.src, dst, sport, port);
             pending.push(
                 tx,
-                Probe {
-                    mac,
+                ProbeSpec {
+                    dst_mac: mac,
                     dst,
-                    port,
-                    seq,
+                    sport,
+                    dport: port,
+                    cookie,
+                    tsval: 0,
                 },
             )?;
             sent_this_pass += 1;

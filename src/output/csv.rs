@@ -31,10 +31,11 @@ impl<W: Write> FormatWriter for Csv<W> {
     ) -> io::Result<()> {
         writeln!(
             self.out,
-            "{},{},{},tcp,{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{}",
             r.ip,
             hostname.unwrap_or(""),
             r.port,
+            r.proto,
             r.state,
             r.reason,
             service_name(r.port).unwrap_or(""),

@@ -55,6 +55,7 @@ fn render(format: Format) -> String {
     let r = |ip, port, state, reason, ms: Option<u64>| PortResult {
         ip,
         port,
+        proto: crate::event::Proto::Tcp,
         state,
         reason,
         ttl: ms.map(|_| 64),

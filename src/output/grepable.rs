@@ -40,9 +40,10 @@ impl<W: Write> FormatWriter for Grepable<W> {
                 .iter()
                 .map(|r| {
                     format!(
-                        "{}/{}/tcp//{}///",
+                        "{}/{}/{}//{}///",
                         r.port,
                         r.state,
+                        r.proto,
                         service_name(r.port).unwrap_or("")
                     )
                 })

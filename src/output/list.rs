@@ -1,4 +1,4 @@
-//! `--format list` / `-oL`: masscan's list format, `STATE tcp PORT IP UNIXTIME` per listed
+//! `--format list` / `-oL`: masscan's list format, `STATE PROTO PORT IP UNIXTIME` per listed
 //! result between a `#synscan` header and a `# end` trailer, so masscan -oL parsers read it.
 
 use super::{FormatWriter, Report, RunInfo, unix_secs};
@@ -29,8 +29,9 @@ impl<W: Write> FormatWriter for List<W> {
     ) -> io::Result<()> {
         writeln!(
             self.out,
-            "{} tcp {} {} {}",
+            "{} {} {} {} {}",
             r.state,
+            r.proto,
             r.port,
             r.ip,
             unix_secs(at)

@@ -64,7 +64,7 @@ impl<W: Write> FormatWriter for Text<W> {
                 .iter()
                 .map(|r| {
                     [
-                        format!("{}/tcp", r.port),
+                        format!("{}/{}", r.port, r.proto),
                         r.state.to_string(),
                         service_name(r.port).unwrap_or("unknown").to_string(),
                         r.reason.to_string(),

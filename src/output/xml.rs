@@ -89,7 +89,8 @@ impl<W: Write> FormatWriter for Xml<W> {
             for r in &h.listed {
                 write!(
                     o,
-                    r#"<port protocol="tcp" portid="{}"><state state="{}" reason="{}" reason_ttl="{}"/>"#,
+                    r#"<port protocol="{}" portid="{}"><state state="{}" reason="{}" reason_ttl="{}"/>"#,
+                    r.proto,
                     r.port,
                     r.state,
                     r.reason,

@@ -1,9 +1,94 @@
-//! The SYN probe's logic, apart from any socket: the keyed cookie that makes each probe's
-//! sequence number unforgeable, and the validation that turns a received packet into a
-//! result only when it answers one of our probes.
+//! Probe modules, on the model of zmap's `probe_module_t`: what a probe looks like on the
+//! wire and what an answer means, apart from any socket or thread. The engine
+//! (`crate::engine`) sends, paces, retries and listens for every module alike and knows
+//! nothing of TCP; a module
+//! - declares its frame length and the IP protocols its answers come in (the receive
+//!   filter is built from them),
+//! - fills a per-run template once ([`Probe::new`]-style constructors) and writes a probe
+//!   into the caller's buffer from a [`ProbeSpec`] with no allocation,
+//! - classifies a received packet into a [`Reply`], or ignores it, keyed by the stateless
+//!   [`Cookie`] so that forged or stray packets never become results,
+//! - may ask for a follow-up frame (the RST after a SYN-ACK).
+//!
+//! A new probe type (UDP payloads, ICMP echo, ARP ...) is a new file here implementing
+//! [`Probe`].
 
 mod cookie;
-mod validate;
+pub mod tcp_syn;
 
 pub use cookie::Cookie;
-pub use validate::{Reply, Validator, icmp_reason};
+pub use tcp_syn::TcpSyn;
+
+use crate::event::{PortState, Proto, Reason};
+use crate::wire::Network;
+use pnet::util::MacAddr;
+use std::net::IpAddr;
+
+/// One probe to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeSpec {
+    /// Next-hop MAC (zero on links without one).
+    pub dst_mac: MacAddr,
+    /// Target address (of the module's family).
+    pub dst: IpAddr,
+    /// Our source port.
+    pub sport: u16,
+    /// Target port.
+    pub dport: u16,
+    /// The cookie for this (source, target, ports): see [`Cookie::value`].
+    pub cookie: u32,
+    /// Microseconds since the scan began (truncated), for RTTs echoed back.
+    pub tsval: u32,
+}
+
+/// A validated answer to one of our probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply {
+    /// The probed host.
+    pub target: IpAddr,
+    /// The probed port.
+    pub port: u16,
+    /// Our source port of the answered probe.
+    pub sport: u16,
+    /// The answered probe's cookie.
+    pub cookie: u32,
+    /// State.
+    pub state: PortState,
+    /// Reason.
+    pub reason: Reason,
+    /// TTL or hop limit of the reply.
+    pub ttl: u8,
+    /// Our send time echoed back (a TCP timestamp), when present.
+    pub tsecr: Option<u32>,
+}
+
+/// What a module may ask of the scan while validating a packet.
+pub trait Validate {
+    /// Our source address.
+    fn src(&self) -> IpAddr;
+    /// True when `sport` is one of the scan's source ports.
+    fn ours(&self, sport: u16) -> bool;
+    /// True when the scan probes `port` on `target`.
+    fn probed(&self, target: IpAddr, port: u16) -> bool;
+    /// The cookie of the probe from our `sport` to `target:dport`.
+    fn cookie(&self, target: IpAddr, sport: u16, dport: u16) -> u32;
+}
+
+/// A probe type.
+pub trait Probe: Send + Sync {
+    /// The module's name (`tcp-syn`).
+    fn name(&self) -> &'static str;
+    /// The protocol of its results.
+    fn proto(&self) -> Proto;
+    /// Length of a probe frame, link header included.
+    fn frame_len(&self) -> usize;
+    /// IP protocol numbers answers arrive in (the receive filter passes these only).
+    fn reply_protocols(&self) -> &'static [u8];
+    /// Writes the probe for `spec` into `buf` (at least [`Probe::frame_len`] bytes).
+    fn write(&self, buf: &mut [u8], spec: &ProbeSpec);
+    /// The answer `net` is to one of our probes, if it is one.
+    fn classify(&self, net: &Network, v: &dyn Validate) -> Option<Reply>;
+    /// A frame to send back after `reply` (to `dst_mac`), written into `out`; false when the
+    /// module sends nothing back.
+    fn follow_up(&self, reply: &Reply, dst_mac: MacAddr, out: &mut Vec<u8>) -> bool;
+}

@@ -52,6 +52,11 @@ impl HostSet {
         })
     }
 
+    /// The address ranges (first, last, inclusive) of one family, ascending.
+    pub fn ranges(&self, v6: bool) -> &[(u128, u128)] {
+        if v6 { &self.v6 } else { &self.v4 }
+    }
+
     /// Number of hosts.
     pub fn len(&self) -> u64 {
         self.ends.last().copied().unwrap_or(0)

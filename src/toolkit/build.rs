@@ -91,14 +91,20 @@ pub fn destination_of(packets: &[Built]) -> Ipv4Addr {
         return Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
     }
     match crate::wire::parse_ethernet(&p.bytes) {
-        Ok((_, crate::wire::Packet::Arp(a))) => a.target_ip,
+        Ok((_, crate::wire::Network::Arp(a))) => a.target_ip,
         _ => Ipv4Addr::LOCALHOST,
     }
 }
 
 /// The source address for `dst`: the kernel's choice, or 0.0.0.0 without a route.
 pub fn source_for(dst: Ipv4Addr) -> Ipv4Addr {
-    route::kernel_route(dst).unwrap_or(Ipv4Addr::UNSPECIFIED)
+    match route::get(std::net::IpAddr::V4(dst)) {
+        Ok(route::Decision {
+            src: std::net::IpAddr::V4(s),
+            ..
+        }) => s,
+        _ => Ipv4Addr::UNSPECIFIED,
+    }
 }
 
 /// Builds packet number `n` of a run (`n` varies default ports and sequence numbers so that
@@ -336,7 +342,7 @@ mod tests {
     use super::*;
     use crate::toolkit::spec::parse;
     use crate::wire::checksum::verify;
-    use crate::wire::{Packet, Transport, parse_ethernet, parse_ipv4};
+    use crate::wire::{Network as Packet, Transport, parse_ethernet, parse_ipv4};
 
     fn defaults() -> Defaults {
         Defaults {

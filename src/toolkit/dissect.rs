@@ -1,25 +1,56 @@
-//! Dissection for humans: a one-line summary per packet and a layer-by-layer view (like
-//! Scapy's `summary()` and `show()`), plus a hex dump. Works on untrusted bytes: what does not
-//! parse is shown as a `Malformed` layer holding the rest, never a panic.
+//! Dissection for humans and scripts: a one-line summary per packet and a layer-by-layer view
+//! (like Scapy's `summary()` and `show()`), a JSON form of the same layers, and a hex dump.
+//! Built on the per-protocol views of [`crate::wire`]. It works on untrusted bytes and shows
+//! what is there: a frame cut short by the snapshot length keeps every complete header (with
+//! a note of what is missing), a header that does not parse becomes a `Malformed` layer
+//! holding the rest, and nothing panics. Checksums are verified wherever the packet they
+//! cover was captured whole, and a wrong one is flagged.
 
 use crate::capture::{self, LinkType};
+use crate::wire::ethernet::{self, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
+use crate::wire::tcp::TcpOption;
 use crate::wire::{
-    self, ArpRepr, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, IcmpRepr, Ipv4Repr, Ipv6Repr,
-    PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, TcpRepr, UdpRepr, tcp_flags,
+    ArpRepr, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, Quoted, arp, icmp, icmpv6, ipv4, ipv6,
+    tcp, tcp_flags, udp,
 };
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::fmt::Write as _;
+use std::net::IpAddr;
 
 /// One decoded layer: its name and (field, value) rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layer {
-    /// Layer name (Ethernet, IP, TCP, UDP, ICMP, ARP, Raw, Padding, Malformed).
+    /// Layer name (Ethernet, 802.1Q, IP, IPv6, TCP, UDP, ICMP, ICMPv6, ARP, Raw, Padding,
+    /// Malformed ...).
     pub name: &'static str,
     /// Fields in wire order.
     pub fields: Vec<(&'static str, String)>,
 }
 
+impl Serialize for Layer {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("layer", self.name)?;
+        m.serialize_entry("fields", &Fields(&self.fields))?;
+        m.end()
+    }
+}
+
+/// Fields as a JSON object in wire order.
+struct Fields<'a>(&'a [(&'static str, String)]);
+
+impl Serialize for Fields<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
 /// A decoded packet.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Dissection {
     /// Layers, outermost first.
     pub layers: Vec<Layer>,
@@ -28,6 +59,13 @@ pub struct Dissection {
 }
 
 impl Dissection {
+    fn new() -> Dissection {
+        Dissection {
+            layers: Vec::new(),
+            summary: String::new(),
+        }
+    }
+
     /// Scapy-style multi-line view.
     pub fn show(&self) -> String {
         let mut s = String::new();
@@ -38,6 +76,10 @@ impl Dissection {
             }
         }
         s
+    }
+
+    fn push(&mut self, name: &'static str, fields: Vec<(&'static str, String)>) {
+        self.layers.push(Layer { name, fields });
     }
 }
 
@@ -51,8 +93,8 @@ pub fn flag_letters(f: u8) -> String {
         (tcp_flags::PSH, 'P'),
         (tcp_flags::ACK, 'A'),
         (tcp_flags::URG, 'U'),
-        (0x40, 'E'),
-        (0x80, 'C'),
+        (tcp_flags::ECE, 'E'),
+        (tcp_flags::CWR, 'C'),
     ] {
         if f & bit != 0 {
             s.push(c);
@@ -69,9 +111,37 @@ fn icmp_name(t: u8, c: u8) -> String {
         (3, 1) => "dest-unreach host-unreachable".into(),
         (3, 2) => "dest-unreach protocol-unreachable".into(),
         (3, 3) => "dest-unreach port-unreachable".into(),
+        (3, 4) => "dest-unreach fragmentation-needed".into(),
+        (3, 9) => "dest-unreach network-prohibited".into(),
+        (3, 10) => "dest-unreach host-prohibited".into(),
         (3, 13) => "dest-unreach communication-prohibited".into(),
         (3, c) => format!("dest-unreach code {c}"),
+        (5, _) => "redirect".into(),
         (11, _) => "time-exceeded".into(),
+        (12, _) => "parameter-problem".into(),
+        (13, _) => "timestamp-request".into(),
+        (14, _) => "timestamp-reply".into(),
+        (t, c) => format!("type {t} code {c}"),
+    }
+}
+
+fn icmpv6_name(t: u8, c: u8) -> String {
+    match (t, c) {
+        (1, 0) => "dest-unreach no-route".into(),
+        (1, 1) => "dest-unreach admin-prohibited".into(),
+        (1, 2) => "dest-unreach beyond-scope".into(),
+        (1, 3) => "dest-unreach address-unreachable".into(),
+        (1, 4) => "dest-unreach port-unreachable".into(),
+        (1, c) => format!("dest-unreach code {c}"),
+        (2, _) => "packet-too-big".into(),
+        (3, _) => "time-exceeded".into(),
+        (4, _) => "param-problem".into(),
+        (128, _) => "echo-request".into(),
+        (129, _) => "echo-reply".into(),
+        (133, _) => "router-solicitation".into(),
+        (134, _) => "router-advertisement".into(),
+        (135, _) => "neighbor-solicitation".into(),
+        (136, _) => "neighbor-advertisement".into(),
         (t, c) => format!("type {t} code {c}"),
     }
 }
@@ -98,54 +168,86 @@ fn quote(b: &[u8]) -> String {
     s
 }
 
+fn malformed(d: &mut Dissection, rest: &[u8], why: &str) {
+    d.push(
+        "Malformed",
+        vec![("error", why.into()), ("load", quote(rest))],
+    );
+}
+
+fn raw(d: &mut Dissection, name: &'static str, b: &[u8]) {
+    if !b.is_empty() {
+        d.push(name, vec![("load", quote(b))]);
+    }
+}
+
+fn mac_text(a: &[u8]) -> String {
+    a.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn ethertype_text(et: u16) -> String {
+    match et {
+        ETHERTYPE_IPV4 => "IPv4 (0x0800)".into(),
+        ETHERTYPE_IPV6 => "IPv6 (0x86dd)".into(),
+        ETHERTYPE_ARP => "ARP (0x0806)".into(),
+        other => format!("0x{other:04x}"),
+    }
+}
+
 /// Dissects an Ethernet frame.
 pub fn dissect_frame(frame: &[u8]) -> Dissection {
-    let mut d = Dissection {
-        layers: Vec::new(),
-        summary: String::new(),
+    let mut d = Dissection::new();
+    let f = match ethernet::Frame::new_checked(frame) {
+        Ok(f) => f,
+        Err(_) => {
+            malformed(&mut d, frame, "truncated Ethernet header");
+            d.summary = "Malformed".into();
+            return d;
+        }
     };
-    if frame.len() < wire::ETH_LEN {
-        malformed(&mut d, frame, "truncated Ethernet header");
-        d.summary = "Malformed".into();
-        return d;
-    }
-    let (dst, src) = (&frame[0..6], &frame[6..12]);
-    let et = u16::from_be_bytes([frame[12], frame[13]]);
-    let mac = |m: &[u8]| {
-        m.iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(":")
-    };
-    d.layers.push(Layer {
-        name: "Ethernet",
-        fields: vec![
-            ("dst", mac(dst)),
-            ("src", mac(src)),
-            (
-                "type",
-                match et {
-                    ETHERTYPE_IPV4 => "IPv4 (0x0800)".into(),
-                    ETHERTYPE_IPV6 => "IPv6 (0x86dd)".into(),
-                    ETHERTYPE_ARP => "ARP (0x0806)".into(),
-                    other => format!("0x{other:04x}"),
-                },
-            ),
+    d.push(
+        "Ethernet",
+        vec![
+            ("dst", mac_text(&f.dst().octets())),
+            ("src", mac_text(&f.src().octets())),
+            ("type", ethertype_text(f.outer_type())),
         ],
-    });
-    let rest = &frame[wire::ETH_LEN..];
-    let inner = network_layers(&mut d, et, rest);
-    d.summary = format!("Ether / {inner}");
+    );
+    let mut prefix = "Ether / ".to_string();
+    if let Some(tci) = f.vlan_tci() {
+        d.push(
+            "802.1Q",
+            vec![
+                ("prio", (tci >> 13).to_string()),
+                ("dei", ((tci >> 12) & 1).to_string()),
+                ("vlan", (tci & 0x0fff).to_string()),
+                ("type", ethertype_text(f.ethertype())),
+            ],
+        );
+        prefix.push_str(&format!("Dot1Q vlan {} / ", tci & 0x0fff));
+    }
+    let inner = network_layers(&mut d, f.ethertype(), f.payload());
+    d.summary = format!("{prefix}{inner}");
+    d
+}
+
+/// Dissects a bare IP packet (version 4 or 6).
+pub fn dissect_ip(packet: &[u8]) -> Dissection {
+    let mut d = Dissection::new();
+    d.summary = match packet.first().map(|v| v >> 4) {
+        Some(6) => ipv6_layers(&mut d, packet),
+        _ => ip_layers(&mut d, packet),
+    };
     d
 }
 
 /// Dissects one captured record of link type `link`: Ethernet, Linux cooked (v1, v2), raw
 /// IPv4/IPv6 or BSD loopback; other link types show their bytes raw.
 pub fn dissect_record(link: LinkType, data: &[u8]) -> Dissection {
-    let mut d = Dissection {
-        layers: Vec::new(),
-        summary: String::new(),
-    };
+    let mut d = Dissection::new();
     match link {
         LinkType::Ethernet => return dissect_frame(data),
         LinkType::LinuxSll | LinkType::LinuxSll2 => {
@@ -165,13 +267,13 @@ pub fn dissect_record(link: LinkType, data: &[u8]) -> Dissection {
             let mut fields = vec![
                 ("pkttype", pkttype(c.pkttype)),
                 ("lladdrtype", format!("0x{:04x}", c.hatype)),
-                ("src", mac_like(&c.addr)),
+                ("src", mac_text(&c.addr)),
                 ("proto", format!("0x{:04x}", c.protocol)),
             ];
             if let Some(i) = c.ifindex {
                 fields.push(("ifindex", i.to_string()));
             }
-            d.layers.push(Layer { name, fields });
+            d.push(name, fields);
             let inner = network_layers(&mut d, e.ethertype, e.payload);
             d.summary = format!("{short} / {inner}");
         }
@@ -182,10 +284,7 @@ pub fn dissect_record(link: LinkType, data: &[u8]) -> Dissection {
                 return d;
             };
             if link == LinkType::Null {
-                d.layers.push(Layer {
-                    name: "Loopback",
-                    fields: vec![("type", format!("0x{:04x}", e.ethertype))],
-                });
+                d.push("Loopback", vec![("type", format!("0x{:04x}", e.ethertype))]);
             }
             d.summary = network_layers(&mut d, e.ethertype, e.payload);
         }
@@ -222,158 +321,32 @@ fn pkttype(t: u16) -> String {
     format!("{name} ({t})")
 }
 
-fn mac_like(a: &[u8]) -> String {
-    a.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
-fn ipv6_layers(d: &mut Dissection, b: &[u8]) -> String {
-    let (ip, payload) = match wire::parse_ipv6(b) {
-        Ok(x) => x,
-        Err(e) => {
-            malformed(d, b, &e.to_string());
-            return "IPv6 (malformed)".into();
-        }
-    };
-    push_ipv6(d, &ip);
-    let padding = b.get(wire::IPV6_LEN + ip.payload_len..).unwrap_or(&[]);
-    let s = match ip.next_header {
-        PROTO_TCP => match wire::parse::parse_tcp(payload) {
-            Ok(t) => {
-                push_tcp(d, &t, payload);
-                raw(d, "Raw", payload.get(t.header_len..).unwrap_or(&[]));
-                let mut s = format!(
-                    "IPv6 / TCP [{}]:{} > [{}]:{} {}",
-                    ip.src,
-                    t.src_port,
-                    ip.dst,
-                    t.dst_port,
-                    flag_letters(t.flags)
-                );
-                s.truncate(s.trim_end().len());
-                s
-            }
-            Err(e) => {
-                malformed(d, payload, &e.to_string());
-                format!("IPv6 / TCP {} > {} (malformed)", ip.src, ip.dst)
-            }
-        },
-        PROTO_UDP => match wire::parse::parse_udp(payload) {
-            Ok(u) => {
-                push_udp(d, &u);
-                raw(d, "Raw", payload.get(8..).unwrap_or(&[]));
-                format!(
-                    "IPv6 / UDP [{}]:{} > [{}]:{}",
-                    ip.src, u.src_port, ip.dst, u.dst_port
-                )
-            }
-            Err(e) => {
-                malformed(d, payload, &e.to_string());
-                format!("IPv6 / UDP {} > {} (malformed)", ip.src, ip.dst)
-            }
-        },
-        PROTO_ICMPV6 if payload.len() >= 4 => {
-            let (t, c) = (payload[0], payload[1]);
-            d.layers.push(Layer {
-                name: "ICMPv6",
-                fields: vec![
-                    ("type", format!("{} ({t})", icmpv6_name(t))),
-                    ("code", c.to_string()),
-                    (
-                        "chksum",
-                        format!("0x{:04x}", u16::from_be_bytes([payload[2], payload[3]])),
-                    ),
-                ],
-            });
-            raw(d, "Raw", &payload[4..]);
-            format!("IPv6 / ICMPv6 {} > {} {}", ip.src, ip.dst, icmpv6_name(t))
-        }
-        nh => {
-            raw(d, "Raw", payload);
-            format!("IPv6 {} > {} nh {nh}", ip.src, ip.dst)
-        }
-    };
-    raw(d, "Padding", padding);
-    s
-}
-
-fn icmpv6_name(t: u8) -> String {
-    match t {
-        1 => "dest-unreach".into(),
-        2 => "packet-too-big".into(),
-        3 => "time-exceeded".into(),
-        4 => "param-problem".into(),
-        128 => "echo-request".into(),
-        129 => "echo-reply".into(),
-        133 => "router-solicitation".into(),
-        134 => "router-advertisement".into(),
-        135 => "neighbor-solicitation".into(),
-        136 => "neighbor-advertisement".into(),
-        t => format!("type {t}"),
-    }
-}
-
-fn push_ipv6(d: &mut Dissection, ip: &Ipv6Repr) {
-    d.layers.push(Layer {
-        name: "IPv6",
-        fields: vec![
-            ("version", "6".into()),
-            ("tc", ip.traffic_class.to_string()),
-            ("fl", ip.flow_label.to_string()),
-            ("plen", ip.payload_len.to_string()),
-            (
-                "nh",
-                match ip.next_header {
-                    PROTO_TCP => "tcp (6)".into(),
-                    PROTO_UDP => "udp (17)".into(),
-                    PROTO_ICMPV6 => "icmpv6 (58)".into(),
-                    n => n.to_string(),
-                },
-            ),
-            ("hlim", ip.hop_limit.to_string()),
-            ("src", ip.src.to_string()),
-            ("dst", ip.dst.to_string()),
-        ],
-    });
-}
-
-/// Dissects a bare IPv4 packet.
-pub fn dissect_ip(packet: &[u8]) -> Dissection {
-    let mut d = Dissection {
-        layers: Vec::new(),
-        summary: String::new(),
-    };
-    d.summary = ip_layers(&mut d, packet);
-    d
-}
-
-fn malformed(d: &mut Dissection, rest: &[u8], why: &str) {
-    d.layers.push(Layer {
-        name: "Malformed",
-        fields: vec![("error", why.into()), ("load", quote(rest))],
-    });
-}
-
-fn raw(d: &mut Dissection, name: &'static str, b: &[u8]) {
-    if !b.is_empty() {
-        d.layers.push(Layer {
-            name,
-            fields: vec![("load", quote(b))],
-        });
-    }
-}
-
 fn arp_layer(d: &mut Dissection, b: &[u8]) -> String {
-    match wire::parse::parse_arp(b) {
+    let parsed = arp::Packet::new_checked(b).and_then(|p| ArpRepr::parse(&p));
+    match parsed {
         Ok(a) => {
-            push_arp(d, &a);
-            raw(d, "Padding", b.get(28..).unwrap_or(&[]));
+            d.push(
+                "ARP",
+                vec![
+                    (
+                        "op",
+                        match a.op {
+                            1 => "who-has (1)".into(),
+                            2 => "is-at (2)".into(),
+                            o => o.to_string(),
+                        },
+                    ),
+                    ("hwsrc", a.sender_mac.to_string()),
+                    ("psrc", a.sender_ip.to_string()),
+                    ("hwdst", a.target_mac.to_string()),
+                    ("pdst", a.target_ip.to_string()),
+                ],
+            );
+            raw(d, "Padding", b.get(arp::PACKET_LEN..).unwrap_or(&[]));
             match a.op {
                 1 => format!("ARP who has {} says {}", a.target_ip, a.sender_ip),
                 2 => format!("ARP is at {} says {}", a.sender_mac, a.sender_ip),
-                op => format!("ARP op {op} {} > {}", a.sender_ip, a.target_ip),
+                op => format!("ARP op {op} {} > {}", a.target_ip, a.sender_ip),
             }
         }
         Err(e) => {
@@ -383,224 +356,369 @@ fn arp_layer(d: &mut Dissection, b: &[u8]) -> String {
     }
 }
 
-fn push_arp(d: &mut Dissection, a: &ArpRepr) {
-    d.layers.push(Layer {
-        name: "ARP",
-        fields: vec![
-            (
-                "op",
-                match a.op {
-                    1 => "who-has (1)".into(),
-                    2 => "is-at (2)".into(),
-                    o => o.to_string(),
-                },
-            ),
-            ("hwsrc", a.sender_mac.to_string()),
-            ("psrc", a.sender_ip.to_string()),
-            ("hwdst", a.target_mac.to_string()),
-            ("pdst", a.target_ip.to_string()),
-        ],
-    });
+/// How a checksum reads: its value, and whether it is right (when the whole packet it
+/// covers was captured).
+fn checksum_text(value: u16, ok: Option<bool>) -> String {
+    match ok {
+        Some(true) | None => format!("0x{value:04x}"),
+        Some(false) => format!("0x{value:04x} (bad)"),
+    }
 }
 
 fn ip_layers(d: &mut Dissection, b: &[u8]) -> String {
-    let (ip, _) = match wire::parse_ipv4(b) {
-        Ok(x) => x,
+    let p = match ipv4::Packet::new_checked(b) {
+        Ok(p) => p,
         Err(e) => {
             malformed(d, b, &e.to_string());
             return "IP (malformed)".into();
         }
     };
-    push_ip(d, &ip, b);
-    let end = ip.total_len.min(b.len());
-    let payload = &b[ip.header_len..end];
-    let padding = &b[end..];
-    let s = if ip.frag_offset != 0 {
+    let (src, dst) = (p.src(), p.dst());
+    let mut flags = Vec::new();
+    if p.dont_frag() {
+        flags.push("DF");
+    }
+    if p.more_frags() {
+        flags.push("MF");
+    }
+    let mut fields = vec![
+        ("version", "4".into()),
+        ("ihl", (p.header_len() / 4).to_string()),
+        ("tos", format!("0x{:02x}", p.tos())),
+        ("len", p.total_len().to_string()),
+        ("id", p.ident().to_string()),
+        ("flags", flags.join("+")),
+        ("frag", p.frag_offset().to_string()),
+        ("ttl", p.ttl().to_string()),
+        (
+            "proto",
+            match p.protocol() {
+                PROTO_TCP => "tcp (6)".into(),
+                PROTO_UDP => "udp (17)".into(),
+                PROTO_ICMP => "icmp (1)".into(),
+                n => n.to_string(),
+            },
+        ),
+        (
+            "chksum",
+            checksum_text(p.checksum(), Some(p.verify_checksum())),
+        ),
+        ("src", src.to_string()),
+        ("dst", dst.to_string()),
+    ];
+    if p.header_len() > ipv4::HEADER_LEN {
+        fields.push(("options", quote(&b[ipv4::HEADER_LEN..p.header_len()])));
+    }
+    let whole = !p.is_truncated();
+    if !whole {
+        fields.push((
+            "captured",
+            format!("{} of {} bytes", b.len(), p.total_len()),
+        ));
+    }
+    d.push("IP", fields);
+    let payload = p.payload();
+    let (s, dd) = (IpAddr::V4(src), IpAddr::V4(dst));
+    let summary = if p.frag_offset() != 0 {
         raw(d, "Raw", payload);
-        format!("IP {} > {} fragment", ip.src, ip.dst)
+        format!("IP {src} > {dst} fragment")
     } else {
-        match ip.proto {
-            PROTO_TCP => match wire::parse::parse_tcp(payload) {
-                Ok(t) => {
-                    push_tcp(d, &t, payload);
-                    raw(d, "Raw", &payload[t.header_len..]);
+        transport_layers(d, "IP", p.protocol(), payload, s, dd, whole)
+    };
+    raw(d, "Padding", p.padding());
+    summary
+}
+
+fn ipv6_layers(d: &mut Dissection, b: &[u8]) -> String {
+    let p = match ipv6::Packet::new_checked(b) {
+        Ok(p) => p,
+        Err(e) => {
+            malformed(d, b, &e.to_string());
+            return "IPv6 (malformed)".into();
+        }
+    };
+    let (src, dst) = (p.src(), p.dst());
+    let mut fields = vec![
+        ("version", "6".into()),
+        ("tc", p.traffic_class().to_string()),
+        ("fl", p.flow_label().to_string()),
+        ("plen", p.payload_len().to_string()),
+        ("nh", nh_text(p.next_header())),
+        ("hlim", p.hop_limit().to_string()),
+        ("src", src.to_string()),
+        ("dst", dst.to_string()),
+    ];
+    let whole = !p.is_truncated();
+    if !whole {
+        fields.push((
+            "captured",
+            format!(
+                "{} of {} bytes",
+                b.len(),
+                ipv6::HEADER_LEN + usize::from(p.payload_len())
+            ),
+        ));
+    }
+    d.push("IPv6", fields);
+    let summary = match p.upper_layer() {
+        Some((nh, payload)) => {
+            let ext = p.payload().len() - payload.len();
+            if ext > 0 {
+                d.push(
+                    "IPv6 extension headers",
+                    vec![("len", ext.to_string()), ("upper", nh_text(nh))],
+                );
+            }
+            transport_layers(d, "IPv6", nh, payload, src.into(), dst.into(), whole)
+        }
+        None => {
+            raw(d, "Raw", p.payload());
+            format!("IPv6 {src} > {dst} nh {}", p.next_header())
+        }
+    };
+    raw(d, "Padding", p.padding());
+    summary
+}
+
+fn nh_text(nh: u8) -> String {
+    match nh {
+        PROTO_TCP => "tcp (6)".into(),
+        PROTO_UDP => "udp (17)".into(),
+        PROTO_ICMPV6 => "icmpv6 (58)".into(),
+        ipv6::NH_HOP_BY_HOP => "hop-by-hop (0)".into(),
+        ipv6::NH_ROUTING => "routing (43)".into(),
+        ipv6::NH_FRAGMENT => "fragment (44)".into(),
+        ipv6::NH_DEST_OPTS => "dest-opts (60)".into(),
+        n => n.to_string(),
+    }
+}
+
+/// `a:p` for IPv4, `[a]:p` for IPv6.
+fn endpoint(a: IpAddr, port: u16) -> String {
+    match a {
+        IpAddr::V4(v) => format!("{v}:{port}"),
+        IpAddr::V6(v) => format!("[{v}]:{port}"),
+    }
+}
+
+/// The transport layers of `payload`; `whole` when the packet was captured in full (its
+/// checksum can be verified). `ip` is "IP" or "IPv6", for the summary.
+fn transport_layers(
+    d: &mut Dissection,
+    ip: &str,
+    proto: u8,
+    payload: &[u8],
+    src: IpAddr,
+    dst: IpAddr,
+    whole: bool,
+) -> String {
+    match proto {
+        PROTO_TCP => match tcp::Packet::new_checked(payload) {
+            Ok(t) => {
+                let ok = whole.then(|| t.verify_checksum(src, dst));
+                push_tcp(d, &t, ok);
+                raw(d, "Raw", t.payload());
+                let mut s = format!(
+                    "{ip} / TCP {} > {} {}",
+                    endpoint(src, t.src_port()),
+                    endpoint(dst, t.dst_port()),
+                    flag_letters(t.flags())
+                );
+                s.truncate(s.trim_end().len());
+                if !t.payload().is_empty() {
+                    s.push_str(" / Raw");
+                }
+                s
+            }
+            Err(e) => {
+                malformed(d, payload, &e.to_string());
+                format!("{ip} / TCP {src} > {dst} (malformed)")
+            }
+        },
+        PROTO_UDP => match udp::Packet::new_checked(payload) {
+            Ok(u) => {
+                let ok = (whole && !u.is_truncated()).then(|| u.verify_checksum(src, dst));
+                d.push(
+                    "UDP",
+                    vec![
+                        ("sport", u.src_port().to_string()),
+                        ("dport", u.dst_port().to_string()),
+                        ("len", u.len().to_string()),
+                        ("chksum", checksum_text(u.checksum(), ok)),
+                    ],
+                );
+                raw(d, "Raw", u.payload());
+                format!(
+                    "{ip} / UDP {} > {}",
+                    endpoint(src, u.src_port()),
+                    endpoint(dst, u.dst_port())
+                )
+            }
+            Err(e) => {
+                malformed(d, payload, &e.to_string());
+                format!("{ip} / UDP {src} > {dst} (malformed)")
+            }
+        },
+        PROTO_ICMP => match icmp::Packet::new_checked(payload) {
+            Ok(m) => {
+                let r = icmp::Repr::parse(&m);
+                let ok = whole.then(|| m.verify_checksum());
+                d.push(
+                    "ICMP",
+                    vec![
+                        (
+                            "type",
+                            format!("{} ({})", icmp_name(r.icmp_type, r.code), r.icmp_type),
+                        ),
+                        ("code", r.code.to_string()),
+                        ("chksum", checksum_text(r.checksum, ok)),
+                        ("id", (r.rest >> 16).to_string()),
+                        ("seq", (r.rest & 0xffff).to_string()),
+                    ],
+                );
+                match r.quoted {
+                    Some(q) => push_quoted(d, "IP in ICMP", &q),
+                    None => raw(d, "Raw", m.data()),
+                }
+                format!(
+                    "{ip} / ICMP {src} > {dst} {}",
+                    icmp_name(r.icmp_type, r.code)
+                )
+            }
+            Err(e) => {
+                malformed(d, payload, &e.to_string());
+                format!("{ip} / ICMP {src} > {dst} (malformed)")
+            }
+        },
+        PROTO_ICMPV6 => {
+            let parsed = icmpv6::Packet::new_checked(payload)
+                .and_then(|m| icmpv6::Repr::parse(&m).map(|r| (m, r)));
+            match parsed {
+                Ok((m, r)) => {
+                    let ok = match (whole, src, dst) {
+                        (true, IpAddr::V6(s), IpAddr::V6(t)) => Some(m.verify_checksum(s, t)),
+                        _ => None,
+                    };
+                    let mut fields = vec![
+                        (
+                            "type",
+                            format!("{} ({})", icmpv6_name(r.icmp_type, r.code), r.icmp_type),
+                        ),
+                        ("code", r.code.to_string()),
+                        ("chksum", checksum_text(r.checksum, ok)),
+                    ];
+                    if matches!(r.icmp_type, icmpv6::ECHO_REQUEST | icmpv6::ECHO_REPLY) {
+                        fields.push(("id", (r.rest >> 16).to_string()));
+                        fields.push(("seq", (r.rest & 0xffff).to_string()));
+                    }
+                    if let Some(n) = r.ndp {
+                        fields.push(("tgt", n.target.to_string()));
+                        if let Some(l) = n.lladdr {
+                            fields.push(("lladdr", l.to_string()));
+                        }
+                        if r.icmp_type == icmpv6::NEIGHBOR_ADVERT {
+                            fields.push(("flags", format!("0x{:02x}", n.flags)));
+                        }
+                    }
+                    d.push("ICMPv6", fields);
+                    match r.quoted {
+                        Some(q) => push_quoted(d, "IPv6 in ICMPv6", &q),
+                        None if r.ndp.is_none() => raw(d, "Raw", m.data()),
+                        None => {}
+                    }
                     let mut s = format!(
-                        "IP / TCP {}:{} > {}:{} {}",
-                        ip.src,
-                        t.src_port,
-                        ip.dst,
-                        t.dst_port,
-                        flag_letters(t.flags)
+                        "{ip} / ICMPv6 {src} > {dst} {}",
+                        icmpv6_name(r.icmp_type, r.code)
                     );
-                    s.truncate(s.trim_end().len());
-                    if t.payload_len > 0 {
-                        s.push_str(" / Raw");
+                    if let Some(n) = r.ndp {
+                        s.push_str(&format!(" tgt {}", n.target));
                     }
                     s
                 }
                 Err(e) => {
                     malformed(d, payload, &e.to_string());
-                    format!("IP / TCP {} > {} (malformed)", ip.src, ip.dst)
+                    format!("{ip} / ICMPv6 {src} > {dst} (malformed)")
                 }
-            },
-            PROTO_UDP => match wire::parse::parse_udp(payload) {
-                Ok(u) => {
-                    push_udp(d, &u);
-                    raw(d, "Raw", payload.get(8..).unwrap_or(&[]));
-                    format!(
-                        "IP / UDP {}:{} > {}:{}",
-                        ip.src, u.src_port, ip.dst, u.dst_port
-                    )
-                }
-                Err(e) => {
-                    malformed(d, payload, &e.to_string());
-                    format!("IP / UDP {} > {} (malformed)", ip.src, ip.dst)
-                }
-            },
-            PROTO_ICMP => match wire::parse::parse_icmp(payload) {
-                Ok(i) => {
-                    push_icmp(d, &i);
-                    if i.quoted.is_some() {
-                        d.layers.push(Layer {
-                            name: "IP in ICMP",
-                            fields: vec![("quoted", summarize_quote(&i))],
-                        });
-                    } else {
-                        raw(d, "Raw", payload.get(8..).unwrap_or(&[]));
-                    }
-                    format!(
-                        "IP / ICMP {} > {} {}",
-                        ip.src,
-                        ip.dst,
-                        icmp_name(i.icmp_type, i.code)
-                    )
-                }
-                Err(e) => {
-                    malformed(d, payload, &e.to_string());
-                    format!("IP / ICMP {} > {} (malformed)", ip.src, ip.dst)
-                }
-            },
-            p => {
-                raw(d, "Raw", payload);
-                format!("IP {} > {} proto {p}", ip.src, ip.dst)
             }
         }
-    };
-    raw(d, "Padding", padding);
-    s
-}
-
-fn summarize_quote(i: &IcmpRepr) -> String {
-    match i.quoted {
-        Some(q) => format!(
-            "{}:{} > {}:{} proto {}{}",
-            q.ip.src,
-            q.src_port,
-            q.ip.dst,
-            q.dst_port,
-            q.ip.proto,
-            q.seq.map(|s| format!(" seq {s}")).unwrap_or_default()
-        ),
-        None => String::new(),
+        p => {
+            raw(d, "Raw", payload);
+            format!("{ip} {src} > {dst} proto {p}")
+        }
     }
 }
 
-fn push_ip(d: &mut Dissection, ip: &Ipv4Repr, b: &[u8]) {
-    let ok = wire::checksum::verify(&b[..ip.header_len], 0);
-    let mut flags = Vec::new();
-    if ip.dont_fragment {
-        flags.push("DF");
+/// The packet an ICMP error quotes: addresses and, for TCP and UDP, ports (and sequence);
+/// for a quoted ICMP message, its type and identifiers (no made-up ports).
+fn push_quoted(d: &mut Dissection, name: &'static str, q: &Quoted) {
+    let mut fields = vec![
+        ("src", q.src.to_string()),
+        ("dst", q.dst.to_string()),
+        ("proto", q.proto.to_string()),
+        ("ttl", q.ttl.to_string()),
+    ];
+    match q.icmp {
+        Some((t, c, rest)) => {
+            let name = if q.proto == PROTO_ICMPV6 {
+                icmpv6_name(t, c)
+            } else {
+                icmp_name(t, c)
+            };
+            fields.push(("type", format!("{name} ({t})")));
+            fields.push(("id", (rest >> 16).to_string()));
+            fields.push(("seq", (rest & 0xffff).to_string()));
+        }
+        None if q.proto == PROTO_TCP || q.proto == PROTO_UDP => {
+            fields.push(("sport", q.src_port.to_string()));
+            fields.push(("dport", q.dst_port.to_string()));
+            if let Some(s) = q.seq {
+                fields.push(("seq", s.to_string()));
+            }
+        }
+        None => {}
     }
-    if ip.more_fragments {
-        flags.push("MF");
-    }
-    d.layers.push(Layer {
-        name: "IP",
-        fields: vec![
-            ("version", "4".into()),
-            ("ihl", (ip.header_len / 4).to_string()),
-            ("tos", format!("0x{:02x}", ip.tos)),
-            ("len", ip.total_len.to_string()),
-            ("id", ip.id.to_string()),
-            ("flags", flags.join("+")),
-            ("frag", ip.frag_offset.to_string()),
-            ("ttl", ip.ttl.to_string()),
-            (
-                "proto",
-                match ip.proto {
-                    PROTO_TCP => "tcp (6)".into(),
-                    PROTO_UDP => "udp (17)".into(),
-                    PROTO_ICMP => "icmp (1)".into(),
-                    p => p.to_string(),
-                },
-            ),
-            (
-                "chksum",
-                format!("0x{:04x}{}", ip.checksum, if ok { "" } else { " (bad)" }),
-            ),
-            ("src", ip.src.to_string()),
-            ("dst", ip.dst.to_string()),
-        ],
-    });
+    d.push(name, fields);
 }
 
-fn push_tcp(d: &mut Dissection, t: &TcpRepr, _seg: &[u8]) {
+fn push_tcp<T: AsRef<[u8]>>(d: &mut Dissection, t: &tcp::Packet<T>, ok: Option<bool>) {
     let mut opts = Vec::new();
-    if let Some(m) = t.mss {
-        opts.push(format!("mss:{m}"));
+    for o in tcp::options(t.options()) {
+        match o {
+            Ok(TcpOption::MaxSegmentSize(m)) => opts.push(format!("mss:{m}")),
+            Ok(TcpOption::SackPermitted) => opts.push("sackok".into()),
+            Ok(TcpOption::Timestamps(v, e)) => opts.push(format!("ts:{v}:{e}")),
+            Ok(TcpOption::WindowScale(w)) => opts.push(format!("wscale:{w}")),
+            Ok(TcpOption::Sack(blocks)) => {
+                let b: Vec<String> = blocks
+                    .iter()
+                    .flatten()
+                    .map(|(l, r)| format!("{l}-{r}"))
+                    .collect();
+                opts.push(format!("sack:{}", b.join(",")));
+            }
+            Ok(TcpOption::Unknown { kind, data }) => {
+                let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
+                opts.push(format!("opt{kind}:{hex}"));
+            }
+            Ok(TcpOption::NoOperation) | Ok(TcpOption::EndOfList) => {}
+            Err(_) => opts.push("malformed".into()),
+        }
     }
-    if t.sack_perm {
-        opts.push("sackok".into());
-    }
-    if let Some((v, e)) = t.timestamps {
-        opts.push(format!("ts:{v}:{e}"));
-    }
-    if let Some(w) = t.wscale {
-        opts.push(format!("wscale:{w}"));
-    }
-    d.layers.push(Layer {
-        name: "TCP",
-        fields: vec![
-            ("sport", t.src_port.to_string()),
-            ("dport", t.dst_port.to_string()),
-            ("seq", t.seq.to_string()),
-            ("ack", t.ack.to_string()),
-            ("dataofs", (t.header_len / 4).to_string()),
-            ("flags", flag_letters(t.flags)),
-            ("window", t.window.to_string()),
-            ("chksum", format!("0x{:04x}", t.checksum)),
-            ("urgptr", t.urgent.to_string()),
+    d.push(
+        "TCP",
+        vec![
+            ("sport", t.src_port().to_string()),
+            ("dport", t.dst_port().to_string()),
+            ("seq", t.seq().to_string()),
+            ("ack", t.ack().to_string()),
+            ("dataofs", (t.header_len() / 4).to_string()),
+            ("flags", flag_letters(t.flags())),
+            ("window", t.window().to_string()),
+            ("chksum", checksum_text(t.checksum(), ok)),
+            ("urgptr", t.urgent().to_string()),
             ("options", format!("[{}]", opts.join(", "))),
         ],
-    });
-}
-
-fn push_udp(d: &mut Dissection, u: &UdpRepr) {
-    d.layers.push(Layer {
-        name: "UDP",
-        fields: vec![
-            ("sport", u.src_port.to_string()),
-            ("dport", u.dst_port.to_string()),
-            ("len", u.len.to_string()),
-            ("chksum", format!("0x{:04x}", u.checksum)),
-        ],
-    });
-}
-
-fn push_icmp(d: &mut Dissection, i: &IcmpRepr) {
-    d.layers.push(Layer {
-        name: "ICMP",
-        fields: vec![
-            (
-                "type",
-                format!("{} ({})", icmp_name(i.icmp_type, i.code), i.icmp_type),
-            ),
-            ("code", i.code.to_string()),
-            ("chksum", format!("0x{:04x}", i.checksum)),
-            ("id", (i.rest >> 16).to_string()),
-            ("seq", (i.rest & 0xffff).to_string()),
-        ],
-    });
+    );
 }
 
 /// A hex dump, 16 bytes a line, with offsets and printable characters.
@@ -655,6 +773,70 @@ mod tests {
             show.contains("options   = [mss:65495, sackok, ts:7:5, wscale:7]"),
             "{show}"
         );
+        // The fixture's TCP checksum is zero: flagged.
+        assert!(show.contains("chksum    = 0x0000 (bad)"), "{show}");
+    }
+
+    #[test]
+    fn a_cut_frame_keeps_its_complete_headers() {
+        // 34 bytes of Ethernet and IPv4 and the first 20 bytes of TCP... plus options: cut
+        // inside the options, the TCP header is malformed; cut in a later payload, it is not.
+        let mut f = SYN_ACK.to_vec();
+        f[14 + 3] = 100; // the IP packet claims 100 bytes: 40 more than captured
+        ipv4::Packet::new_unchecked(&mut f[14..34]).fill_checksum();
+        let d = dissect_frame(&f);
+        let show = d.show();
+        assert!(show.contains("captured  = 60 of 100 bytes"), "{show}");
+        assert!(show.contains("###[ TCP ]###"), "{show}");
+        assert!(!show.contains("Malformed"), "{show}");
+        // Its TCP checksum cannot be judged: no "(bad)".
+        assert!(!show.contains("(bad)"), "{show}");
+    }
+
+    #[test]
+    fn vlan_sack_unknown_options_and_quoted_icmp() {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x81, 0x00, 0x00, 0x05]);
+        f.extend_from_slice(&SYN_ACK[12..34]);
+        let mut tcp_hdr = SYN_ACK[34..54].to_vec();
+        let mut opts = Vec::new();
+        tcp::emit_options(
+            &[
+                TcpOption::Sack([Some((1, 2)), None, None, None]),
+                TcpOption::Unknown {
+                    kind: 30,
+                    data: &[9],
+                },
+            ],
+            &mut opts,
+        );
+        tcp_hdr[12] = (((20 + opts.len()) / 4) as u8) << 4;
+        tcp_hdr.extend_from_slice(&opts);
+        f.extend_from_slice(&tcp_hdr);
+        let total = (20 + tcp_hdr.len()) as u16;
+        f[20..22].copy_from_slice(&total.to_be_bytes());
+        let d = dissect_frame(&f);
+        assert!(
+            d.summary.starts_with("Ether / Dot1Q vlan 5 / IP / TCP"),
+            "{}",
+            d.summary
+        );
+        let show = d.show();
+        assert!(show.contains("sack:1-2"), "{show}");
+        assert!(show.contains("opt30:09"), "{show}");
+        // An ICMP error quoting an ICMP echo shows its type, not ports.
+        let mut ip = vec![
+            0x45, 0, 0, 56, 0, 0, 0, 0, 64, 1, 0, 0, 10, 0, 0, 254, 10, 0, 0, 1,
+        ];
+        ip.extend_from_slice(&[11, 0, 0, 0, 0, 0, 0, 0]);
+        ip.extend_from_slice(&[
+            0x45, 0, 0, 28, 0, 1, 0, 0, 1, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 9, 8, 0, 0, 0, 0x12,
+            0x34, 0, 1,
+        ]);
+        let d = dissect_ip(&ip);
+        let show = d.show();
+        assert!(show.contains("type      = echo-request (8)"), "{show}");
+        assert!(!show.contains("sport"), "{show}");
     }
 
     #[test]
@@ -678,7 +860,17 @@ mod tests {
                 .collect();
             let _ = dissect_frame(&buf);
             let _ = dissect_ip(&buf);
+            let _ = serde_json::to_string(&dissect_frame(&buf));
         }
+    }
+
+    #[test]
+    fn json_keeps_wire_order() {
+        let j = serde_json::to_string(&dissect_frame(&SYN_ACK)).unwrap();
+        let sport = j.find("\"sport\"").unwrap();
+        let dport = j.find("\"dport\"").unwrap();
+        assert!(sport < dport, "{j}");
+        assert!(j.starts_with("{\"layers\":[{\"layer\":\"Ethernet\""), "{j}");
     }
 
     #[test]

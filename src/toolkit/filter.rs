@@ -10,31 +10,10 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
-/// A classic BPF instruction (`struct sock_filter`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Insn {
-    /// Opcode.
-    pub code: u16,
-    /// Jump offset if true.
-    pub jt: u8,
-    /// Jump offset if false.
-    pub jf: u8,
-    /// Constant.
-    pub k: u32,
-}
-
-const LD_W_ABS: u16 = 0x20;
-const LD_H_ABS: u16 = 0x28;
-const LD_B_ABS: u16 = 0x30;
-const LD_H_IND: u16 = 0x48;
-const LDX_B_MSH: u16 = 0xb1;
-const ALU_AND_K: u16 = 0x54;
-const JEQ_K: u16 = 0x15;
-const JGT_K: u16 = 0x25;
-const JGE_K: u16 = 0x35;
-const RET_K: u16 = 0x06;
-/// Bytes a matching packet keeps.
-const ACCEPT: u32 = 0x0004_0000;
+use crate::link::bpf::{
+    ACCEPT, ALU_AND_K, Insn, JEQ_K, JGE_K, JGT_K, LD_B_ABS, LD_H_ABS, LD_H_IND, LD_W_ABS,
+    LDX_B_MSH, RET_K, run,
+};
 
 /// A filter error with the offending word.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,10 +157,7 @@ impl Filter {
 
     /// The program in the form the kernel takes (SO_ATTACH_FILTER).
     pub fn socket_program(&self) -> Vec<socket2::SockFilter> {
-        self.program
-            .iter()
-            .map(|i| socket2::SockFilter::new(i.code, i.jt, i.jf, i.k))
-            .collect()
+        crate::link::bpf::to_socket(&self.program)
     }
 
     /// Runs the program on a frame, as the kernel would: true when it matches.
@@ -512,53 +488,6 @@ fn codegen(e: &Expr) -> Result<Vec<Insn>, FilterError> {
         return Err(FilterError("expression too long".into()));
     }
     Ok(out)
-}
-
-/// Interprets a classic BPF program (the instructions [`Filter`] emits) on `pkt`; returns the
-/// accepted length, 0 to drop. Loads past the end drop the packet, as in the kernel.
-fn run(prog: &[Insn], pkt: &[u8]) -> u32 {
-    let (mut a, mut x) = (0u32, 0u32);
-    let mut pc = 0usize;
-    let ld = |off: usize, n: usize| -> Option<u32> {
-        let s = pkt.get(off..off.checked_add(n)?)?;
-        Some(s.iter().fold(0u32, |v, &b| (v << 8) | b as u32))
-    };
-    while let Some(i) = prog.get(pc) {
-        pc += 1;
-        match i.code {
-            LD_W_ABS | LD_H_ABS | LD_B_ABS => {
-                let n = match i.code {
-                    LD_W_ABS => 4,
-                    LD_H_ABS => 2,
-                    _ => 1,
-                };
-                match ld(i.k as usize, n) {
-                    Some(v) => a = v,
-                    None => return 0,
-                }
-            }
-            LD_H_IND => match ld(x as usize + i.k as usize, 2) {
-                Some(v) => a = v,
-                None => return 0,
-            },
-            LDX_B_MSH => match ld(i.k as usize, 1) {
-                Some(v) => x = 4 * (v & 0xf),
-                None => return 0,
-            },
-            ALU_AND_K => a &= i.k,
-            JEQ_K | JGT_K | JGE_K => {
-                let taken = match i.code {
-                    JEQ_K => a == i.k,
-                    JGT_K => a > i.k,
-                    _ => a >= i.k,
-                };
-                pc += if taken { i.jt as usize } else { i.jf as usize };
-            }
-            RET_K => return i.k,
-            _ => return 0,
-        }
-    }
-    0
 }
 
 #[cfg(test)]

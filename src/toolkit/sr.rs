@@ -10,13 +10,16 @@
 
 use super::build::Built;
 use crate::error::{Error, Result};
+use crate::link::LinkTx;
 use crate::link::{self, L3Sender};
 use crate::privilege;
+#[allow(unused_imports)]
+use crate::route;
 use crate::route::{LinkKind, Path};
-use crate::wire::{self, Packet, Transport, tcp_flags};
+use crate::wire::{self, Network, Transport, tcp_flags};
 use pnet::datalink::{DataLinkReceiver, DataLinkSender, NetworkInterface};
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
@@ -78,7 +81,20 @@ pub struct Io {
 
 /// The interface for traffic to `dst` (`-i` wins).
 pub fn interface_for(dst: Ipv4Addr, iface: Option<&str>) -> Result<NetworkInterface> {
-    Ok(Path::discover(dst, iface, None)?.iface)
+    let all = pnet::datalink::interfaces();
+    if let Some(name) = iface {
+        return all
+            .into_iter()
+            .find(|i| i.name == name)
+            .ok_or_else(|| Error::input(format!("no interface named '{name}'")));
+    }
+    match crate::route::get(IpAddr::V4(dst)) {
+        Ok(d) => Ok(Path::new(&all, d.oif, d.src)?.iface),
+        Err(crate::route::RouteError::Unroutable(r)) => {
+            Err(Error::input(format!("no route to {dst} ({r})")))
+        }
+        Err(crate::route::RouteError::Other(e)) => Err(e),
+    }
 }
 
 impl Io {
@@ -93,7 +109,7 @@ impl Io {
         privilege::raise_raw()?;
         let opened = (|| -> Result<Io> {
             let l3 = if packets.iter().any(|p| !p.l2) {
-                Some(L3Sender::open().map_err(|e| Error::io("open raw IPv4 socket", e))?)
+                Some(L3Sender::open(false).map_err(|e| Error::io("open raw IPv4 socket", e))?)
             } else {
                 None
             };
@@ -123,7 +139,7 @@ impl Io {
             let mut frame = vec![0u8; 14];
             frame[12..14].copy_from_slice(&wire::ETHERTYPE_IPV4.to_be_bytes());
             frame.extend_from_slice(&p.bytes);
-            self.l3.as_mut().and_then(|s| s.send_to(&frame, None))
+            self.l3.as_mut().map(|s| s.send(&frame))
         };
         match r {
             Some(Err(e)) => Err(Error::io(format!("send on {}", self.iface.name), e)),
@@ -280,7 +296,7 @@ impl Matcher {
         let mut tcp = vec![None; packets.len()];
         for (i, p) in packets.iter().enumerate() {
             if p.l2
-                && let Ok((_, Packet::Arp(a))) = wire::parse_ethernet(&p.bytes)
+                && let Ok((_, Network::Arp(a))) = wire::parse_ethernet(&p.bytes)
             {
                 by_key
                     .entry(Key::Arp(u32::from(a.target_ip)))
@@ -344,12 +360,12 @@ impl Matcher {
                 .collect::<Vec<_>>()
         };
         match pkt {
-            Packet::Arp(a) if a.op == 2 => {
+            Network::Arp(a) if a.op == 2 => {
                 open(self.by_key.get(&Key::Arp(u32::from(a.sender_ip)))?)
                     .first()
                     .copied()
             }
-            Packet::Ipv4(ip, t) => {
+            Network::Ipv4(ip, t) => {
                 let (s, d) = (u32::from(ip.src), u32::from(ip.dst));
                 match t {
                     Transport::Tcp(r) => {
@@ -390,20 +406,16 @@ impl Matcher {
                     .copied(),
                     Transport::Icmp(m) => {
                         let q = m.quoted?;
-                        let ports = matches!(q.ip.proto, wire::PROTO_TCP | wire::PROTO_UDP);
+                        let ports = matches!(q.proto, wire::PROTO_TCP | wire::PROTO_UDP);
                         let (sp, dp) = if ports {
                             (q.src_port, q.dst_port)
                         } else {
                             (0, 0)
                         };
-                        let key = Key::Quote(
-                            u32::from(q.ip.src),
-                            u32::from(q.ip.dst),
-                            q.ip.proto,
-                            q.ip.id,
-                            sp,
-                            dp,
-                        );
+                        let (IpAddr::V4(qs), IpAddr::V4(qd)) = (q.src, q.dst) else {
+                            return None;
+                        };
+                        let key = Key::Quote(u32::from(qs), u32::from(qd), q.proto, q.id, sp, dp);
                         open(self.by_key.get(&key)?).first().copied()
                     }
                     _ => None,

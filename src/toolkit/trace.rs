@@ -7,7 +7,7 @@ use super::dissect::flag_letters;
 use super::spec::parse;
 use super::sr::{Io, SrOptions, interface_for};
 use crate::error::{Error, Result};
-use crate::wire::{self, Packet, Transport};
+use crate::wire::{self, Network, Transport};
 use std::net::Ipv4Addr;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -63,7 +63,7 @@ pub fn trace(
         })
         .collect();
     for a in &res.answered {
-        let Ok((_, Packet::Ipv4(ip, t))) = wire::parse_ethernet(&a.reply) else {
+        let Ok((_, Network::Ipv4(ip, t))) = wire::parse_ethernet(&a.reply) else {
             continue;
         };
         let what = match t {

@@ -1,7 +1,7 @@
 //! The Internet checksum (RFC 1071), written for the send hot path: sum 16-bit words into a
 //! wide accumulator, fold once at the end.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Adds the bytes of `data` (big-endian 16-bit words, odd byte padded) to `acc`.
 #[inline]
@@ -36,6 +36,32 @@ pub fn pseudo_v4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, len: u16) -> u64 {
         + u16::from_be_bytes([d[2], d[3]]) as u64
         + proto as u64
         + len as u64
+}
+
+/// The IPv6 pseudo-header sum (RFC 8200 §8.1) for an upper-layer checksum.
+#[inline]
+pub fn pseudo_v6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, len: u32) -> u64 {
+    sum(&src.octets(), 0)
+        + sum(&dst.octets(), 0)
+        + u64::from(len >> 16)
+        + u64::from(len & 0xffff)
+        + u64::from(next_header)
+}
+
+/// The pseudo-header sum for either family (mixed families sum as IPv6 with mapped
+/// addresses, which no real packet has).
+pub fn pseudo(src: IpAddr, dst: IpAddr, proto: u8, len: usize) -> u64 {
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => pseudo_v4(s, d, proto, len as u16),
+        (s, d) => pseudo_v6(v6(s), v6(d), proto, len as u32),
+    }
+}
+
+fn v6(a: IpAddr) -> Ipv6Addr {
+    match a {
+        IpAddr::V4(a) => a.to_ipv6_mapped(),
+        IpAddr::V6(a) => a,
+    }
 }
 
 /// True when `data` (a header including its checksum field) sums to zero.

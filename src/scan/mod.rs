@@ -1,0 +1,418 @@
+//! Scan orchestration: chooses the technique (raw SYN when raw channels can be opened, else
+//! connect with a one-line notice), runs the raw engines ([`raw`]) and then the connect
+//! engine for whatever is left, wires results to the reporter, the progress line and the
+//! resume file ([`sink`]), and finishes the report (also after Ctrl-C or `--host-timeout`).
+
+mod raw;
+mod sink;
+pub mod source_port;
+
+use crate::cli::args::ScanType;
+use crate::cli::config::ScanConfig;
+use crate::connect;
+use crate::engine;
+use crate::error::{Error, Result};
+use crate::event::{PortResult, Reason, ResultSink, ScanStats};
+use crate::output::progress::Progress;
+use crate::output::{self, Report, Reporter, RunInfo};
+use crate::privilege;
+use crate::resume::{Checkpoint, DoneSet};
+use crate::target::{HostSet, ScanOrder};
+use sink::Sink;
+use std::io;
+use std::net::IpAddr;
+use std::sync::atomic::AtomicBool;
+use std::time::SystemTime;
+
+/// What a finished (or interrupted) scan leaves.
+pub struct Outcome {
+    /// The counters.
+    pub stats: ScanStats,
+    /// The per-host report (`None` for dry runs).
+    pub report: Option<Report>,
+}
+
+/// Whether the raw engines can run: `Ok(true)` raw, `Ok(false)` connect (after the notice
+/// when the user did not ask for connect), `Err` when `-sS` was asked for without privilege.
+fn technique(config: &ScanConfig) -> Result<bool> {
+    let explicit_syn = config.scan_type == Some(ScanType::Syn);
+    if config.scan_type == Some(ScanType::Connect) {
+        return Ok(false);
+    }
+    if privilege::raw_permitted() {
+        return Ok(true);
+    }
+    if explicit_syn {
+        return Err(Error::input(format!(
+            "cannot run -sS: {}",
+            privilege::HOW_TO_ENABLE
+        )));
+    }
+    eprintln!(
+        "synscan: no raw-socket privilege, falling back to a connect() scan ({})",
+        privilege::HOW_TO_ENABLE
+    );
+    Ok(false)
+}
+
+/// Runs the scan `config` describes until it ends or `stop` is set.
+pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
+    let started = std::time::Instant::now();
+    // Every host starts with the scan, so --host-timeout is one deadline for all of them.
+    let deadline = config.host_timeout.map(|d| started + d);
+    config.connect.deadline = deadline;
+    if config.dry_run {
+        return dry_run(&config);
+    }
+    if config.pcap.is_some() && config.scan_type == Some(ScanType::Connect) {
+        return Err(Error::input(
+            "--pcap records the raw probes of a SYN scan: it cannot record a connect() scan (-sT)",
+        ));
+    }
+    if config.pcap.is_some() && !privilege::raw_permitted() {
+        return Err(Error::input(format!(
+            "--pcap records raw probes: {}",
+            privilege::HOW_TO_ENABLE
+        )));
+    }
+    let raw_side = if technique(&config)? {
+        Some(raw::prepare(&config, &config.hosts, deadline)?)
+    } else {
+        None
+    };
+    let scan_type = if raw_side.is_some() {
+        ScanType::Syn
+    } else {
+        ScanType::Connect
+    };
+    let order_all = config.order(&config.hosts);
+    let run = RunInfo {
+        args: config.command_line.clone(),
+        start: SystemTime::now(),
+        scan_type: scan_type.as_str(),
+        ports_expr: config.ports.compact(),
+        ports_per_host: config.ports.len() as u64,
+        hosts_total: config.hosts.len(),
+        resumed: config.resume.is_some(),
+        verbose: config.verbose,
+        debug: config.debug,
+        open_only: config.open_only,
+    };
+    let outputs = std::mem::take(&mut config.outputs);
+    let writers = outputs
+        .into_iter()
+        .map(|(format, dest)| output::writer(format, dest.into_writer()))
+        .collect();
+    let mut reporter = Reporter::new(writers, run, config.states, config.hosts.names().clone());
+    let progress = Progress::new(order_all.len(), config.progress);
+    let write_err = |e| Error::io("write results", e);
+    reporter.begin().map_err(write_err)?;
+    let done = match &config.resume {
+        Some((_, state)) => DoneSet::from_ranges(&config.hosts, &config.ports, &state.done)?,
+        None => DoneSet::new(&config.hosts, &config.ports),
+    };
+    let config = &config;
+    let mut sink = Sink {
+        reporter: &mut reporter,
+        progress: &progress,
+        done_before: 0,
+        open_before: 0,
+        done: &done,
+        config,
+        checkpoint: Checkpoint::new(config.resume_file.clone(), config.checkpoint_every),
+        stage: 0,
+        position: 0,
+    };
+    let mut stats = ScanStats::default();
+    let connect_all = raw_side.is_none();
+    if let Some(side) = raw_side {
+        report_unroutable(config, &done, &side.unroutable, &mut sink, &mut stats)
+            .map_err(write_err)?;
+        for prepared in side.engines {
+            if stats.interrupted || stats.timed_out {
+                break;
+            }
+            for (ip, port) in done.pairs(&config.hosts, &config.ports) {
+                prepared.scan.mark_done(ip, port);
+            }
+            sink.position = resume_start(config, sink.stage);
+            let s = prepared.scan.run(&mut sink, stop)?;
+            if !s.interrupted {
+                sink.stage += 1;
+            }
+            add(&mut stats, &s);
+            sink.done_before = stats.ports_done;
+            sink.open_before = stats.open;
+        }
+    }
+    if connect_all && !stats.interrupted && !stats.timed_out {
+        let hosts = &config.hosts;
+        let order = config.order(hosts);
+        let ports = &config.ports;
+        // Pairs an interrupted run reported are skipped (the order is the same).
+        sink.position = 0;
+        let pair_at = |pos: u64| {
+            let (h, p) = order.pair_at_position(pos);
+            let (ip, port) = (hosts.get(h)?, ports.get(p)?);
+            (!done.contains(hosts, ports, ip, port)).then_some((ip, port))
+        };
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let s = connect::run_parallel(
+            &config.connect,
+            order.len(),
+            pair_at,
+            workers,
+            &mut sink,
+            stop,
+        )?;
+        add(&mut stats, &s);
+    }
+    progress.finish();
+    if stats.interrupted {
+        let path = sink.checkpoint.path().display().to_string();
+        match sink.save(false) {
+            Ok(()) => eprintln!(
+                "synscan: interrupted; finish the scan with: synscan --resume {}",
+                shell_word(&path)
+            ),
+            Err(e) => eprintln!("synscan: interrupted; cannot write resume file '{path}': {e}"),
+        }
+    } else {
+        sink.checkpoint
+            .remove(config.resume.as_ref().map(|(f, _)| f.as_path()));
+    }
+    stats.elapsed = started.elapsed();
+    stats.hosts_total = config.hosts.len();
+    stats.ports_total = order_all.len();
+    stats.ports_source = config.ports_source.clone();
+    if stats.timed_out {
+        stats.hosts_timed_out = unfinished_hosts(config, &order_all, &done);
+        eprintln!(
+            "synscan: --host-timeout reached: {} of {} hosts not finished (their results so far are kept)",
+            stats.hosts_timed_out, stats.hosts_total
+        );
+    }
+    if config.verbose > 0 && !stats.interrupted && !config.open_only {
+        reporter.set_silent(silent_runs(&config.hosts, &reporter));
+    }
+    let report = reporter.finish(stats.clone()).map_err(write_err)?;
+    let proxies = report.syn_proxies();
+    if !proxies.is_empty() {
+        let list: Vec<String> = proxies.iter().map(|ip| ip.to_string()).collect();
+        eprintln!(
+            "synscan: warning: SYN proxy suspected at {}: nearly every port answered SYN-ACK",
+            list.join(", ")
+        );
+    }
+    Ok(Outcome {
+        stats,
+        report: Some(report),
+    })
+}
+
+/// Reports every pair of the targets the kernel will not route (this shard's, not yet
+/// reported) as filtered with the kernel's reason.
+fn report_unroutable(
+    config: &ScanConfig,
+    done: &DoneSet,
+    unroutable: &[(crate::route::Piece, Reason)],
+    sink: &mut Sink,
+    stats: &mut ScanStats,
+) -> io::Result<()> {
+    if unroutable.is_empty() {
+        return Ok(());
+    }
+    let reason_of = |ip: IpAddr| {
+        let x = crate::route::to_u128(ip);
+        unroutable.iter().find_map(|(p, r)| {
+            (p.first.is_ipv6() == ip.is_ipv6()
+                && crate::route::to_u128(p.first) <= x
+                && x <= crate::route::to_u128(p.last))
+            .then_some(*r)
+        })
+    };
+    let mut report = |ip: IpAddr, port: u16, reason: Reason| -> io::Result<()> {
+        if done.contains(&config.hosts, &config.ports, ip, port) {
+            return Ok(());
+        }
+        stats.ports_done += 1;
+        sink.result(PortResult::filtered(ip, port, reason))
+    };
+    if config.shard.count == 1 {
+        for (p, reason) in unroutable {
+            let (first, last) = (
+                crate::route::to_u128(p.first),
+                crate::route::to_u128(p.last),
+            );
+            let mut x = first;
+            loop {
+                let ip = crate::route::from_u128(x, p.first);
+                for &port in config.ports.as_slice() {
+                    report(ip, port, *reason)?;
+                }
+                if x >= last {
+                    break;
+                }
+                x += 1;
+            }
+        }
+    } else {
+        // Only this shard's pairs: walk its part of the order.
+        let order = config.order(&config.hosts);
+        for (ip, port) in order.iter(&config.hosts, &config.ports, 0) {
+            if let Some(reason) = reason_of(ip) {
+                report(ip, port, reason)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs of consecutive hosts (first, how many) the reporter never heard of: no answer and
+/// nothing listed. Listed by `-v`, as nmap lists down hosts.
+fn silent_runs(hosts: &HostSet, reporter: &Reporter) -> Vec<(IpAddr, u64)> {
+    let mut runs: Vec<(IpAddr, u64)> = Vec::new();
+    let mut prev: Option<IpAddr> = None;
+    for ip in (0..hosts.len()).filter_map(|i| hosts.get(i)) {
+        if reporter.knows(ip) {
+            prev = None;
+            continue;
+        }
+        let next_of_prev = match (prev, ip) {
+            (Some(IpAddr::V4(p)), IpAddr::V4(a)) => u32::from(p).checked_add(1) == Some(a.into()),
+            (Some(IpAddr::V6(p)), IpAddr::V6(a)) => u128::from(p).checked_add(1) == Some(a.into()),
+            _ => false,
+        };
+        match runs.last_mut() {
+            Some((_, n)) if next_of_prev => *n += 1,
+            _ => runs.push((ip, 1)),
+        }
+        prev = Some(ip);
+    }
+    runs
+}
+
+/// Hosts of this shard with a pair not reported: what `--host-timeout` left unfinished.
+fn unfinished_hosts(config: &ScanConfig, order: &ScanOrder, done: &DoneSet) -> u64 {
+    let seen = crate::engine::Bitmap::new(config.hosts.len());
+    let mut count = 0;
+    for (ip, port) in order.iter(&config.hosts, &config.ports, 0) {
+        if !done.contains(&config.hosts, &config.ports, ip, port)
+            && let Some(h) = config.hosts.index_of(ip)
+            && !seen.get(h)
+        {
+            seen.set(h);
+            count += 1;
+        }
+    }
+    count
+}
+
+/// `s` quoted for a shell when it needs it.
+fn shell_word(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:=@,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+fn add(total: &mut ScanStats, s: &ScanStats) {
+    total.ports_done += s.ports_done;
+    total.probes_sent += s.probes_sent;
+    total.open += s.open;
+    total.elapsed += s.elapsed;
+    total.interrupted |= s.interrupted;
+    total.timed_out |= s.timed_out;
+    total.slowed_to = match (total.slowed_to, s.slowed_to) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    total.kernel_drops = match (total.kernel_drops, s.kernel_drops) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    };
+}
+
+/// Where the first pass of raw engine `stage` starts: a resumed run's saved position for the
+/// engine that was running, else 0.
+fn resume_start(config: &ScanConfig, stage: u32) -> u64 {
+    match &config.resume {
+        Some((_, state)) if state.stage == stage => state.position,
+        _ => 0,
+    }
+}
+
+/// `--dry-run`: prints the probes a SYN scan would send and sends nothing.
+fn dry_run(config: &ScanConfig) -> Result<Outcome> {
+    let a = &config.syn;
+    let hosts = &config.hosts;
+    // The source address of each family: -S, the named interface's first, or the kernel's
+    // decision for each run of targets.
+    let all = pnet::datalink::interfaces();
+    let given = |v6: bool| -> Result<Option<IpAddr>> {
+        if let Some(s) = a.source_ip.filter(|s| s.is_ipv6() == v6) {
+            return Ok(Some(s));
+        }
+        match &a.interface {
+            Some(_) if a.source_ip.is_none() => Ok(Some(
+                crate::route::Path::given(&all, a.interface.as_deref(), None, v6)?.src,
+            )),
+            _ => Ok(None),
+        }
+    };
+    let forced = [given(false)?, given(true)?];
+    let need_routes = [false, true]
+        .into_iter()
+        .any(|v6| !hosts.ranges(v6).is_empty() && forced[usize::from(v6)].is_none());
+    let pieces = if need_routes {
+        crate::route::pieces(hosts)?
+    } else {
+        Vec::new()
+    };
+    let src_of = |ip: IpAddr| -> Option<IpAddr> {
+        if let Some(s) = forced[usize::from(ip.is_ipv6())] {
+            return Some(s);
+        }
+        let x = crate::route::to_u128(ip);
+        pieces.iter().find_map(|p| {
+            (p.first.is_ipv6() == ip.is_ipv6()
+                && crate::route::to_u128(p.first) <= x
+                && x <= crate::route::to_u128(p.last))
+            .then(|| p.route.as_ref().ok().map(|d| d.src))
+            .flatten()
+        })
+    };
+    let routable = forced.iter().any(Option::is_some) || pieces.iter().any(|p| p.route.is_ok());
+    if !routable {
+        return Err(Error::input(
+            "no route to any target: give the source address with -S",
+        ));
+    }
+    let sport = a
+        .source_port
+        .unwrap_or_else(|| source_port::default_sport(config.seed));
+    let order = config.order(hosts);
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let n = engine::dry_run(
+        hosts,
+        &config.ports,
+        &order,
+        &src_of,
+        sport,
+        &config.cookie,
+        &mut out,
+    )
+    .map_err(|e| Error::io("write dry run", e))?;
+    Ok(Outcome {
+        stats: ScanStats {
+            probes_sent: 0,
+            ports_total: n,
+            ..ScanStats::default()
+        },
+        report: None,
+    })
+}
