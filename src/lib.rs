@@ -36,6 +36,7 @@ pub mod connect;
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod files;
 pub mod link;
 pub mod output;
 pub mod privilege;

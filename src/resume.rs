@@ -5,9 +5,9 @@
 //! seconds (atomically: a temporary file renamed over it), so `kill -9` loses at most that
 //! window. A scan that finishes removes it.
 
-use crate::cli::config::plain;
 use crate::engine::Bitmap;
 use crate::error::{Error, Result};
+use crate::files::plain;
 use crate::target::{HostSet, PortList};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
@@ -82,7 +82,7 @@ impl ResumeState {
         let tmp = PathBuf::from(tmp);
         let result = (|| {
             // The file holds the cookie key: readable by its owner only.
-            let f = crate::cli::config::create_file_mode(&tmp, 0o600)
+            let f = crate::files::create_file_mode(&tmp, 0o600)
                 .map_err(|e| io::Error::other(e.to_string()))?;
             let mut w = io::BufWriter::new(f);
             serde_json::to_writer(&mut w, self)?;

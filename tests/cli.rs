@@ -127,7 +127,6 @@ fn malformed_input_is_one_line_and_exit_2() {
         ),
         (vec!["127.0.0.1", "-sn"], "not yet supported"),
         (vec!["127.0.0.1", "-sV"], "not yet supported"),
-        (vec!["127.0.0.1", "-6"], "-6 is not yet supported"),
         (vec!["127.0.0.1", "-PS80"], "not yet supported"),
         (vec!["127.0.0.1", "-PE"], "not yet supported"),
         (vec!["127.0.0.1", "-sA"], "-sA is not supported"),
@@ -243,11 +242,25 @@ fn hostname_is_resolved_once_and_named_in_output() {
         "{}",
         out.stdout
     );
+    // localhost has both families here: one line says which address is scanned.
+    let notes: Vec<&str> = out.stderr.lines().collect();
     assert!(
-        out.stderr.is_empty(),
-        "stderr not empty when not a terminal: {}",
+        notes.is_empty()
+            || notes
+                == ["synscan: localhost has 127.0.0.1 and ::1: scanning 127.0.0.1 (-6 for IPv6)"],
+        "{}",
         out.stderr
     );
+    // -6 takes the IPv6 address.
+    let out6 = net.synscan(&["-sT", "-6", "localhost", "-p", &port, "--states", "all"]);
+    assert_eq!(out6.code, Some(0), "{out6:?}");
+    if !notes.is_empty() {
+        assert!(
+            out6.stdout.contains("Scan report for localhost (::1)"),
+            "{}",
+            out6.stdout
+        );
+    }
 }
 
 #[test]

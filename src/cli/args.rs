@@ -45,6 +45,10 @@ pub struct Args {
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
 
+    /// Resolve host names to IPv6 first (nmap's -6); IPv6 addresses need no flag.
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
+
     /// Read targets from FILE ("-" for stdin): one per line, '#' comments, blank lines ignored.
     #[arg(long = "input-list", visible_alias = "iL", value_name = "FILE")]
     pub input_list: Option<String>,

@@ -145,9 +145,6 @@ fn unsupported(s: &str) -> Option<String> {
         "-A" => {
             "(OS and version detection, scripts and traceroute) is not supported: scan the ports with synscan, then run nmap -A on what it finds"
         }
-        "-6" => {
-            "is not yet supported: give IPv6 targets without it (they are scanned with connect() until IPv6 SYN scanning lands)"
-        }
         "--script" | "--script-args" | "--script-args-file" | "--script-help"
         | "--script-trace" | "--script-updatedb" => {
             "is not supported: synscan has no scripting engine; run nmap --script on the open ports synscan finds"
@@ -267,7 +264,6 @@ mod tests {
                 "-PS22,80 (host discovery probes) is not yet",
             ),
             (vec!["-PE"], "is not yet supported"),
-            (vec!["-6"], "-6 is not yet supported"),
             (vec!["-sA"], "-sA is not supported: synscan scans with SYN"),
             (vec!["-sST"], "choose one of -sS"),
             (vec!["--banners"], "--banners (banner grabbing) is not yet"),

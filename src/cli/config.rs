@@ -196,7 +196,11 @@ impl ScanConfig {
         if excludes.iter().any(|e| e.is_empty()) {
             return Err(Error::input("empty item in --exclude list"));
         }
-        let hosts = target::build_hosts_with(&targets, &excludes, args.include_broadcast)?;
+        let (hosts, notices) =
+            target::build_hosts_opts(&targets, &excludes, args.include_broadcast, args.ipv6)?;
+        for n in notices {
+            eprintln!("synscan: {n}");
+        }
         // Names are saved resolved, so a resumed scan walks the same addresses.
         let resolved: Vec<String> = targets
             .iter()
@@ -222,6 +226,13 @@ impl ScanConfig {
                 (list, Some(source))
             }
         };
+        let pairs = u128::from(hosts.len()) * ports.len() as u128;
+        if pairs > u128::from(target::MAX_PAIRS) {
+            return Err(Error::input(format!(
+                "the scan holds {pairs} (host, port) pairs, more than the 2^40 ({}) one scan may hold: narrow the targets or the ports",
+                target::MAX_PAIRS
+            )));
+        }
         if args.shard.is_some_and(|s| s.count > 1) && args.seed.is_none() {
             return Err(Error::input(
                 "--shard needs --seed N: every shard must walk the same order",
@@ -501,46 +512,8 @@ fn read_text(path: &Path, flag: &str) -> Result<String> {
     })
 }
 
-/// Creates an output file; errors are bad input naming the file. Under sudo the file is
-/// handed to the invoking user (SUDO_UID/SUDO_GID), so results are not left owned by root.
-pub fn create_file(path: &Path) -> Result<File> {
-    create_file_mode(path, 0o666)
-}
-
-/// [`create_file`] with permission bits `mode` (before the umask) for a new file: 0o600 for
-/// files holding secrets.
-pub fn create_file_mode(path: &Path, mode: u32) -> Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(path)
-        .map_err(|e| {
-            Error::input(format!(
-                "cannot create output file '{}': {}",
-                path.display(),
-                plain(&e)
-            ))
-        })?;
-    let id = |var: &str| std::env::var(var).ok().and_then(|v| v.parse::<u32>().ok());
-    if let (Some(uid), Some(gid)) = (id("SUDO_UID"), id("SUDO_GID")) {
-        // Best effort: without the privilege to give it away, the file stays ours.
-        let _ = std::os::unix::fs::fchown(&f, Some(uid), Some(gid));
-    }
-    Ok(f)
-}
+pub use crate::files::{create_file, create_file_mode, plain};
 
 fn create(path: &Path) -> Result<Destination> {
     Ok(Destination::File(path.to_path_buf(), create_file(path)?))
-}
-
-/// An I/O error's message without Rust's " (os error N)" suffix.
-pub(crate) fn plain(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
 }

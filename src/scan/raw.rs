@@ -124,7 +124,7 @@ pub fn prepare(config: &ScanConfig, hosts: &HostSet, deadline: Option<Instant>) 
     privilege::drop_all()?;
     let recorder = match &config.pcap {
         Some(path) => {
-            let f = crate::cli::config::create_file(path)?;
+            let f = crate::files::create_file(path)?;
             Some(
                 crate::capture::Recorder::create(f)
                     .map_err(|e| Error::io(format!("--pcap {}", path.display()), e))?,

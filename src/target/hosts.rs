@@ -9,6 +9,12 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// The most hosts one scan may hold (2^40); keeps `hosts × ports` inside a `u64`.
 pub const MAX_HOSTS: u64 = 1 << 40;
 
+/// The most (host, port) pairs one scan may hold (2^40, about 10^12): the order is a
+/// permutation of these in O(1) memory, and the answered-pairs bitmap is paged over them.
+/// A /104 × 1 port (2^24) or a /16 × all ports (2^32) is a sensible scan; beyond 2^40 the
+/// targets or the ports must be narrowed.
+pub const MAX_PAIRS: u64 = 1 << 40;
+
 /// Sorted, disjoint, inclusive address intervals of one family.
 type Ranges = Vec<(u128, u128)>;
 
@@ -39,7 +45,7 @@ impl HostSet {
             total += e - s + 1;
             if total > MAX_HOSTS as u128 {
                 return Err(Error::input(format!(
-                    "too many target addresses (more than {MAX_HOSTS})"
+                    "too many target addresses: more than 2^40 ({MAX_HOSTS}), the most one scan may hold"
                 )));
             }
             ends.push(total as u64);

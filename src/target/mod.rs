@@ -7,7 +7,7 @@ mod ports;
 mod ranking;
 mod spec;
 
-pub use hosts::{HostSet, MAX_HOSTS};
+pub use hosts::{HostSet, MAX_HOSTS, MAX_PAIRS};
 pub use permutation::{Permutation, Shard, splitmix64};
 pub use ports::PortList;
 pub use ranking::{Ranking, RankingSource};
@@ -16,20 +16,41 @@ pub use spec::{TargetSpec, parse_target, parse_target_opts};
 use crate::error::{Error, Result};
 use std::net::{IpAddr, ToSocketAddrs};
 
-/// Resolves a host name once, preferring IPv4 (the SYN engine's family), and returns the
-/// address used.
-pub fn resolve(name: &str) -> Result<IpAddr> {
+/// A name resolved: the address scanned, and the address of the other family when the name
+/// has both (so the choice can be said).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resolved {
+    /// The address scanned.
+    pub addr: IpAddr,
+    /// The other family's address, when there is one.
+    pub other: Option<IpAddr>,
+}
+
+/// Resolves a host name once, preferring IPv4 (or IPv6 with `prefer_v6`, `-6`).
+pub fn resolve_pref(name: &str, prefer_v6: bool) -> Result<Resolved> {
     let addrs: Vec<IpAddr> = (name, 0)
         .to_socket_addrs()
         .map_err(|e| Error::input(format!("cannot resolve host name '{name}': {e}")))?
         .map(|sa| sa.ip())
         .collect();
-    addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or_else(|| addrs.first())
-        .copied()
-        .ok_or_else(|| Error::input(format!("cannot resolve host name '{name}': no address")))
+    let v4 = addrs.iter().copied().find(IpAddr::is_ipv4);
+    let v6 = addrs.iter().copied().find(IpAddr::is_ipv6);
+    let (first, second) = if prefer_v6 { (v6, v4) } else { (v4, v6) };
+    match (first, second) {
+        (Some(a), other) => Ok(Resolved { addr: a, other }),
+        (None, Some(a)) => Ok(Resolved {
+            addr: a,
+            other: None,
+        }),
+        (None, None) => Err(Error::input(format!(
+            "cannot resolve host name '{name}': no address"
+        ))),
+    }
+}
+
+/// Resolves a host name once, preferring IPv4, and returns the address used.
+pub fn resolve(name: &str) -> Result<IpAddr> {
+    resolve_pref(name, false).map(|r| r.addr)
 }
 
 /// Builds the host set from target and exclusion tokens, resolving names once; IPv4 CIDRs
@@ -45,14 +66,32 @@ pub fn build_hosts_with(
     excludes: &[String],
     include_broadcast: bool,
 ) -> Result<HostSet> {
+    build_hosts_opts(targets, excludes, include_broadcast, false).map(|(h, _)| h)
+}
+
+/// [`build_hosts_with`], resolving names to IPv6 first with `prefer_v6` (`-6`); also returns
+/// a notice for each name that had both families, saying which address is scanned.
+pub fn build_hosts_opts(
+    targets: &[String],
+    excludes: &[String],
+    include_broadcast: bool,
+    prefer_v6: bool,
+) -> Result<(HostSet, Vec<String>)> {
     if targets.is_empty() {
         return Err(Error::input(
             "no targets given (name hosts on the command line or with -iL FILE)",
         ));
     }
     let mut names = Vec::new();
-    let (inc4, inc6) = collect(targets, &mut names, include_broadcast)?;
-    let (exc4, exc6) = collect(excludes, &mut Vec::new(), true)?;
+    let mut notices = Vec::new();
+    let (inc4, inc6) = collect(
+        targets,
+        &mut names,
+        include_broadcast,
+        prefer_v6,
+        &mut notices,
+    )?;
+    let (exc4, exc6) = collect(excludes, &mut Vec::new(), true, prefer_v6, &mut Vec::new())?;
     let mut hosts = HostSet::new(inc4, inc6, exc4, exc6)?;
     if hosts.is_empty() {
         return Err(Error::input("no targets left to scan after exclusions"));
@@ -62,7 +101,7 @@ pub fn build_hosts_with(
             hosts.set_name(ip, name);
         }
     }
-    Ok(hosts)
+    Ok((hosts, notices))
 }
 
 type Intervals = Vec<(u128, u128)>;
@@ -71,6 +110,8 @@ fn collect(
     tokens: &[String],
     names: &mut Vec<(IpAddr, String)>,
     include_broadcast: bool,
+    prefer_v6: bool,
+    notices: &mut Vec<String>,
 ) -> Result<(Intervals, Intervals)> {
     let (mut v4, mut v6) = (Vec::new(), Vec::new());
     for t in tokens {
@@ -78,12 +119,20 @@ fn collect(
             TargetSpec::V4(s, e) => v4.push((s as u128, e as u128)),
             TargetSpec::V6(s, e) => v6.push((s, e)),
             TargetSpec::Host(name) => {
-                let ip = resolve(&name)?;
-                match ip {
+                let r = resolve_pref(&name, prefer_v6)?;
+                if let Some(other) = r.other {
+                    notices.push(format!(
+                        "{name} has {} and {other}: scanning {}{}",
+                        r.addr,
+                        r.addr,
+                        if prefer_v6 { "" } else { " (-6 for IPv6)" }
+                    ));
+                }
+                match r.addr {
                     IpAddr::V4(a) => v4.push((u32::from(a) as u128, u32::from(a) as u128)),
                     IpAddr::V6(a) => v6.push((u128::from(a), u128::from(a))),
                 }
-                names.push((ip, name));
+                names.push((r.addr, name));
             }
         }
     }

@@ -48,7 +48,7 @@ impl Ranking {
                 Error::input(format!(
                     "cannot read --servicedb file '{}': {}",
                     path.display(),
-                    crate::cli::config::plain(&e)
+                    crate::files::plain(&e)
                 ))
             })?;
             return Ranking::from_nmap_services(path, &text).map_err(|why| {

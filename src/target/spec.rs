@@ -5,8 +5,9 @@
 use crate::error::{Error, Result};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-/// The largest IPv6 network accepted in one token: a /112 (65 536 addresses).
-pub const MAX_V6_PREFIX_HOST_BITS: u8 = 16;
+/// The largest IPv6 network accepted in one token: a /88 (2^40 addresses, the most hosts one
+/// scan may hold; a /64 sweep is not a sensible scan).
+pub const MAX_V6_PREFIX_HOST_BITS: u8 = 40;
 
 /// One parsed target token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,15 +136,32 @@ fn parse_v4_form(t: &str) -> Result<TargetSpec> {
 }
 
 fn parse_v6(t: &str) -> Result<TargetSpec> {
+    let v6 = |addr: &str| -> Result<u128> {
+        let addr = addr.trim_start_matches('[').trim_end_matches(']');
+        addr.parse::<Ipv6Addr>()
+            .map(u128::from)
+            .map_err(|_| Error::input(format!("invalid IPv6 address '{addr}' in target '{t}'")))
+    };
+    // A range of full addresses, as masscan writes it: fd00::1-fd00::ff.
+    if let Some((a, b)) = t.split_once('-') {
+        let (start, end) = (v6(a)?, v6(b)?);
+        if end < start {
+            return Err(Error::input(format!(
+                "reversed IPv6 range '{t}' (the first address must come first)"
+            )));
+        }
+        if end - start >= 1u128 << MAX_V6_PREFIX_HOST_BITS {
+            return Err(Error::input(format!(
+                "IPv6 range '{t}' holds more than 2^{MAX_V6_PREFIX_HOST_BITS} addresses, the most one scan may hold"
+            )));
+        }
+        return Ok(TargetSpec::V6(start, end));
+    }
     let (addr, prefix) = match t.split_once('/') {
         Some((a, p)) => (a, Some(p)),
         None => (t, None),
     };
-    let addr = addr.trim_start_matches('[').trim_end_matches(']');
-    let a: Ipv6Addr = addr
-        .parse()
-        .map_err(|_| Error::input(format!("invalid IPv6 address '{addr}' in target '{t}'")))?;
-    let a = u128::from(a);
+    let a = v6(addr)?;
     let Some(prefix) = prefix else {
         return Ok(TargetSpec::V6(a, a));
     };
@@ -157,7 +175,8 @@ fn parse_v6(t: &str) -> Result<TargetSpec> {
     };
     if 128 - n > MAX_V6_PREFIX_HOST_BITS {
         return Err(Error::input(format!(
-            "IPv6 network '{t}' is too large to scan (at most /{})",
+            "IPv6 network '{t}' is too large to scan: 2^{} addresses, more than the 2^{MAX_V6_PREFIX_HOST_BITS} one scan may hold (at most /{})",
+            128 - n,
             128 - MAX_V6_PREFIX_HOST_BITS
         )));
     }
@@ -262,6 +281,14 @@ mod tests {
         };
         assert_eq!(e - s, 255);
         assert_eq!(
+            parse_target("fd00::1-fd00::ff").unwrap(),
+            TargetSpec::V6(0xfd00 << 112 | 1, 0xfd00 << 112 | 0xff)
+        );
+        assert!(
+            parse_target("fd00::/104").is_ok(),
+            "a /104 is a sensible sweep"
+        );
+        assert_eq!(
             parse_target("localhost").unwrap(),
             TargetSpec::Host("localhost".into())
         );
@@ -286,7 +313,10 @@ mod tests {
             ("10.0.0.0/-1", "10.0.0.0/-1"),
             ("10.0.0.5-10.0.0.1", "10.0.0.5-10.0.0.1"),
             ("::g", "::g"),
-            ("2001:db8::/64", "too large"),
+            ("2001:db8::/64", "2^64 addresses, more than the 2^40"),
+            ("fd00::9-fd00::1", "reversed"),
+            ("fd00::1-fd01::", "more than 2^40"),
+            ("fd00::1-zz", "'zz'"),
             ("::1/129", "/129"),
             ("host name", "host name"),
             ("bad_-.example", "bad_-.example"),
