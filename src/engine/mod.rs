@@ -11,6 +11,9 @@ mod neighbor;
 mod rx;
 mod tx;
 
+#[cfg(test)]
+mod tests;
+
 pub use bitmap::Bitmap;
 pub use neighbor::{Hop, NextHops, Run};
 

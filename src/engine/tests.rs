@@ -1,0 +1,508 @@
+//! The engine's logic over the in-memory fake link: retries, cool-down, congestion back-off,
+//! dedup and resume, on exact traffic with no socket or namespace. Each test's network model
+//! is a closure that sees every frame sent and answers like a host would.
+
+use super::*;
+use crate::event::{PortState, Proto};
+use crate::link::fake::{Answer, FakeNet};
+use crate::probe::TcpSyn;
+use crate::route;
+use crate::target::Shard;
+use crate::wire::{
+    EthernetRepr, Ipv4Repr, Ipv6Repr, Network, TcpRepr, Transport, parse_ethernet, tcp, tcp_flags,
+};
+use pnet::datalink::NetworkInterface;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+const US: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
+const THEM: MacAddr = MacAddr(2, 0, 0, 0, 0, 2);
+
+fn addrs(v6: bool) -> (IpAddr, IpAddr) {
+    if v6 {
+        (
+            "fd93::1".parse().expect("literal"),
+            "fd93::2".parse().expect("literal"),
+        )
+    } else {
+        (
+            "10.9.0.1".parse().expect("literal"),
+            "10.9.0.2".parse().expect("literal"),
+        )
+    }
+}
+
+fn options() -> Options {
+    Options {
+        rate: None,
+        min_rate: None,
+        retries: 2,
+        max_retries: 2,
+        wait: None,
+        timeout: Duration::from_secs(2),
+        min_rtt: Duration::from_millis(10),
+        initial_rtt: None,
+        deadline: None,
+        detail: 0,
+        sport: 40000,
+        fixed_sport: false,
+        reset: true,
+        ttl: 64,
+    }
+}
+
+/// A scan of one target's `ports` over `net`.
+fn scan(v6: bool, ports: &[u16], opts: Options, net: &FakeNet) -> Scan {
+    scan_from(v6, ports, opts, net, 0)
+}
+
+/// The same, its first pass starting at position `start` (a resumed scan).
+fn scan_from(v6: bool, ports: &[u16], opts: Options, net: &FakeNet, start: u64) -> Scan {
+    let (src, dst) = addrs(v6);
+    let n = route::to_u128(dst);
+    let hosts = if v6 {
+        HostSet::new(vec![], vec![(n, n)], vec![], vec![])
+    } else {
+        HostSet::new(vec![(n, n)], vec![], vec![], vec![])
+    }
+    .expect("one host");
+    let ports = PortList::from_ports(ports.to_vec());
+    let order = ScanOrder::new(&hosts, &ports, 7, Shard::default());
+    let iface = NetworkInterface {
+        name: "fake0".into(),
+        description: String::new(),
+        index: 9,
+        mac: Some(US),
+        ips: vec![],
+        flags: 0,
+    };
+    let path = route::Path::on(iface, src);
+    let job = Job {
+        hosts,
+        runs: vec![],
+        ports,
+        order,
+        path,
+        router_mac: None,
+        probe: Box::new(TcpSyn::new(US, src, opts.ttl, 1460, 1024)),
+        cookie: Cookie::from_key([1, 2]),
+        opts,
+        recorder: None,
+        start,
+    };
+    let run = Run {
+        first: n,
+        last: n,
+        gateway: None,
+    };
+    let channels = Channels {
+        tx: Box::new(net.tx(16)),
+        rx: Box::new(net.rx()),
+        reply: Box::new(net.tx(1)),
+        framing: Framing::Ethernet,
+    };
+    Scan::with_hops(job, NextHops::fixed(v6, vec![run], THEM), channels)
+}
+
+/// A probe as the target sees it.
+#[derive(Debug, Clone, Copy)]
+struct Syn {
+    src: IpAddr,
+    dst: IpAddr,
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    flags: u8,
+    tsval: Option<u32>,
+}
+
+fn read(frame: &[u8]) -> Syn {
+    let (_, net) = parse_ethernet(frame).expect("the engine sends well-formed frames");
+    let (src, dst, t) = match net {
+        Network::Ipv4(ip, Transport::Tcp(t)) => (IpAddr::V4(ip.src), IpAddr::V4(ip.dst), t),
+        Network::Ipv6(ip, Transport::Tcp(t)) => (IpAddr::V6(ip.src), IpAddr::V6(ip.dst), t),
+        n => panic!("not a TCP frame: {n:?}"),
+    };
+    Syn {
+        src,
+        dst,
+        sport: t.src_port,
+        dport: t.dst_port,
+        seq: t.seq,
+        flags: t.flags,
+        tsval: t.timestamps.map(|(v, _)| v),
+    }
+}
+
+/// The target's answer to `p`: a segment with `flags` and `ack`, echoing its timestamp.
+fn answer(p: &Syn, flags: u8, ack: u32) -> Vec<u8> {
+    let mut t = TcpRepr::new(p.dport, p.sport, 0x1234_5678, ack, flags);
+    t.window = 65535;
+    t.timestamps = p.tsval.map(|v| (1, v));
+    let tl = t.buffer_len();
+    let ip_len = if p.src.is_ipv6() { 40 } else { 20 };
+    let mut f = vec![0u8; 14 + ip_len + tl];
+    EthernetRepr {
+        dst: US,
+        src: THEM,
+        ethertype: if p.src.is_ipv6() { 0x86dd } else { 0x0800 },
+        vlan: None,
+    }
+    .emit(&mut f);
+    match (p.dst, p.src) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => Ipv4Repr::new(s, d, 6, 61, tl).emit(&mut f[14..]),
+        (IpAddr::V6(s), IpAddr::V6(d)) => Ipv6Repr::new(s, d, 6, 61, tl).emit(&mut f[14..]),
+        _ => unreachable!("one family per probe"),
+    }
+    t.emit(&mut f[14 + ip_len..]);
+    tcp::Packet::new_unchecked(&mut f[14 + ip_len..]).fill_checksum(p.dst, p.src);
+    f
+}
+
+fn now(frame: Vec<u8>) -> Answer {
+    vec![(Duration::ZERO, frame)]
+}
+
+fn synack(p: &Syn) -> Vec<u8> {
+    answer(p, tcp_flags::SYN | tcp_flags::ACK, p.seq.wrapping_add(1))
+}
+
+fn rst(p: &Syn) -> Vec<u8> {
+    answer(p, tcp_flags::RST | tcp_flags::ACK, p.seq.wrapping_add(1))
+}
+
+fn run(s: Scan) -> (BTreeMap<u16, PortResult>, ScanStats) {
+    let mut out = Vec::new();
+    let stats = s.run(&mut out, &AtomicBool::new(false)).expect("scan runs");
+    let mut by_port = BTreeMap::new();
+    for r in out {
+        let port = r.port;
+        assert!(
+            by_port.insert(port, r).is_none(),
+            "port {port} reported twice"
+        );
+    }
+    (by_port, stats)
+}
+
+fn states(r: &BTreeMap<u16, PortResult>) -> Vec<(u16, PortState, Reason)> {
+    r.values().map(|r| (r.port, r.state, r.reason)).collect()
+}
+
+/// SYNs sent per destination port (follow-up RSTs left out).
+fn syns_per_port(net: &FakeNet) -> BTreeMap<u16, usize> {
+    let mut m = BTreeMap::new();
+    for f in net.sent() {
+        let s = read(&f);
+        if s.flags == tcp_flags::SYN {
+            *m.entry(s.dport).or_insert(0) += 1;
+        }
+    }
+    m
+}
+
+#[test]
+fn retries_go_only_to_unanswered_pairs_in_both_families() {
+    for v6 in [false, true] {
+        // 80 open, 81 closed, 82 silent, 83 drops the first SYN then answers.
+        let seen83 = Mutex::new(0);
+        let net = FakeNet::new(Box::new(move |f: &[u8]| {
+            let p = read(f);
+            if p.flags != tcp_flags::SYN {
+                return vec![];
+            }
+            match p.dport {
+                80 => now(synack(&p)),
+                81 => now(rst(&p)),
+                83 => {
+                    let mut n = seen83.lock().expect("one model thread");
+                    *n += 1;
+                    if *n == 1 { vec![] } else { now(synack(&p)) }
+                }
+                _ => vec![],
+            }
+        }));
+        let (res, stats) = run(scan(v6, &[80, 81, 82, 83], options(), &net));
+        let (_, dst) = addrs(v6);
+        assert!(res.values().all(|r| r.ip == dst && r.proto == Proto::Tcp));
+        assert_eq!(
+            states(&res),
+            vec![
+                (80, PortState::Open, Reason::SynAck),
+                (81, PortState::Closed, Reason::Reset),
+                (82, PortState::Filtered, Reason::NoResponse),
+                (83, PortState::Open, Reason::SynAck),
+            ],
+            "v6={v6}"
+        );
+        assert_eq!(res[&80].ttl, Some(61));
+        assert!(res[&80].rtt.is_some(), "the echoed timestamp gives an RTT");
+        // Retries go to the unanswered only: 82 gets 1 + 2, 83 gets 2.
+        assert_eq!(
+            syns_per_port(&net),
+            BTreeMap::from([(80, 1), (81, 1), (82, 3), (83, 2)]),
+            "v6={v6}"
+        );
+        assert_eq!(stats.probes_sent, 7);
+        assert_eq!(stats.open, 2);
+        // Each retry comes from the next source port; each open port gets one RST back for
+        // the SYN-ACK, from the probe's port with seq = cookie + 1.
+        let sent = net.sent();
+        let mut sports: HashMap<u16, Vec<u16>> = HashMap::new();
+        let mut resets = Vec::new();
+        for f in &sent {
+            let s = read(f);
+            if s.flags == tcp_flags::SYN {
+                sports.entry(s.dport).or_default().push(s.sport);
+            } else {
+                assert_eq!(s.flags, tcp_flags::RST);
+                resets.push(s.dport);
+            }
+        }
+        assert_eq!(sports[&82], vec![40000, 40001, 40002]);
+        resets.sort_unstable();
+        assert_eq!(resets, vec![80, 83]);
+    }
+}
+
+#[test]
+fn duplicate_and_forged_answers_change_nothing() {
+    let net = FakeNet::new(Box::new(|f: &[u8]| {
+        let p = read(f);
+        if p.flags != tcp_flags::SYN {
+            return vec![];
+        }
+        let mut wrong_port = p;
+        wrong_port.sport = 40007;
+        let mut forged_ack = p;
+        forged_ack.seq = p.seq ^ 0x8000;
+        let mut other_target = p;
+        other_target.dport = 9999;
+        let mut a = vec![];
+        match p.dport {
+            // Answered three times, plus forgeries that would make it closed.
+            80 => {
+                for _ in 0..3 {
+                    a.push((Duration::ZERO, synack(&p)));
+                }
+                a.push((Duration::ZERO, rst(&forged_ack)));
+                a.push((Duration::ZERO, rst(&wrong_port)));
+            }
+            // Silent, but forged SYN-ACKs arrive: a wrong ack, a port we do not use, a port
+            // we do not scan. (Checksums are not what stops forgeries, and are not checked:
+            // frames the kernel sends on loopback and veth are captured with checksums left
+            // to offload.)
+            81 => {
+                a.push((Duration::ZERO, synack(&forged_ack)));
+                a.push((Duration::ZERO, synack(&wrong_port)));
+                a.push((Duration::ZERO, synack(&other_target)));
+            }
+            _ => {}
+        }
+        a
+    }));
+    let mut o = options();
+    o.retries = 1;
+    o.max_retries = 1;
+    let (res, stats) = run(scan(false, &[80, 81], o, &net));
+    assert_eq!(
+        states(&res),
+        vec![
+            (80, PortState::Open, Reason::SynAck),
+            (81, PortState::Filtered, Reason::NoResponse),
+        ]
+    );
+    assert_eq!(stats.open, 1);
+    // One RST for the one result, however many SYN-ACKs came.
+    let resets = net
+        .sent()
+        .iter()
+        .filter(|f| read(f).flags == tcp_flags::RST)
+        .count();
+    assert_eq!(resets, 1);
+}
+
+#[test]
+fn the_cool_down_waits_for_late_answers_and_wait_is_exact() {
+    let late = |delay: Duration| {
+        FakeNet::new(Box::new(move |f: &[u8]| {
+            let p = read(f);
+            if p.flags == tcp_flags::SYN {
+                vec![(delay, synack(&p))]
+            } else {
+                vec![]
+            }
+        }))
+    };
+    // Nothing answered within the first pass: the cool-down (at most --timeout) waits for
+    // answers 300 ms late, and no retry is needed.
+    let net = late(Duration::from_millis(300));
+    let mut o = options();
+    o.retries = 0;
+    o.max_retries = 0;
+    let (res, _) = run(scan(false, &[1, 2, 3], o.clone(), &net));
+    assert!(res.values().all(|r| r.state == PortState::Open), "{res:?}");
+    assert_eq!(syns_per_port(&net).values().sum::<usize>(), 3);
+    // --wait is exact: answers later than it are not waited for.
+    let net = late(Duration::from_millis(400));
+    o.wait = Some(Duration::from_millis(30));
+    let (res, _) = run(scan(false, &[1, 2, 3], o, &net));
+    assert!(
+        res.values()
+            .all(|r| (r.state, r.reason) == (PortState::Filtered, Reason::NoResponse)),
+        "{res:?}"
+    );
+}
+
+#[test]
+fn the_cool_down_adapts_to_the_rtts_seen() {
+    // Answers in about 1 ms and a 60 s timeout: the cool-down follows the RTTs, so the scan
+    // (three passes for the silent port) ends long before one timeout would.
+    let net = FakeNet::new(Box::new(|f: &[u8]| {
+        let p = read(f);
+        if p.flags == tcp_flags::SYN && p.dport != 9 {
+            vec![(Duration::from_millis(1), rst(&p))]
+        } else {
+            vec![]
+        }
+    }));
+    let mut o = options();
+    o.timeout = Duration::from_secs(60);
+    let ports: Vec<u16> = (1..=50).collect();
+    let (res, stats) = run(scan(false, &ports, o, &net));
+    assert_eq!(res.len(), 50);
+    assert_eq!(
+        (res[&9].state, res[&9].reason),
+        (PortState::Filtered, Reason::NoResponse)
+    );
+    assert!(
+        stats.elapsed < Duration::from_secs(30),
+        "cool-downs did not adapt: {:?}",
+        stats.elapsed
+    );
+}
+
+/// A path that carries `per_sec` packets a second (a token bucket of `burst`) and drops the
+/// rest; every port that gets through is open.
+fn bottleneck(per_sec: f64, burst: f64) -> FakeNet {
+    let mut tokens = burst;
+    let mut last = Instant::now();
+    FakeNet::new(Box::new(move |f: &[u8]| {
+        let p = read(f);
+        if p.flags != tcp_flags::SYN {
+            return vec![];
+        }
+        let t = Instant::now();
+        tokens = (tokens + t.duration_since(last).as_secs_f64() * per_sec).min(burst);
+        last = t;
+        if tokens < 1.0 {
+            return vec![];
+        }
+        tokens -= 1.0;
+        now(synack(&p))
+    }))
+}
+
+#[test]
+fn loss_at_speed_slows_the_scan_until_every_port_is_found() {
+    // Unlimited sending into a path that carries 3000 probes a second: resent probes are
+    // answered like first ones, so congestion control slows down, and extra passes go on
+    // while they still find ports, until all 3000 are found.
+    let net = bottleneck(3000.0, 30.0);
+    let mut o = options();
+    o.max_retries = 40;
+    let ports: Vec<u16> = (1000..4000).collect();
+    let (res, stats) = run(scan(false, &ports, o, &net));
+    assert_eq!(res.len(), 3000);
+    let open = res.values().filter(|r| r.state == PortState::Open).count();
+    assert_eq!(open, 3000, "ports lost: {:?}", stats);
+    let slowed = stats.slowed_to.expect("congestion control slowed down");
+    assert!(slowed < 100_000, "slowed only to {slowed}/s");
+}
+
+#[test]
+fn random_loss_is_retried_without_slowing_down() {
+    // A third of the probes lost at random (a fixed LCG stream): more passes, same speed.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let net = FakeNet::new(Box::new(move |f: &[u8]| {
+        let p = read(f);
+        if p.flags != tcp_flags::SYN {
+            return vec![];
+        }
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        if (state >> 33) % 3 == 0 {
+            vec![]
+        } else {
+            now(rst(&p))
+        }
+    }));
+    let mut o = options();
+    o.retries = 2;
+    o.max_retries = 30;
+    let ports: Vec<u16> = (1..=2000).collect();
+    let (res, stats) = run(scan(true, &ports, o, &net));
+    let closed = res
+        .values()
+        .filter(|r| (r.state, r.reason) == (PortState::Closed, Reason::Reset))
+        .count();
+    assert_eq!(closed, 2000);
+    assert_eq!(stats.slowed_to, None);
+    assert!(stats.probes_sent > 2000);
+}
+
+#[test]
+fn a_resumed_scan_neither_probes_nor_reports_what_was_reported() {
+    let net = FakeNet::new(Box::new(|f: &[u8]| {
+        let p = read(f);
+        if p.flags == tcp_flags::SYN {
+            now(rst(&p))
+        } else {
+            vec![]
+        }
+    }));
+    let (_, dst) = addrs(true);
+    let ports: Vec<u16> = (1..=20).collect();
+    let s = scan(true, &ports, options(), &net);
+    for p in [3, 7, 20] {
+        s.mark_done(dst, p);
+    }
+    // Not a target of this scan: ignored.
+    s.mark_done("fd93::77".parse().expect("literal"), 4);
+    let (res, _) = run(s);
+    let want: Vec<u16> = (1..=20).filter(|p| ![3, 7, 20].contains(p)).collect();
+    assert_eq!(res.keys().copied().collect::<Vec<_>>(), want);
+    let sent = syns_per_port(&net);
+    assert_eq!(sent.keys().copied().collect::<Vec<_>>(), want);
+    assert!(sent.values().all(|&n| n == 1));
+}
+
+#[test]
+fn a_resumed_first_pass_starts_at_its_saved_position_and_wraps_round() {
+    let net = FakeNet::new(Box::new(|_: &[u8]| vec![]));
+    let ports: Vec<u16> = (1..=10).collect();
+    let mut o = options();
+    o.retries = 0;
+    o.max_retries = 0;
+    o.wait = Some(Duration::from_millis(1));
+    let s = scan_from(false, &ports, o, &net, 6);
+    let order: Vec<u16> = (0..10)
+        .map(|pos| ports[s.plan.order.pair_at_position(pos).1])
+        .collect();
+    let _ = run(s);
+    let sent: Vec<u16> = net.sent().iter().map(|f| read(f).dport).collect();
+    let want: Vec<u16> = order[6..].iter().chain(&order[..6]).copied().collect();
+    assert_eq!(sent, want);
+}
+
+#[test]
+fn a_past_deadline_sends_nothing_and_reports_no_guess() {
+    let net = FakeNet::new(Box::new(|f: &[u8]| now(rst(&read(f)))));
+    let mut o = options();
+    o.deadline = Some(Instant::now());
+    let (res, stats) = run(scan(false, &[1, 2, 3], o, &net));
+    assert!(stats.timed_out);
+    assert!(res.is_empty(), "{res:?}");
+    assert!(net.sent().is_empty());
+}
