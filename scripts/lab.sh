@@ -20,6 +20,16 @@
 #               last CPU, so the sink's receive work is not charged to the sender's core.
 #   10.201.0.3  a second target address in PREFIXtgt with BENCH_PORTS (30 ports) open.
 #   10.210.0.0/17 answered by PREFIXany like 10.202.0.0/20 (port 80 open).
+# IPv6 (ULA fd93::/16, no DAD, no ICMPv6 rate limit; same namespaces):
+#   PREFIXscan  s0 fd93::1/64, s1 fd93:1::1/64, s2 fd93:3::1/64. Routes: fd93:2::/64 via
+#               fd93:1::fe, fd93:4::/112 via fd93:3::2, fd93:5::/64 unreachable, fd93:6::/64
+#               prohibit, fd93:7::/64 blackhole. No default route.
+#   PREFIXtgt   fd93::2 and fd93::3 on t0, ports as on 10.201.0.2, except: 83 rejected by
+#               ip6tables with icmp6-adm-prohibited, 84 with addr-unreachable, 85 with
+#               port-unreachable, 86 with reject-route (nft). fd93::9 does not exist (no NDP).
+#   PREFIXrtr   r0 fd93:1::fe/64, r1 fd93:2::fe/64, forwarding on.
+#   PREFIXfar   fd93:2::2/64: open 80,8443 like 10.201.2.2.
+#   PREFIXany   a0 fd93:3::2/64, answers for all of fd93:4::/112: open 80,443, others closed.
 # Listeners are python3 processes that exit by themselves after LAB_TTL seconds (default 900);
 # `down` kills them by PID and deletes the namespaces by name.
 set -euo pipefail
@@ -32,13 +42,15 @@ TTL=${LAB_TTL:-900}
 
 ns() { ip netns exec "$P$1" "${@:2}"; }
 
-listen() { # namespace, comma-separated ports
+listen() { # namespace, comma-separated ports: IPv4 and IPv6 listeners on every address
   ip netns exec "$P$1" timeout "$TTL" python3 -c "
 import socket,time
 ss=[]
 for p in [$2]:
-    s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
-    s.bind(('0.0.0.0',p)); s.listen(4096); ss.append(s)
+    for fam,addr in ((socket.AF_INET,'0.0.0.0'),(socket.AF_INET6,'::')):
+        s=socket.socket(fam); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
+        if fam==socket.AF_INET6: s.setsockopt(socket.IPPROTO_IPV6,socket.IPV6_V6ONLY,1)
+        s.bind((addr,p)); s.listen(4096); ss.append(s)
 time.sleep($TTL)" >/dev/null 2>&1 &
   echo $! >> "$PIDS"
   local first=${2%%,*}
@@ -97,6 +109,10 @@ up() {
   for n in scan tgt rtr far any; do
     ip netns add "$P$n"
     ns "$n" ip link set lo up
+    # No duplicate address detection (addresses usable at once) and no ICMPv6 rate limit
+    # (every rejected probe answered).
+    ns "$n" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+      net.ipv6.icmp.ratelimit=0
   done
   ip link add s0 netns "${P}scan" type veth peer name t0 netns "${P}tgt"
   ip link add s1 netns "${P}scan" type veth peer name r0 netns "${P}rtr"
@@ -113,7 +129,24 @@ up() {
   for pair in scan:s0 scan:s1 scan:s2 tgt:t0 rtr:r0 rtr:r1 far:f0 any:a0; do
     ns "${pair%%:*}" ip link set "${pair#*:}" up
   done
-  ns rtr sysctl -qw net.ipv4.ip_forward=1
+  ns scan ip -6 addr add fd93::1/64 dev s0 nodad
+  ns scan ip -6 addr add fd93:1::1/64 dev s1 nodad
+  ns scan ip -6 addr add fd93:3::1/64 dev s2 nodad
+  ns tgt ip -6 addr add fd93::2/64 dev t0 nodad
+  ns tgt ip -6 addr add fd93::3/64 dev t0 nodad
+  ns rtr ip -6 addr add fd93:1::fe/64 dev r0 nodad
+  ns rtr ip -6 addr add fd93:2::fe/64 dev r1 nodad
+  ns far ip -6 addr add fd93:2::2/64 dev f0 nodad
+  ns any ip -6 addr add fd93:3::2/64 dev a0 nodad
+  ns rtr sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+  ns scan ip -6 route add fd93:2::/64 via fd93:1::fe
+  ns scan ip -6 route add fd93:4::/112 via fd93:3::2
+  ns scan ip -6 route add unreachable fd93:5::/64
+  ns scan ip -6 route add prohibit fd93:6::/64
+  ns scan ip -6 route add blackhole fd93:7::/64
+  ns far ip -6 route add default via fd93:2::fe
+  ns any ip -6 route add local fd93:4::/112 dev lo
+  ns any ip -6 route add fd93::/16 via fd93:3::1
   ns scan ip route add 10.201.2.0/24 via 10.201.1.254
   ns scan ip route add 10.202.0.0/20 via 10.201.3.2
   ns scan ip route add unreachable 10.203.0.0/24
@@ -128,6 +161,17 @@ table inet lab {
     type filter hook input priority 0;
     tcp dport { 81, 82 } drop
     tcp dport 83 reject with icmp type admin-prohibited
+  }
+}
+NFT
+  ns tgt ip6tables -A INPUT -p tcp --dport 83 -j REJECT --reject-with icmp6-adm-prohibited
+  ns tgt nft -f - <<'NFT'
+table ip6 lab6 {
+  chain input {
+    type filter hook input priority 0;
+    tcp dport 84 reject with icmpv6 type addr-unreachable
+    tcp dport 85 reject with icmpv6 type port-unreachable
+    tcp dport 86 reject with icmpv6 type reject-route
   }
 }
 NFT

@@ -159,22 +159,16 @@ fn route_ip(a: &RouteAddress) -> Option<IpAddr> {
 }
 
 /// The reason a probe to a target behind a rejecting route gets, by errno or route type.
+/// The kernel refuses an IPv4 `unreachable` route with EHOSTUNREACH (ICMP host-unreachable
+/// from a router), an IPv6 one with EHOSTUNREACH too, which a router would send as ICMPv6
+/// no-route (type 1 code 0).
 fn reject_reason(v6: bool, errno: i32, kind: Option<RouteType>) -> Option<Reason> {
     let r = match (kind, errno) {
-        (Some(RouteType::Unreachable), _) | (_, libc::ENETUNREACH) => {
-            if v6 {
-                Reason::NoRoute
-            } else {
-                Reason::NetUnreach
-            }
+        (Some(RouteType::Unreachable), _) | (_, libc::ENETUNREACH | libc::EHOSTUNREACH) if v6 => {
+            Reason::NoRoute
         }
-        (_, libc::EHOSTUNREACH) => {
-            if v6 {
-                Reason::AddrUnreach
-            } else {
-                Reason::HostUnreach
-            }
-        }
+        (Some(RouteType::Unreachable), _) | (_, libc::ENETUNREACH) => Reason::NetUnreach,
+        (_, libc::EHOSTUNREACH) => Reason::HostUnreach,
         (Some(RouteType::Prohibit), _) | (_, libc::EACCES) | (_, libc::EPERM) => {
             Reason::AdminProhibited
         }
@@ -610,6 +604,14 @@ mod tests {
         assert_eq!(
             reject_reason(true, 0, Some(RouteType::Unreachable)),
             Some(Reason::NoRoute)
+        );
+        assert_eq!(
+            reject_reason(true, libc::EHOSTUNREACH, None),
+            Some(Reason::NoRoute)
+        );
+        assert_eq!(
+            reject_reason(false, libc::EHOSTUNREACH, None),
+            Some(Reason::HostUnreach)
         );
         assert_eq!(
             reject_reason(true, 0, Some(RouteType::Prohibit)),

@@ -383,20 +383,19 @@ fn cap_line(pid: u32, key: &str) -> Option<String> {
 
 #[test]
 fn capabilities_are_zero_while_probing() {
+    for target in ["127.0.0.1", "::1"] {
+        capabilities_are_zero_while_probing_on(target);
+    }
+}
+
+fn capabilities_are_zero_while_probing_on(target: &str) {
     let net = Net::new();
     // Stopped with SIGINT below: its resume file goes to a temporary directory.
     let dir = tempfile::tempdir().unwrap();
     let mut child = net
         .synscan_cmd()
         .args([
-            "-sS",
-            "127.0.0.1",
-            "-p",
-            "1-3000",
-            "--rate",
-            "1000",
-            "--format",
-            "ndjson",
+            "-sS", target, "-p", "1-3000", "--rate", "1000", "--format", "ndjson",
         ])
         .arg("--resume-file")
         .arg(dir.path().join("r"))
