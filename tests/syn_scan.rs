@@ -563,44 +563,6 @@ fn setcap_binary_runs_syn_as_an_unprivileged_user() {
     assert_eq!(found, ours);
 }
 
-#[test]
-fn a_link_without_link_layer_gets_a_syn_scan_that_never_hangs() {
-    // A tun device nobody reads: the probes leave through the raw IP path and vanish.
-    let mut lab = Lab::new();
-    let ns = lab.netns("u");
-    lab.exec(&ns, &["ip", "tuntap", "add", "dev", "tun0", "mode", "tun"]);
-    lab.exec(&ns, &["ip", "addr", "add", "10.205.0.1/24", "dev", "tun0"]);
-    lab.exec(&ns, &["ip", "link", "set", "tun0", "up"]);
-    let out = synscan_in(
-        Some(&ns),
-        &[
-            "-sS",
-            "10.205.0.2",
-            "-p",
-            "80,443",
-            "--timeout",
-            "200ms",
-            "--retries",
-            "0",
-            "--states",
-            "all",
-            "--format",
-            "ndjson",
-        ],
-        b"",
-    );
-    assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(out.stderr.is_empty(), "no fallback: {}", out.stderr);
-    let lines = parse_ndjson(&out.stdout);
-    assert_eq!(lines.len(), 2);
-    assert!(
-        lines
-            .iter()
-            .all(|l| l.state == "filtered" && l.reason == "no-response"),
-        "{lines:?}"
-    );
-}
-
 /// Captures on the target's interface while `args` run in the scanner namespace; returns
 /// (seconds since first frame, tcp.srcport, tcp.dstport, tcp.flags) per frame.
 fn capture_on_target(
