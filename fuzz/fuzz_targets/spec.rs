@@ -20,8 +20,13 @@ fuzz_target!(|data: &[u8]| {
                     &d,
                     n,
                     std::net::Ipv4Addr::new(10, 0, 0, 1),
+                    std::net::Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1),
                 );
-                let _ = synscan::toolkit::dissect::dissect_ip(&b.bytes);
+                if b.l2 {
+                    let _ = synscan::toolkit::dissect::dissect_frame(&b.bytes);
+                } else {
+                    let _ = synscan::toolkit::dissect::dissect_ip(&b.bytes);
+                }
             }
         }
     }

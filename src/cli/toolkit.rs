@@ -12,7 +12,6 @@ use crate::toolkit::{build, trace};
 use clap::Parser;
 use std::ffi::OsString;
 use std::io::{self, Write};
-use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, SystemTime};
@@ -86,10 +85,14 @@ struct ReadArgs {
     /// The capture file (pcap or pcapng).
     #[arg(value_name = "FILE")]
     file: PathBuf,
-    /// One summary line per frame instead of the layer-by-layer view.
+    /// One summary line per frame instead of the layer-by-layer view (`--format summary`).
     #[arg(short = 's', long = "summary")]
     summary: bool,
-    /// Add a hex dump of each frame.
+    /// text: layer by layer; summary: one line per frame; json: one JSON object per line and
+    /// frame, layer by layer, for scripts.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = ReadFormat::Text)]
+    format: ReadFormat,
+    /// Add a hex dump of each frame (in JSON: a "hex" string).
     #[arg(long)]
     hexdump: bool,
     /// Only frames matching this filter (same language as sniff).
@@ -97,13 +100,40 @@ struct ReadArgs {
     filter: String,
 }
 
+/// How `read` prints frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ReadFormat {
+    Text,
+    Summary,
+    Json,
+}
+
+/// One frame of `read --format json`.
+#[derive(serde::Serialize)]
+struct JsonFrame<'a> {
+    frame: u64,
+    /// Seconds since the epoch.
+    time: f64,
+    caplen: usize,
+    len: u32,
+    link: String,
+    interface: u32,
+    summary: &'a str,
+    layers: &'a [crate::toolkit::dissect::Layer],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hex: Option<String>,
+}
+
 /// synscan trace: TCP SYN traceroute.
 #[derive(Debug, Parser)]
 #[command(name = "synscan trace")]
 struct TraceArgs {
-    /// Target host (IPv4 address or name).
+    /// Target host (IPv4 or IPv6 address, or name).
     #[arg(value_name = "HOST")]
     host: String,
+    /// Use a name's IPv6 address (default: its IPv4 address when it has one).
+    #[arg(short = '6', long = "ipv6")]
+    ipv6: bool,
     /// Destination port.
     #[arg(short = 'p', long = "port", value_name = "PORT", default_value_t = 80)]
     port: u16,
@@ -151,7 +181,7 @@ fn craft_on(
     let dst = stacks
         .first()
         .map(build::destination)
-        .unwrap_or(Ipv4Addr::LOCALHOST);
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
     let ifc = interface_for(dst, iface)?;
     let d = build::Defaults::random(ifc.mac.unwrap_or(pnet::util::MacAddr::zero()));
     let packets = stacks
@@ -313,7 +343,36 @@ fn run_command(cmd: &str, argv: Vec<OsString>, stop: &AtomicBool) -> Result<u8> 
                     continue;
                 }
                 let d = dissect_record(rec.link, &rec.data);
-                if a.summary {
+                let format = if a.summary {
+                    ReadFormat::Summary
+                } else {
+                    a.format
+                };
+                if format == ReadFormat::Json {
+                    let hex = a
+                        .hexdump
+                        .then(|| rec.data.iter().map(|b| format!("{b:02x}")).collect());
+                    let time = rec
+                        .ts
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .map_or(0.0, |d| d.as_secs_f64());
+                    let j = JsonFrame {
+                        frame: n,
+                        time,
+                        caplen: rec.data.len(),
+                        len: rec.orig_len,
+                        link: rec.link.name(),
+                        interface: rec.interface,
+                        summary: &d.summary,
+                        layers: &d.layers,
+                        hex,
+                    };
+                    let line = serde_json::to_string(&j)
+                        .map_err(|e| Error::Runtime(format!("JSON: {e}")))?;
+                    writeln!(out, "{line}").map_err(write_err)?;
+                    continue;
+                }
+                if format == ReadFormat::Summary {
                     writeln!(out, "{n} {} {}", clock(rec.ts), d.summary).map_err(write_err)?;
                 } else {
                     let on = if rec.link == LinkType::Ethernet && rec.interface == 0 {
@@ -333,7 +392,7 @@ fn run_command(cmd: &str, argv: Vec<OsString>, stop: &AtomicBool) -> Result<u8> 
                 if a.hexdump {
                     write!(out, "{}", hexdump(&rec.data)).map_err(write_err)?;
                 }
-                if !a.summary {
+                if format == ReadFormat::Text {
                     writeln!(out).map_err(write_err)?;
                 }
             }
@@ -344,14 +403,10 @@ fn run_command(cmd: &str, argv: Vec<OsString>, stop: &AtomicBool) -> Result<u8> 
                 Ok(a) => a,
                 Err(code) => return Ok(code),
             };
-            let dst: Ipv4Addr = match a.host.parse() {
+            let host = a.host.trim_start_matches('[').trim_end_matches(']');
+            let dst: std::net::IpAddr = match host.parse() {
                 Ok(ip) => ip,
-                Err(_) => match crate::target::resolve(&a.host)? {
-                    std::net::IpAddr::V4(ip) => ip,
-                    std::net::IpAddr::V6(_) => {
-                        return Err(Error::input(format!("trace is IPv4 only: '{}'", a.host)));
-                    }
-                },
+                Err(_) => crate::target::resolve_pref(host, a.ipv6)?.addr,
             };
             let hops = trace::trace(dst, a.port, a.max_ttl, a.timeout, a.iface.as_deref(), stop)?;
             writeln!(

@@ -2,13 +2,15 @@
 //! The same program is attached to the socket by `sniff` (the kernel runs it) and run by the
 //! small interpreter here for `read --filter`, so both commands agree by construction.
 //!
-//! Supported (Ethernet framing): `ip`, `arp`, `tcp`, `udp`, `icmp`;
-//! `[src|dst] host ADDR`, `[src|dst] net ADDR/LEN`, `[src|dst] port N`,
-//! `[src|dst] portrange A-B`, each optionally after `tcp`/`udp` (`tcp port 80`); a bare
-//! address means `host ADDR`; `and`/`&&`, `or`/`||`, `not`/`!`, parentheses.
+//! Supported (Ethernet framing): `ip`, `ip6`, `arp`, `tcp`, `udp` (both IP versions), `icmp`,
+//! `icmp6`; `[src|dst] host ADDR`, `[src|dst] net ADDR/LEN` (IPv4 or IPv6),
+//! `[src|dst] port N`, `[src|dst] portrange A-B`, each optionally after a protocol
+//! (`tcp port 80`, `ip6 host fd00::1`); a bare address means `host ADDR`; `and`/`&&`,
+//! `or`/`||`, `not`/`!`, parentheses. As in tcpdump, IPv6 ports and protocols are read right
+//! after the fixed header (no extension headers followed).
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::link::bpf::{
     ACCEPT, ALU_AND_K, Insn, JEQ_K, JGE_K, JGT_K, LD_B_ABS, LD_H_ABS, LD_H_IND, LD_W_ABS,
@@ -66,11 +68,23 @@ fn not(a: Expr) -> Expr {
 fn is_ip() -> Expr {
     Expr::Eq(Load::H(12), u32::MAX, 0x0800)
 }
+fn is_ip6() -> Expr {
+    Expr::Eq(Load::H(12), u32::MAX, 0x86dd)
+}
 fn is_arp() -> Expr {
     Expr::Eq(Load::H(12), u32::MAX, 0x0806)
 }
-fn proto(p: u32) -> Expr {
+/// IPv4 protocol `p`.
+fn proto4(p: u32) -> Expr {
     and(is_ip(), Expr::Eq(Load::B(23), u32::MAX, p))
+}
+/// IPv6 next header `p`.
+fn proto6(p: u32) -> Expr {
+    and(is_ip6(), Expr::Eq(Load::B(20), u32::MAX, p))
+}
+/// Protocol `p` over either IP version.
+fn proto(p: u32) -> Expr {
+    or(proto4(p), proto6(p))
 }
 fn first_fragment() -> Expr {
     Expr::Eq(Load::H(20), 0x1fff, 0)
@@ -82,6 +96,32 @@ fn dir_either(dir: Dir, src: Expr, dst: Expr) -> Expr {
         Dir::Dst => dst,
         Dir::Either => or(src, dst),
     }
+}
+
+/// IPv6 address `a` under prefix `len`: the masked words of the source (offset 22) or
+/// destination (38).
+fn host6(dir: Dir, a: Ipv6Addr, len: u32) -> Expr {
+    let words = |base: u32| {
+        let o = a.octets();
+        (0..4u32)
+            .filter_map(|i| {
+                let bits = len.saturating_sub(i * 32).min(32);
+                if bits == 0 {
+                    return None;
+                }
+                let mask = if bits == 32 {
+                    u32::MAX
+                } else {
+                    u32::MAX << (32 - bits)
+                };
+                let i = i as usize;
+                let w = u32::from_be_bytes([o[4 * i], o[4 * i + 1], o[4 * i + 2], o[4 * i + 3]]);
+                Some(Expr::Eq(Load::W(base + 4 * i as u32), mask, w & mask))
+            })
+            .reduce(and)
+            .unwrap_or_else(is_ip6)
+    };
+    and(is_ip6(), dir_either(dir, words(22), words(38)))
 }
 
 fn host(dir: Dir, a: u32, mask: u32) -> Expr {
@@ -110,15 +150,27 @@ fn port(dir: Dir, lo: u16, hi: u16, protos: &[u32]) -> Expr {
             )
         }
     };
-    let p = protos
-        .iter()
-        .map(|&p| Expr::Eq(Load::B(23), u32::MAX, p))
-        .reduce(or)
-        .unwrap_or(Expr::Eq(Load::B(23), u32::MAX, 6));
-    and(
-        and(and(is_ip(), p), first_fragment()),
+    let any_of = |off: u32| {
+        protos
+            .iter()
+            .map(|&p| Expr::Eq(Load::B(off), u32::MAX, p))
+            .reduce(or)
+            .unwrap_or(Expr::Eq(Load::B(off), u32::MAX, 6))
+    };
+    let v4 = and(
+        and(and(is_ip(), any_of(23)), first_fragment()),
         dir_either(dir, cmp(0), cmp(2)),
-    )
+    );
+    let cmp6 = |off: u32| {
+        let at = Load::H(54 + off);
+        if lo == hi {
+            Expr::Eq(at, u32::MAX, lo as u32)
+        } else {
+            and(Expr::Ge(at, lo as u32), not(Expr::Gt(at, hi as u32)))
+        }
+    };
+    let v6 = and(and(is_ip6(), any_of(20)), dir_either(dir, cmp6(0), cmp6(2)));
+    or(v4, v6)
 }
 
 /// A compiled filter.
@@ -263,10 +315,24 @@ impl Parser<'_> {
     fn primitive(&mut self) -> Result<Expr, FilterError> {
         let mut protos: Vec<u32> = Vec::new();
         let mut proto_expr: Option<Expr> = None;
+        // The family a protocol word allows (`ip`, `icmp`: IPv4; `ip6`, `icmp6`: IPv6).
+        let mut family: Option<bool> = None;
+        let word = self.peek().unwrap_or("").to_string();
         match self.peek() {
             Some("ip") => {
                 self.i += 1;
                 proto_expr = Some(is_ip());
+                family = Some(false);
+            }
+            Some("ip6") => {
+                self.i += 1;
+                proto_expr = Some(is_ip6());
+                family = Some(true);
+            }
+            Some("icmp6") => {
+                self.i += 1;
+                proto_expr = Some(proto6(58));
+                family = Some(true);
             }
             Some("arp") => {
                 self.i += 1;
@@ -284,7 +350,8 @@ impl Parser<'_> {
             }
             Some("icmp") => {
                 self.i += 1;
-                proto_expr = Some(proto(1));
+                proto_expr = Some(proto4(1));
+                family = Some(false);
             }
             _ => {}
         }
@@ -352,31 +419,71 @@ impl Parser<'_> {
                 let (a, len) = value
                     .split_once('/')
                     .ok_or_else(|| FilterError(format!("'{value}' is not a network ADDR/LEN")))?;
-                let a: Ipv4Addr = a
-                    .parse()
-                    .map_err(|_| FilterError(format!("'{a}' is not an IPv4 address")))?;
-                let len: u32 = len.parse().ok().filter(|l| *l <= 32).ok_or_else(|| {
-                    FilterError(format!("'/{len}' is not a prefix length (0-32)"))
-                })?;
-                let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-                if u32::from(a) & !mask != 0 {
-                    return Err(FilterError(format!(
-                        "'{value}' has host bits set (non-network bits)"
-                    )));
+                if let Ok(a6) = a.parse::<Ipv6Addr>() {
+                    check_family(family, true, &word, &value)?;
+                    let len: u32 = len.parse().ok().filter(|l| *l <= 128).ok_or_else(|| {
+                        FilterError(format!("'/{len}' is not a prefix length (0-128)"))
+                    })?;
+                    let host_bits = if len == 0 {
+                        u128::MAX
+                    } else {
+                        u128::MAX >> len
+                    };
+                    if len < 128 && u128::from(a6) & host_bits != 0 {
+                        return Err(FilterError(format!(
+                            "'{value}' has host bits set (non-network bits)"
+                        )));
+                    }
+                    host6(dir, a6, len)
+                } else {
+                    check_family(family, false, &word, &value)?;
+                    let a: Ipv4Addr = a.parse().map_err(|_| {
+                        FilterError(format!("'{a}' is not an IPv4 or IPv6 address"))
+                    })?;
+                    let len: u32 = len.parse().ok().filter(|l| *l <= 32).ok_or_else(|| {
+                        FilterError(format!("'/{len}' is not a prefix length (0-32)"))
+                    })?;
+                    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+                    if u32::from(a) & !mask != 0 {
+                        return Err(FilterError(format!(
+                            "'{value}' has host bits set (non-network bits)"
+                        )));
+                    }
+                    host(dir, u32::from(a), mask)
                 }
-                host(dir, u32::from(a), mask)
             }
             _ => {
-                let a: Ipv4Addr = value.parse().map_err(|_| {
-                    FilterError(format!("'{value}' is not an IPv4 address or a known word"))
+                let a: IpAddr = value.parse().map_err(|_| {
+                    FilterError(format!("'{value}' is not an IP address or a known word"))
                 })?;
-                host(dir, u32::from(a), u32::MAX)
+                check_family(family, a.is_ipv6(), &word, &value)?;
+                match a {
+                    IpAddr::V4(a) => host(dir, u32::from(a), u32::MAX),
+                    IpAddr::V6(a) => host6(dir, a, 128),
+                }
             }
         };
         Ok(match (proto_expr, qualifier.as_deref()) {
             (Some(p), Some("host" | "net") | None) => and(p, prim),
             _ => prim,
         })
+    }
+}
+
+/// An address of the other family than the protocol word's (`ip host fd00::1`) would never
+/// match: an error instead.
+fn check_family(
+    family: Option<bool>,
+    v6: bool,
+    word: &str,
+    value: &str,
+) -> Result<(), FilterError> {
+    match family {
+        Some(f) if f != v6 => Err(FilterError(format!(
+            "'{word}' cannot match the {} address '{value}'",
+            if v6 { "IPv6" } else { "IPv4" }
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -557,6 +664,58 @@ mod tests {
         }
     }
 
+    /// A SYN-ACK fd00::2:443 > fd00::1:40000 (IPv6), and an ICMPv6 echo request.
+    fn tcp6() -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0, 0, 20, 6, 64]);
+        f.extend_from_slice(&"fd00::2".parse::<Ipv6Addr>().unwrap().octets());
+        f.extend_from_slice(&"fd00::1".parse::<Ipv6Addr>().unwrap().octets());
+        f.extend_from_slice(&[1, 0xbb, 0x9c, 0x40, 0, 0, 0, 1, 0, 0, 0, 2, 0x50, 0x12]);
+        f.extend_from_slice(&[0; 6]);
+        f
+    }
+
+    fn echo6() -> Vec<u8> {
+        let mut f = tcp6();
+        f[20] = 58;
+        f.truncate(54);
+        f.extend_from_slice(&[128, 0, 0, 0, 0, 1, 0, 1]);
+        f
+    }
+
+    #[test]
+    fn ipv6_table() {
+        let cases: &[(&str, bool, bool, bool)] = &[
+            // (filter, matches TCP6, matches echo6, matches IPv4 TCP)
+            ("ip6", true, true, false),
+            ("ip", false, false, true),
+            ("tcp", true, false, true),
+            ("icmp6", false, true, false),
+            ("icmp", false, false, false),
+            ("port 443", true, false, false),
+            ("tcp src port 443", true, false, false),
+            ("dst port 40000", true, false, true),
+            ("portrange 400-500", true, false, false),
+            ("host fd00::1", true, true, false),
+            ("src host fd00::1", false, false, false),
+            ("ip6 src host fd00::2", true, true, false),
+            ("net fd00::/16", true, true, false),
+            ("dst net fd00::/127", true, true, false),
+            ("dst net fd00::2/127", false, false, false),
+            ("net fe80::/10", false, false, false),
+            ("net ::/0", true, true, false),
+            ("fd00::2 and tcp", true, false, false),
+            ("ip6 and not tcp", false, true, false),
+            ("host 127.0.0.1 or host fd00::1", true, true, true),
+        ];
+        for (f, t, e, t4) in cases {
+            let filt = Filter::compile(f).unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert_eq!(filt.matches(&tcp6()), *t, "{f} on TCP6");
+            assert_eq!(filt.matches(&echo6()), *e, "{f} on echo6");
+            assert_eq!(filt.matches(&TCP), *t4, "{f} on TCP");
+        }
+    }
+
     #[test]
     fn errors_name_the_word() {
         for (f, needle) in [
@@ -575,6 +734,12 @@ mod tests {
             ("icmp port 80", "only with tcp or udp"),
             ("arp port 80", "only with tcp or udp"),
             ("net 127.0.0.1/8", "host bits"),
+            ("net fd00::1/64", "host bits"),
+            ("net fd00::/129", "/129"),
+            ("ip host fd00::1", "'ip' cannot match the IPv6 address"),
+            ("ip6 host 10.0.0.1", "'ip6' cannot match the IPv4 address"),
+            ("icmp6 net 10.0.0.0/8", "'icmp6' cannot match"),
+            ("host fd00::zz", "'fd00::zz'"),
         ] {
             let e = Filter::compile(f).expect_err(f).to_string();
             assert!(e.contains(needle), "{f}: {e}");

@@ -8,7 +8,7 @@
 
 use pnet::util::MacAddr;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Most packets one SPEC may expand to.
 pub const MAX_PACKETS: usize = 1 << 20;
@@ -49,12 +49,18 @@ pub enum Kind {
     Ether,
     /// IPv4.
     Ip,
+    /// IPv6.
+    Ipv6,
     /// TCP.
     Tcp,
     /// UDP.
     Udp,
     /// ICMP.
     Icmp,
+    /// ICMPv6 echo request.
+    Icmpv6Echo,
+    /// ICMPv6 neighbor solicitation (with our link-layer address option).
+    NdNs,
     /// ARP (IPv4 over Ethernet).
     Arp,
     /// Payload bytes.
@@ -67,7 +73,10 @@ enum Ty {
     U8,
     U16,
     U32,
+    /// 20 bits (IPv6 flow label).
+    U20,
     Ip,
+    Ip6,
     Mac,
     Bytes,
     TcpFlags,
@@ -81,9 +90,12 @@ impl Kind {
         Some(match name {
             "Ether" => Kind::Ether,
             "IP" => Kind::Ip,
+            "IPv6" => Kind::Ipv6,
             "TCP" => Kind::Tcp,
             "UDP" => Kind::Udp,
             "ICMP" => Kind::Icmp,
+            "ICMPv6EchoRequest" => Kind::Icmpv6Echo,
+            "ICMPv6ND_NS" => Kind::NdNs,
             "ARP" => Kind::Arp,
             "Raw" => Kind::Raw,
             _ => return None,
@@ -95,9 +107,12 @@ impl Kind {
         match self {
             Kind::Ether => "Ether",
             Kind::Ip => "IP",
+            Kind::Ipv6 => "IPv6",
             Kind::Tcp => "TCP",
             Kind::Udp => "UDP",
             Kind::Icmp => "ICMP",
+            Kind::Icmpv6Echo => "ICMPv6EchoRequest",
+            Kind::NdNs => "ICMPv6ND_NS",
             Kind::Arp => "ARP",
             Kind::Raw => "Raw",
         }
@@ -116,6 +131,14 @@ impl Kind {
                 ("frag", Ty::U16),
                 ("proto", Ty::U8),
             ],
+            Kind::Ipv6 => &[
+                ("src", Ty::Ip6),
+                ("dst", Ty::Ip6),
+                ("hlim", Ty::U8),
+                ("tc", Ty::U8),
+                ("fl", Ty::U20),
+                ("nh", Ty::U8),
+            ],
             Kind::Tcp => &[
                 ("sport", Ty::U16),
                 ("dport", Ty::U16),
@@ -133,6 +156,8 @@ impl Kind {
                 ("id", Ty::U16),
                 ("seq", Ty::U16),
             ],
+            Kind::Icmpv6Echo => &[("id", Ty::U16), ("seq", Ty::U16), ("code", Ty::U8)],
+            Kind::NdNs => &[("tgt", Ty::Ip6), ("lladdr", Ty::Mac)],
             Kind::Arp => &[
                 ("op", Ty::ArpOp),
                 ("hwsrc", Ty::Mac),
@@ -169,6 +194,8 @@ pub enum Value {
     Num(u32),
     /// An IPv4 address.
     Ip(Ipv4Addr),
+    /// An IPv6 address.
+    Ip6(Ipv6Addr),
     /// A MAC address.
     Mac(MacAddr),
     /// Bytes (`Raw(load=...)`).
@@ -391,7 +418,10 @@ fn parse_bytes(s: &str) -> Result<Spec, SpecError> {
         let (pos, name) = p.ident()?;
         let kind = Kind::from_name(name).ok_or_else(|| SpecError {
             pos,
-            msg: format!("unknown layer '{name}' (Ether, IP, TCP, UDP, ICMP, ARP, Raw)"),
+            msg: format!(
+                "unknown layer '{name}' (Ether, IP, IPv6, TCP, UDP, ICMP, ICMPv6EchoRequest, \
+                 ICMPv6ND_NS, ARP, Raw)"
+            ),
         })?;
         let mut layer = Layer {
             kind,
@@ -453,8 +483,8 @@ fn parse_bytes(s: &str) -> Result<Spec, SpecError> {
 fn check_order(layers: &[Layer]) -> Result<(), SpecError> {
     let rank = |k: Kind| match k {
         Kind::Ether => 0,
-        Kind::Ip | Kind::Arp => 1,
-        Kind::Tcp | Kind::Udp | Kind::Icmp => 2,
+        Kind::Ip | Kind::Ipv6 | Kind::Arp => 1,
+        Kind::Tcp | Kind::Udp | Kind::Icmp | Kind::Icmpv6Echo | Kind::NdNs => 2,
         Kind::Raw => 3,
     };
     for w in layers.windows(2) {
@@ -472,16 +502,22 @@ fn check_order(layers: &[Layer]) -> Result<(), SpecError> {
     if let Some(first) = layers.first()
         && first.kind == Kind::Raw
     {
-        return err(first.pos, "Raw needs a layer before it (Ether, IP or ARP)");
+        return err(
+            first.pos,
+            "Raw needs a layer before it (Ether, IP, IPv6 or ARP)",
+        );
     }
-    if let Some(l) = layers
-        .iter()
-        .find(|l| matches!(l.kind, Kind::Tcp | Kind::Udp | Kind::Icmp))
-        && !layers.iter().any(|x| x.kind == Kind::Ip)
-    {
+    let has = |k: Kind| layers.iter().any(|x| x.kind == k);
+    for l in layers {
+        let needs = match l.kind {
+            Kind::Tcp | Kind::Udp if !has(Kind::Ip) && !has(Kind::Ipv6) => "an IP or IPv6",
+            Kind::Icmp if !has(Kind::Ip) => "an IP",
+            Kind::Icmpv6Echo | Kind::NdNs if !has(Kind::Ipv6) => "an IPv6",
+            _ => continue,
+        };
         return err(
             l.pos,
-            format!("{} needs an IP layer before it", l.kind.name()),
+            format!("{} needs {needs} layer before it", l.kind.name()),
         );
     }
     Ok(())
@@ -611,6 +647,7 @@ fn max_of(ty: Ty) -> u64 {
     match ty {
         Ty::U8 => 0xff,
         Ty::U16 => 0xffff,
+        Ty::U20 => 0xf_ffff,
         _ => 0xffff_ffff,
     }
 }
@@ -618,7 +655,7 @@ fn max_of(ty: Ty) -> u64 {
 /// The values one token stands for (a range gives several).
 fn values_of(ty: Ty, pos: usize, tok: &str) -> Result<Vec<Value>, SpecError> {
     match ty {
-        Ty::U8 | Ty::U16 | Ty::U32 => {
+        Ty::U8 | Ty::U16 | Ty::U20 | Ty::U32 => {
             let max = max_of(ty);
             let one = |s: &str, at: usize| -> Result<u64, SpecError> {
                 match parse_num(s) {
@@ -645,6 +682,10 @@ fn values_of(ty: Ty, pos: usize, tok: &str) -> Result<Vec<Value>, SpecError> {
             .parse::<Ipv4Addr>()
             .map(|a| vec![Value::Ip(a)])
             .or_else(|_| err(pos, format!("'{tok}' is not an IPv4 address"))),
+        Ty::Ip6 => tok
+            .parse::<Ipv6Addr>()
+            .map(|a| vec![Value::Ip6(a)])
+            .or_else(|_| err(pos, format!("'{tok}' is not an IPv6 address"))),
         Ty::Mac => tok
             .parse::<MacAddr>()
             .map(|m| vec![Value::Mac(m)])
@@ -833,10 +874,23 @@ mod tests {
             ("IP(dst=1.2.3.4)/Raw(load=\"hi)", 25, "unterminated string"),
             ("IP(dst=1.2.3.4)/Raw(load=\"\\q\")", 26, "unknown escape"),
             ("IP(dst=1.2.3.4) TCP()", 16, "expected '/'"),
-            ("TCP(dport=80)", 0, "needs an IP layer"),
+            ("TCP(dport=80)", 0, "needs an IP or IPv6 layer"),
             ("IP(dst=1.2.3.4)/IP()", 16, "IP cannot follow IP"),
             ("Raw()/IP()", 6, "IP cannot follow Raw"),
             ("IP(dst=1.2.3.4,dst=1.2.3.5)", 15, "given twice"),
+            ("IPv6(dst=fd00::zz)", 9, "not an IPv6 address"),
+            ("IPv6(dst=1.2.3.4)", 9, "not an IPv6 address"),
+            ("IP(dst=fd00::1)", 7, "not an IPv4 address"),
+            ("IPv6(fl=0x100000)", 8, "out of range (0-1048575)"),
+            ("IPv6()/ICMP()", 7, "ICMP needs an IP layer"),
+            ("IP()/ICMPv6EchoRequest()", 5, "needs an IPv6 layer"),
+            ("Ether()/ICMPv6ND_NS(tgt=fd00::1)", 8, "cannot follow Ether"),
+            ("IP()/IPv6()", 5, "IPv6 cannot follow IP"),
+            (
+                "IPv6()/ICMPv6ND_NS(tgt=::1,lladdr=1)",
+                34,
+                "not a MAC address",
+            ),
             ("IP(dst=1.2.3.4)/TCP(dport=)", 26, "expected a value"),
             ("IP(dst)", 6, "expected '='"),
             ("Ether(src=zz:00:00:00:00:00)", 10, "not a MAC"),

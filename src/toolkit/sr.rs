@@ -1,25 +1,24 @@
 //! Send packets and match their answers, Scapy's `sr()` semantics: an answer comes from the
 //! probe's destination to its source with the ports swapped and, for TCP, an acknowledgement
-//! consistent with the probe's sequence number; an ICMP echo reply carries the request's id
-//! and sequence; an ICMP error quotes the probe's header (addresses, IP id, ports); an ARP
-//! reply comes from the address asked about. Each probe takes the first answer.
+//! consistent with the probe's sequence number; an ICMP or ICMPv6 echo reply carries the
+//! request's id and sequence; an ICMP or ICMPv6 error quotes the probe's header (addresses,
+//! IPv4 id, ports or echo id and sequence); an ARP reply comes from the address asked about,
+//! a neighbor advertisement names the solicited target. Each probe takes the first answer.
 //!
-//! IPv4 packets go out through a raw IP socket (the kernel routes them and resolves the next
-//! hop); frames with an Ethernet or ARP layer go out on a datalink channel. A receiver thread
-//! timestamps every frame from before the first probe leaves.
+//! IPv4 and IPv6 packets go out through a raw IP socket of their family (the kernel routes
+//! them and resolves the next hop); frames with an Ethernet or ARP layer go out on a datalink
+//! channel. A receiver thread timestamps every frame from before the first probe leaves.
 
 use super::build::Built;
 use crate::error::{Error, Result};
 use crate::link::LinkTx;
 use crate::link::{self, L3Sender};
 use crate::privilege;
-#[allow(unused_imports)]
-use crate::route;
 use crate::route::{LinkKind, Path};
-use crate::wire::{self, Network, Transport, tcp_flags};
+use crate::wire::{self, Network, Quoted, Transport, icmp, icmpv6, tcp_flags};
 use pnet::datalink::{DataLinkReceiver, DataLinkSender, NetworkInterface};
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
@@ -73,6 +72,7 @@ pub struct SrResult {
 /// Open sockets for a toolkit run: privileges are dropped once this exists.
 pub struct Io {
     l3: Option<L3Sender>,
+    l3v6: Option<L3Sender>,
     l2: Option<Box<dyn DataLinkSender>>,
     rx: Option<Box<dyn DataLinkReceiver>>,
     /// The interface used.
@@ -80,7 +80,7 @@ pub struct Io {
 }
 
 /// The interface for traffic to `dst` (`-i` wins).
-pub fn interface_for(dst: Ipv4Addr, iface: Option<&str>) -> Result<NetworkInterface> {
+pub fn interface_for(dst: IpAddr, iface: Option<&str>) -> Result<NetworkInterface> {
     let all = pnet::datalink::interfaces();
     if let Some(name) = iface {
         return all
@@ -88,7 +88,7 @@ pub fn interface_for(dst: Ipv4Addr, iface: Option<&str>) -> Result<NetworkInterf
             .find(|i| i.name == name)
             .ok_or_else(|| Error::input(format!("no interface named '{name}'")));
     }
-    match crate::route::get(IpAddr::V4(dst)) {
+    match crate::route::get(dst) {
         Ok(d) => Ok(Path::new(&all, d.oif, d.src)?.iface),
         Err(crate::route::RouteError::Unroutable(r)) => {
             Err(Error::input(format!("no route to {dst} ({r})")))
@@ -108,8 +108,13 @@ impl Io {
         }
         privilege::raise_raw()?;
         let opened = (|| -> Result<Io> {
-            let l3 = if packets.iter().any(|p| !p.l2) {
+            let l3 = if packets.iter().any(|p| !p.l2 && !p.is_ipv6()) {
                 Some(L3Sender::open(false).map_err(|e| Error::io("open raw IPv4 socket", e))?)
+            } else {
+                None
+            };
+            let l3v6 = if packets.iter().any(|p| !p.l2 && p.is_ipv6()) {
+                Some(L3Sender::open(true).map_err(|e| Error::io("open raw IPv6 socket", e))?)
             } else {
                 None
             };
@@ -125,7 +130,13 @@ impl Io {
             } else {
                 None
             };
-            Ok(Io { l3, l2, rx, iface })
+            Ok(Io {
+                l3,
+                l3v6,
+                l2,
+                rx,
+                iface,
+            })
         })();
         privilege::drop_all()?;
         opened
@@ -136,10 +147,15 @@ impl Io {
             self.l2.as_mut().and_then(|s| s.send_to(&p.bytes, None))
         } else {
             // The L3 sender takes a frame and strips the Ethernet header.
+            let (ethertype, sender) = if p.is_ipv6() {
+                (wire::ETHERTYPE_IPV6, self.l3v6.as_mut())
+            } else {
+                (wire::ETHERTYPE_IPV4, self.l3.as_mut())
+            };
             let mut frame = vec![0u8; 14];
-            frame[12..14].copy_from_slice(&wire::ETHERTYPE_IPV4.to_be_bytes());
+            frame[12..14].copy_from_slice(&ethertype.to_be_bytes());
             frame.extend_from_slice(&p.bytes);
-            self.l3.as_mut().map(|s| s.send(&frame))
+            sender.map(|s| s.send(&frame))
         };
         match r {
             Some(Err(e)) => Err(Error::io(format!("send on {}", self.iface.name), e)),
@@ -266,14 +282,16 @@ fn receive(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Key {
     /// TCP/UDP reply: (from, to, from port, to port, proto).
-    Flow(u32, u32, u16, u16, u8),
-    /// ICMP echo reply: (from, id, seq).
-    Echo(u32, u16, u16),
-    /// ICMP error quoting: (probe src, probe dst, proto, IP id, sport, dport); ports are 0
-    /// for protocols without them.
-    Quote(u32, u32, u8, u16, u16, u16),
+    Flow(IpAddr, IpAddr, u16, u16, u8),
+    /// ICMP or ICMPv6 echo reply: (from, id, seq).
+    Echo(IpAddr, u16, u16),
+    /// ICMP or ICMPv6 error quoting: (probe src, probe dst, proto, IPv4 id, and the ports, or
+    /// an echo's id and sequence, or 0 and 0).
+    Quote(IpAddr, IpAddr, u8, u16, u16, u16),
     /// ARP reply from this address.
-    Arp(u32),
+    Arp(IpAddr),
+    /// Neighbor advertisement for this target.
+    Nd(Ipv6Addr),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -282,6 +300,33 @@ struct TcpProbe {
     ack: u32,
     seg_len: u32,
     has_ack: bool,
+}
+
+/// What identifies a probe inside a quote: its ports, or its echo id and sequence.
+fn quote_ids(t: &Transport) -> (u16, u16) {
+    match t {
+        Transport::Tcp(t) => (t.src_port, t.dst_port),
+        Transport::Udp(u) => (u.src_port, u.dst_port),
+        Transport::Icmp(m) if m.icmp_type == icmp::ECHO_REQUEST => {
+            ((m.rest >> 16) as u16, m.rest as u16)
+        }
+        Transport::Icmpv6(m) if m.icmp_type == icmpv6::ECHO_REQUEST => {
+            ((m.rest >> 16) as u16, m.rest as u16)
+        }
+        _ => (0, 0),
+    }
+}
+
+/// The same, read from an error's quote.
+fn quoted_ids(q: &Quoted) -> (u16, u16) {
+    match (q.proto, q.icmp) {
+        (wire::PROTO_TCP | wire::PROTO_UDP, _) => (q.src_port, q.dst_port),
+        (wire::PROTO_ICMP, Some((icmp::ECHO_REQUEST, _, rest)))
+        | (wire::PROTO_ICMPV6, Some((icmpv6::ECHO_REQUEST, _, rest))) => {
+            ((rest >> 16) as u16, rest as u16)
+        }
+        _ => (0, 0),
+    }
 }
 
 /// Indexes probes by the keys of their possible answers.
@@ -295,34 +340,36 @@ impl Matcher {
         let mut by_key: HashMap<Key, Vec<usize>> = HashMap::new();
         let mut tcp = vec![None; packets.len()];
         for (i, p) in packets.iter().enumerate() {
+            let mut add = |k: Key| by_key.entry(k).or_default().push(i);
             if p.l2
                 && let Ok((_, Network::Arp(a))) = wire::parse_ethernet(&p.bytes)
             {
-                by_key
-                    .entry(Key::Arp(u32::from(a.target_ip)))
-                    .or_default()
-                    .push(i);
+                add(Key::Arp(IpAddr::V4(a.target_ip)));
                 continue;
             }
-            let Some(Ok((ip, t))) = p.ip().map(wire::parse_ipv4) else {
+            let Some(Ok(net)) = p.ip().map(wire::parse_ip) else {
                 continue;
             };
-            let (s, d) = (u32::from(ip.src), u32::from(ip.dst));
-            let (sp, dp) = match t {
-                Transport::Tcp(t) => (t.src_port, t.dst_port),
-                Transport::Udp(u) => (u.src_port, u.dst_port),
-                _ => (0, 0),
+            let (s, d, proto, id, t) = match net {
+                Network::Ipv4(ip, t) => {
+                    (IpAddr::V4(ip.src), IpAddr::V4(ip.dst), ip.proto, ip.id, t)
+                }
+                Network::Ipv6(ip, t) => {
+                    let proto = match t {
+                        Transport::Tcp(_) => wire::PROTO_TCP,
+                        Transport::Udp(_) => wire::PROTO_UDP,
+                        Transport::Icmpv6(_) => wire::PROTO_ICMPV6,
+                        _ => ip.next_header,
+                    };
+                    (IpAddr::V6(ip.src), IpAddr::V6(ip.dst), proto, 0, t)
+                }
+                _ => continue,
             };
-            by_key
-                .entry(Key::Quote(s, d, ip.proto, ip.id, sp, dp))
-                .or_default()
-                .push(i);
+            let (qa, qb) = quote_ids(&t);
+            add(Key::Quote(s, d, proto, id, qa, qb));
             match t {
                 Transport::Tcp(t) => {
-                    by_key
-                        .entry(Key::Flow(d, s, t.dst_port, t.src_port, wire::PROTO_TCP))
-                        .or_default()
-                        .push(i);
+                    add(Key::Flow(d, s, t.dst_port, t.src_port, wire::PROTO_TCP));
                     let syn_fin = u32::from(t.flags & tcp_flags::SYN != 0)
                         + u32::from(t.flags & tcp_flags::FIN != 0);
                     tcp[i] = Some(TcpProbe {
@@ -333,16 +380,18 @@ impl Matcher {
                     });
                 }
                 Transport::Udp(u) => {
-                    by_key
-                        .entry(Key::Flow(d, s, u.dst_port, u.src_port, wire::PROTO_UDP))
-                        .or_default()
-                        .push(i);
+                    add(Key::Flow(d, s, u.dst_port, u.src_port, wire::PROTO_UDP));
                 }
-                Transport::Icmp(m) if m.icmp_type == 8 => {
-                    by_key
-                        .entry(Key::Echo(d, (m.rest >> 16) as u16, m.rest as u16))
-                        .or_default()
-                        .push(i);
+                Transport::Icmp(m) if m.icmp_type == icmp::ECHO_REQUEST => {
+                    add(Key::Echo(d, (m.rest >> 16) as u16, m.rest as u16));
+                }
+                Transport::Icmpv6(m) if m.icmp_type == icmpv6::ECHO_REQUEST => {
+                    add(Key::Echo(d, (m.rest >> 16) as u16, m.rest as u16));
+                }
+                Transport::Icmpv6(m) if m.icmp_type == icmpv6::NEIGHBOR_SOLICIT => {
+                    if let Some(nd) = m.ndp {
+                        add(Key::Nd(nd.target));
+                    }
                 }
                 _ => {}
             }
@@ -350,79 +399,68 @@ impl Matcher {
         Matcher { by_key, tcp }
     }
 
+    /// The first unanswered probe of those under `key`.
+    fn first_open(&self, key: &Key, answered: &[bool]) -> Option<usize> {
+        self.by_key
+            .get(key)?
+            .iter()
+            .copied()
+            .find(|&i| !answered[i])
+    }
+
     /// The unanswered probe this frame answers, if any.
     fn find(&self, frame: &[u8], answered: &[bool]) -> Option<usize> {
         let (_, pkt) = wire::parse_ethernet(frame).ok()?;
-        let open = |v: &Vec<usize>| {
-            v.iter()
-                .copied()
-                .filter(|&i| !answered[i])
-                .collect::<Vec<_>>()
-        };
-        match pkt {
+        let (s, d, t) = match pkt {
             Network::Arp(a) if a.op == 2 => {
-                open(self.by_key.get(&Key::Arp(u32::from(a.sender_ip)))?)
-                    .first()
-                    .copied()
+                return self.first_open(&Key::Arp(IpAddr::V4(a.sender_ip)), answered);
             }
-            Network::Ipv4(ip, t) => {
-                let (s, d) = (u32::from(ip.src), u32::from(ip.dst));
-                match t {
-                    Transport::Tcp(r) => {
-                        let cands = open(self.by_key.get(&Key::Flow(
-                            s,
-                            d,
-                            r.src_port,
-                            r.dst_port,
-                            wire::PROTO_TCP,
-                        ))?);
-                        cands.into_iter().find(|&i| {
-                            let Some(p) = self.tcp[i] else { return false };
-                            if r.flags & tcp_flags::ACK != 0 {
-                                // Scapy's rule: seq < ack <= seq + length (a SYN with
-                                // data is acked for the SYN alone).
-                                let d = r.ack.wrapping_sub(p.seq);
-                                d >= 1 && d <= p.seg_len.max(1)
-                            } else {
-                                r.flags & tcp_flags::RST != 0 && p.has_ack && r.seq == p.ack
-                            }
-                        })
+            Network::Ipv4(ip, t) => (IpAddr::V4(ip.src), IpAddr::V4(ip.dst), t),
+            Network::Ipv6(ip, t) => (IpAddr::V6(ip.src), IpAddr::V6(ip.dst), t),
+            _ => return None,
+        };
+        match t {
+            Transport::Tcp(r) => {
+                let cands =
+                    self.by_key
+                        .get(&Key::Flow(s, d, r.src_port, r.dst_port, wire::PROTO_TCP))?;
+                cands.iter().copied().filter(|&i| !answered[i]).find(|&i| {
+                    let Some(p) = self.tcp[i] else { return false };
+                    if r.flags & tcp_flags::ACK != 0 {
+                        // Scapy's rule: seq < ack <= seq + length (a SYN with data is acked
+                        // for the SYN alone).
+                        let d = r.ack.wrapping_sub(p.seq);
+                        d >= 1 && d <= p.seg_len.max(1)
+                    } else {
+                        r.flags & tcp_flags::RST != 0 && p.has_ack && r.seq == p.ack
                     }
-                    Transport::Udp(r) => open(self.by_key.get(&Key::Flow(
-                        s,
-                        d,
-                        r.src_port,
-                        r.dst_port,
-                        wire::PROTO_UDP,
-                    ))?)
-                    .first()
-                    .copied(),
-                    Transport::Icmp(m) if m.icmp_type == 0 => open(self.by_key.get(&Key::Echo(
-                        s,
-                        (m.rest >> 16) as u16,
-                        m.rest as u16,
-                    ))?)
-                    .first()
-                    .copied(),
-                    Transport::Icmp(m) => {
-                        let q = m.quoted?;
-                        let ports = matches!(q.proto, wire::PROTO_TCP | wire::PROTO_UDP);
-                        let (sp, dp) = if ports {
-                            (q.src_port, q.dst_port)
-                        } else {
-                            (0, 0)
-                        };
-                        let (IpAddr::V4(qs), IpAddr::V4(qd)) = (q.src, q.dst) else {
-                            return None;
-                        };
-                        let key = Key::Quote(u32::from(qs), u32::from(qd), q.proto, q.id, sp, dp);
-                        open(self.by_key.get(&key)?).first().copied()
-                    }
-                    _ => None,
-                }
+                })
             }
+            Transport::Udp(r) => self.first_open(
+                &Key::Flow(s, d, r.src_port, r.dst_port, wire::PROTO_UDP),
+                answered,
+            ),
+            Transport::Icmp(m) if m.icmp_type == icmp::ECHO_REPLY => self.first_open(
+                &Key::Echo(s, (m.rest >> 16) as u16, m.rest as u16),
+                answered,
+            ),
+            Transport::Icmpv6(m) if m.icmp_type == icmpv6::ECHO_REPLY => self.first_open(
+                &Key::Echo(s, (m.rest >> 16) as u16, m.rest as u16),
+                answered,
+            ),
+            Transport::Icmpv6(m) if m.icmp_type == icmpv6::NEIGHBOR_ADVERT => {
+                self.first_open(&Key::Nd(m.ndp?.target), answered)
+            }
+            Transport::Icmp(m) => self.quoted(m.quoted?, answered),
+            Transport::Icmpv6(m) => self.quoted(m.quoted?, answered),
             _ => None,
         }
+    }
+
+    /// The probe an ICMP or ICMPv6 error quotes.
+    fn quoted(&self, q: Quoted, answered: &[bool]) -> Option<usize> {
+        let (a, b) = quoted_ids(&q);
+        self.first_open(&Key::Quote(q.src, q.dst, q.proto, q.id, a, b), answered)
     }
 }
 
@@ -503,5 +541,61 @@ mod tests {
         let total = ip.len() as u16;
         ip[2..4].copy_from_slice(&total.to_be_bytes());
         assert_eq!(m.find(&frame(&ip), &none), Some(2));
+    }
+
+    fn frame6(ip: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x86, 0xdd]);
+        f.extend_from_slice(ip);
+        f
+    }
+
+    #[test]
+    fn ipv6_answers_match_like_ipv4_ones() {
+        let ps = probes("IPv6(src=fd00::1,dst=fd00::2)/TCP(dport=[22,80],flags=S,seq=5000)");
+        let m = Matcher::new(&ps);
+        let none = vec![false; 2];
+        let reply = |sport: u16, ack: u32, flags: &str| {
+            frame6(&probes(&format!(
+                "IPv6(src=fd00::2,dst=fd00::1)/TCP(sport={sport},dport=40000,flags={flags},ack={ack})"
+            ))[0].bytes)
+        };
+        assert_eq!(m.find(&reply(80, 5001, "SA"), &none), Some(1));
+        assert_eq!(m.find(&reply(22, 5001, "RA"), &none), Some(0));
+        assert_eq!(m.find(&reply(22, 5002, "SA"), &none), None);
+        // The same answer from IPv4 is not an IPv6 probe's.
+        let v4 = frame(
+            &probes("IP(src=0.0.0.2,dst=0.0.0.1)/TCP(sport=80,dport=40000,flags=SA,ack=5001)")[0]
+                .bytes,
+        );
+        assert_eq!(m.find(&v4, &none), None);
+
+        // Echo replies by id and sequence; time-exceeded quoting the probe's echo header.
+        let ps = probes("IPv6(src=fd00::1,dst=fd00::2,hlim=1-3)/ICMPv6EchoRequest(id=7)");
+        let m = Matcher::new(&ps);
+        let none = vec![false; 3];
+        let mut r = probes("IPv6(src=fd00::2,dst=fd00::1)/ICMPv6EchoRequest(id=7,seq=2)")[0]
+            .bytes
+            .clone();
+        r[40] = 129;
+        assert_eq!(m.find(&frame6(&r), &none), Some(1));
+        let mut err = probes("IPv6(src=fd00::9,dst=fd00::1,nh=58)")[0]
+            .bytes
+            .clone();
+        let mut body = vec![3u8, 0, 0, 0, 0, 0, 0, 0];
+        body.extend_from_slice(&ps[2].bytes[..48]);
+        err.extend_from_slice(&body);
+        let plen = body.len() as u16;
+        err[4..6].copy_from_slice(&plen.to_be_bytes());
+        assert_eq!(m.find(&frame6(&err), &none), Some(2));
+
+        // A neighbor advertisement answers the solicitation for its target.
+        let ps = probes("IPv6(src=fd00::1)/ICMPv6ND_NS(tgt=[fd00::5,fd00::6])");
+        let m = Matcher::new(&ps);
+        let mut na = probes("IPv6(src=fd00::6,dst=fd00::1)/ICMPv6ND_NS(tgt=fd00::6)")[0]
+            .bytes
+            .clone();
+        na[40] = 136;
+        assert_eq!(m.find(&frame6(&na), &[false, false]), Some(1));
     }
 }

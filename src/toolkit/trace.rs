@@ -1,14 +1,14 @@
-//! TCP SYN traceroute: one SYN per TTL (1..=max), all sent at once; routers answer with ICMP
-//! time-exceeded quoting our probe, the target with a SYN-ACK or RST. Hops are listed up to
-//! the first TTL the target itself answered.
+//! TCP SYN traceroute over IPv4 or IPv6: one SYN per TTL or hop limit (1..=max), all sent at
+//! once; routers answer with ICMP or ICMPv6 time-exceeded quoting our probe, the target with a
+//! SYN-ACK or RST. Hops are listed up to the first TTL the target itself answered.
 
 use super::build::{Defaults, build, destination};
 use super::dissect::flag_letters;
 use super::spec::parse;
 use super::sr::{Io, SrOptions, interface_for};
 use crate::error::{Error, Result};
-use crate::wire::{self, Network, Transport};
-use std::net::Ipv4Addr;
+use crate::wire::{self, Network, Transport, icmp, icmpv6};
+use std::net::IpAddr;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ pub struct Hop {
     /// TTL of the probe.
     pub ttl: u8,
     /// Who answered (`None`: nobody within the timeout).
-    pub from: Option<Ipv4Addr>,
+    pub from: Option<IpAddr>,
     /// Round-trip time.
     pub rtt: Option<Duration>,
     /// What the answer was: `time-exceeded`, `SA`, `RA`, an ICMP error name.
@@ -27,17 +27,19 @@ pub struct Hop {
 
 /// Traces the path to `dst:port`.
 pub fn trace(
-    dst: Ipv4Addr,
+    dst: IpAddr,
     port: u16,
     max_ttl: u8,
     timeout: Duration,
     iface: Option<&str>,
     stop: &AtomicBool,
 ) -> Result<Vec<Hop>> {
-    let spec = parse(&format!(
-        "IP(dst={dst},ttl=1-{max_ttl})/TCP(dport={port},flags=S)"
-    ))
-    .map_err(|e| Error::input(e.to_string()))?;
+    let ip = match dst {
+        IpAddr::V4(_) => format!("IP(dst={dst},ttl=1-{max_ttl})"),
+        IpAddr::V6(_) => format!("IPv6(dst={dst},hlim=1-{max_ttl})"),
+    };
+    let spec = parse(&format!("{ip}/TCP(dport={port},flags=S)"))
+        .map_err(|e| Error::input(e.to_string()))?;
     let stacks = spec.expand();
     let ifc = interface_for(destination(&stacks[0]), iface)?;
     let d = Defaults::random(ifc.mac.unwrap_or(pnet::util::MacAddr::zero()));
@@ -63,17 +65,21 @@ pub fn trace(
         })
         .collect();
     for a in &res.answered {
-        let Ok((_, Network::Ipv4(ip, t))) = wire::parse_ethernet(&a.reply) else {
-            continue;
+        let (from, t) = match wire::parse_ethernet(&a.reply) {
+            Ok((_, Network::Ipv4(ip, t))) => (IpAddr::V4(ip.src), t),
+            Ok((_, Network::Ipv6(ip, t))) => (IpAddr::V6(ip.src), t),
+            _ => continue,
         };
         let what = match t {
             Transport::Tcp(tcp) => flag_letters(tcp.flags),
-            Transport::Icmp(m) if m.icmp_type == 11 => "time-exceeded".into(),
+            Transport::Icmp(m) if m.icmp_type == icmp::TIME_EXCEEDED => "time-exceeded".into(),
             Transport::Icmp(m) => format!("icmp {}/{}", m.icmp_type, m.code),
+            Transport::Icmpv6(m) if m.icmp_type == icmpv6::TIME_EXCEEDED => "time-exceeded".into(),
+            Transport::Icmpv6(m) => format!("icmp6 {}/{}", m.icmp_type, m.code),
             _ => "?".into(),
         };
         if let Some(h) = hops.get_mut(a.probe) {
-            h.from = Some(ip.src);
+            h.from = Some(from);
             h.rtt = Some(a.rtt);
             h.what = what;
         }

@@ -33,7 +33,8 @@ pub mod flags {
     pub const CWR: u8 = 0x80;
 }
 
-mod field {
+/// Header field offsets.
+pub mod field {
     pub type Field = std::ops::Range<usize>;
     pub const SRC_PORT: Field = 0..2;
     pub const DST_PORT: Field = 2..4;
