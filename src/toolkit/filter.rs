@@ -424,12 +424,8 @@ impl Parser<'_> {
                     let len: u32 = len.parse().ok().filter(|l| *l <= 128).ok_or_else(|| {
                         FilterError(format!("'/{len}' is not a prefix length (0-128)"))
                     })?;
-                    let host_bits = if len == 0 {
-                        u128::MAX
-                    } else {
-                        u128::MAX >> len
-                    };
-                    if len < 128 && u128::from(a6) & host_bits != 0 {
+                    let host_bits = u128::MAX.checked_shr(len).unwrap_or(0);
+                    if u128::from(a6) & host_bits != 0 {
                         return Err(FilterError(format!(
                             "'{value}' has host bits set (non-network bits)"
                         )));
@@ -704,6 +700,8 @@ mod tests {
             ("dst net fd00::2/127", false, false, false),
             ("net fe80::/10", false, false, false),
             ("net ::/0", true, true, false),
+            ("net fd00::1/128", true, true, false),
+            ("src net fd00::1/128", false, false, false),
             ("fd00::2 and tcp", true, false, false),
             ("ip6 and not tcp", false, true, false),
             ("host 127.0.0.1 or host fd00::1", true, true, true),
@@ -736,6 +734,7 @@ mod tests {
             ("net 127.0.0.1/8", "host bits"),
             ("net fd00::1/64", "host bits"),
             ("net fd00::/129", "/129"),
+            ("net fd00::1/127", "host bits"),
             ("ip host fd00::1", "'ip' cannot match the IPv6 address"),
             ("ip6 host 10.0.0.1", "'ip6' cannot match the IPv4 address"),
             ("icmp6 net 10.0.0.0/8", "'icmp6' cannot match"),
