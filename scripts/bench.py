@@ -9,6 +9,10 @@ import os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, ti
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SYNSCAN = os.path.join(ROOT, "target", "release", "synscan")
+# The binary from before the probe-module redesign (issue 12), built by bench.sh from
+# BASE_REV, for the IPv4 before/after rows.
+SYNSCAN_BASE = os.environ.get("SYNSCAN_BASE", "")
+BASE_REV = os.environ.get("BASE_REV", "")
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 DOC = os.path.join(ROOT, "docs", "benchmarks.md")
 
@@ -136,6 +140,21 @@ def measure(name, cmd, parse, truth, runs=RUNS):
           f"{row['rss']:.1f} MiB  found {row['found']}/{len(truth)} missed<= {worst_missed} "
           f"false<= {worst_false}", flush=True)
     return row
+
+
+def merge(rows):
+    """One row from single-run rows of one tool."""
+    walls = [r["median"] for r in rows]
+    r = dict(rows[0])
+    r.update(median=statistics.median(walls), min=min(walls), max=max(walls),
+             rss=max(x["rss"] for x in rows), found=min(x["found"] for x in rows),
+             missed=max(x["missed"] for x in rows), false=max(x["false"] for x in rows),
+             timeouts=sum(x["timeouts"] for x in rows), runs=len(rows))
+    d = [x["drops"] for x in rows if x["drops"] is not None]
+    r["drops"] = max(d) if d else None
+    print(f"  {r['tool']:10} median {r['median']:.3f}s  [{r['min']:.3f}-{r['max']:.3f}] "
+          f"(merged {len(rows)} runs)", flush=True)
+    return r
 
 
 def parse_list(out):
@@ -340,6 +359,10 @@ def bench_send_rate():
                 ("synscan", syn),
                 ("synscan --send-path ring", syn + ["--send-path", "ring"]),
                 ("synscan --send-path pnet", syn + ["--send-path", "pnet"]),
+            ]
+            if os.path.exists(SYNSCAN_BASE):
+                tools.append((f"synscan before ({BASE_REV})", [SYNSCAN_BASE] + syn[1:]))
+            tools += [
                 ("masscan", masscan(work, "80", "s3", "10.201.4.1", FAKE_MAC,
                                     "--rate", "100000000", "--wait", "0")),
                 ("zmap", ["zmap", work, "-p", "80", "-r", "0", "-c", "0", "-G", FAKE_MAC,
@@ -355,16 +378,20 @@ def bench_send_rate():
             # whichever tool came first.
             for _ in range(2):
                 send_rate(ka, ns("scan") + tools[-1][1])
-            for name, cmd in tools:
-                if not shutil.which(cmd[0]):
-                    continue
-                rates, counts = [], []
-                for _ in range(RUNS):
+            tools = [(name, cmd) for name, cmd in tools if shutil.which(cmd[0])]
+            # Round-robin over the tools, so that drift in the machine's state (the sink's
+            # thread, the host's other guests) falls on every tool alike.
+            rates = {name: [] for name, _ in tools}
+            counts = {name: [] for name, _ in tools}
+            for _ in range(RUNS):
+                for name, cmd in tools:
                     frames, rate, _ = send_rate(ka, ns("scan") + cmd)
-                    rates.append(rate)
-                    counts.append(frames)
-                row = {"tool": name, "median": statistics.median(rates), "min": min(rates),
-                       "max": max(rates), "frames": min(counts), "cmd": " ".join(cmd)}
+                    rates[name].append(rate)
+                    counts[name].append(frames)
+            for name, cmd in tools:
+                rs = rates[name]
+                row = {"tool": name, "median": statistics.median(rs), "min": min(rs),
+                       "max": max(rs), "frames": min(counts[name]), "cmd": " ".join(cmd)}
                 print(f"  {name:30} median {row['median'] / 1e6:.3f} Mpps "
                       f"[{row['min'] / 1e6:.3f}-{row['max'] / 1e6:.3f}] frames>= {row['frames']}",
                       flush=True)
@@ -411,8 +438,17 @@ def bench_full_port():
             t0mac = ns_read("tgt", "/sys/class/net/t0/address")
             truth = BENCH_PORTS | {22, 80, 443, 8080}
             print(f"full-port: 10.201.0.3 -p- with {len(truth)} open ports", flush=True)
-            rows = [measure("synscan", ns("scan") + [SYNSCAN, "10.201.0.3", "-p-", "--format",
-                                                     "list", "--no-progress"], parse_list, truth)]
+            args = ["10.201.0.3", "-p-", "--format", "list", "--no-progress"]
+            if os.path.exists(SYNSCAN_BASE):
+                # Alternating runs of the two builds, so that drift falls on both alike.
+                pair = [measure(n, ns("scan") + [exe] + args, parse_list, truth, runs=1)
+                        for _ in range(RUNS)
+                        for n, exe in (("synscan", SYNSCAN),
+                                       (f"synscan before ({BASE_REV})", SYNSCAN_BASE))]
+                rows = [merge([r for r in pair if r["tool"] == n])
+                        for n in ("synscan", f"synscan before ({BASE_REV})")]
+            else:
+                rows = [measure("synscan", ns("scan") + [SYNSCAN] + args, parse_list, truth)]
             rows.append(measure("nmap", ns("scan") + ["nmap", "-sS", "-p-", "-T4", "-n", "-Pn",
                                                       "10.201.0.3", "-oG", "-"],
                                 parse_nmap_grepable, truth))
@@ -519,6 +555,84 @@ def bench_sweep():
             ka.stop()
 
 
+class Keepalive6(Keepalive):
+    """[`Keepalive`] over IPv6."""
+
+    def __init__(self, src, dst, secs=1500):
+        code = ("import socket,time\ns=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM)\n"
+                f"end=time.time()+{secs}\n"
+                f"while time.time()<end:\n"
+                f"  try: s.sendto(b'k',('{dst}',9))\n"
+                "  except OSError: pass\n"
+                "  time.sleep(0.2)\n")
+        self.proc = subprocess.Popen(ns(src) + ["python3", "-c", code])
+
+
+def masscan6(target, ports, iface, src, router_mac, *extra):
+    """masscan over IPv6: 1.3.2 scans IPv6 here only with `--range ADDR/LEN` and the next
+    hop given with `--router-mac-ipv6`."""
+    return ["masscan", "--range", target, "-p" + ports, "--router-mac-ipv6", router_mac,
+            "--adapter", iface, "--adapter-ip", src, "--adapter-mac",
+            ns_read("scan", f"/sys/class/net/{iface}/address"), *extra]
+
+
+def bench_full_port6():
+    """All 65535 ports of one lab IPv6 host (fd93::3, 34 open) from the scanner namespace."""
+    with Lab():
+        ka = Keepalive6("tgt", "fd93::1")
+        try:
+            t0mac = ns_read("tgt", "/sys/class/net/t0/address")
+            truth = BENCH_PORTS | {22, 80, 443, 8080}
+            print(f"full-port6: fd93::3 -p- with {len(truth)} open ports", flush=True)
+            rows = [measure("synscan", ns("scan") + [SYNSCAN, "fd93::3", "-p-", "--format",
+                                                     "list", "--no-progress"], parse_list, truth)]
+            rows.append(measure("nmap -6", ns("scan") + ["nmap", "-6", "-sS", "-p-", "-T4", "-n",
+                                                         "-Pn", "fd93::3", "-oG", "-"],
+                                parse_nmap_grepable, truth))
+            rows.append(measure("masscan", ns("scan") + masscan6(
+                "fd93::3/128", "1-65535", "s0", "fd93::1", t0mac,
+                "--rate", "1000000", "--wait", "1", "-oL", "-"), parse_list, truth))
+            return rows
+        finally:
+            ka.stop()
+
+
+def bench_sweep6():
+    """An any-IP IPv6 /112 (65536 addresses, all answering) x port 80."""
+    with Lab():
+        ka = Keepalive6("any", "fd93:3::1")
+        try:
+            a0mac = ns_read("any", "/sys/class/net/a0/address")
+            import ipaddress
+            truth = {str(ip) for ip in ipaddress.ip_network("fd93:4::/112")}
+            print(f"sweep6: fd93:4::/112 x 80, {len(truth)} hosts answering", flush=True)
+            rows = [measure("synscan", ns("scan") + [SYNSCAN, "fd93:4::/112", "-p", "80",
+                                                     "--format", "list", "--no-progress"],
+                            parse_hosts, truth)]
+            rows.append(measure("nmap -6", ns("scan") + [
+                "nmap", "-6", "-sS", "-p80", "-n", "-Pn", "--min-rate", "100000",
+                "fd93:4::/112", "-oG", "-"], parse_hosts, truth))
+            rows.append(measure("masscan", ns("scan") + masscan6(
+                "fd93:4::/112", "80", "s2", "fd93:3::1", a0mac, "--rate", "1000000",
+                "-oL", "-"), parse_hosts, truth))
+            return rows
+        finally:
+            ka.stop()
+
+
+def bench_wire():
+    """examples/wire_compare: our wire views beside etherparse and pnet_packet."""
+    exe = os.path.join(ROOT, "target", "release", "examples", "wire_compare")
+    out = subprocess.run([exe], stdout=subprocess.PIPE, text=True, check=True).stdout
+    print(out, flush=True)
+    return [{"text": out}]
+
+
+def wire_table(title, rows, note):
+    return "\n".join([f"### {title}", "", note, "", "```", rows[0]["text"].rstrip(), "```",
+                      "", "Command: `target/release/examples/wire_compare`", ""])
+
+
 def bench_memory():
     """Peak RSS of --dry-run over 10.0.0.0/8 x 1 port and a /24 x all ports."""
     rows = []
@@ -611,9 +725,13 @@ BENCHES = {
     "send-rate": (bench_send_rate, "Send rate into a veth, one sender thread", rate_table),
     "full-port": (bench_full_port, "SYN scan of one lab host, all 65535 ports", table),
     "sweep": (bench_sweep, "Sweep of an any-IP /17 × port 80", table),
+    "full-port6": (bench_full_port6, "IPv6 SYN scan of one lab host, all 65535 ports", table),
+    "sweep6": (bench_sweep6, "IPv6 sweep of an any-IP /112 × port 80", table),
     "loss": (bench_loss, "All ports of one lab host under random loss", table),
     "congestion": (bench_congestion,
                    "Ports 1-20000 of a lab host that drops SYNs beyond 2000 a second", table),
+    "wire": (bench_wire, "Wire views: ours, etherparse and pnet_packet on the receiver's work",
+             wire_table),
     "memory": (bench_memory, "Memory of --dry-run over large work", memory_table),
     "ranking": (bench_ranking, "Default port lists against nmap's open-frequency data",
                 ranking_table),

@@ -3,29 +3,11 @@
 //! [`super::compat::normalize`] before clap sees them.
 
 use crate::output::{Format, StateSet};
+pub use crate::scan::ScanType;
 use crate::target::Shard;
 use clap::Parser;
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// The scan technique.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScanType {
-    /// Full TCP handshake with connect(): needs no privileges.
-    Connect,
-    /// Half-open SYN scan on a raw channel: needs CAP_NET_RAW.
-    Syn,
-}
-
-impl ScanType {
-    /// nmap's scaninfo name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ScanType::Connect => "connect",
-            ScanType::Syn => "syn",
-        }
-    }
-}
 
 const AFTER_HELP: &str = "\
 Commands: synscan [scan] TARGET... (the default) | send SPEC | sr SPEC | sr1 SPEC | sniff -i IFACE |

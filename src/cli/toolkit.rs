@@ -86,7 +86,7 @@ struct ReadArgs {
     #[arg(value_name = "FILE")]
     file: PathBuf,
     /// One summary line per frame instead of the layer-by-layer view (`--format summary`).
-    #[arg(short = 's', long = "summary")]
+    #[arg(short = 's', long = "summary", conflicts_with = "format")]
     summary: bool,
     /// text: layer by layer; summary: one line per frame; json: one JSON object per line and
     /// frame, layer by layer, for scripts.

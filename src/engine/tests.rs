@@ -432,7 +432,7 @@ fn random_loss_is_retried_without_slowing_down() {
         state = state
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
-        if (state >> 33) % 3 == 0 {
+        if (state >> 33).is_multiple_of(3) {
             vec![]
         } else {
             now(rst(&p))

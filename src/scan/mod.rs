@@ -3,12 +3,11 @@
 //! engine for whatever is left, wires results to the reporter, the progress line and the
 //! resume file ([`sink`]), and finishes the report (also after Ctrl-C or `--host-timeout`).
 
+pub mod config;
 mod raw;
 mod sink;
 pub mod source_port;
 
-use crate::cli::args::ScanType;
-use crate::cli::config::ScanConfig;
 use crate::connect;
 use crate::engine;
 use crate::error::{Error, Result};
@@ -18,6 +17,7 @@ use crate::output::{self, Report, Reporter, RunInfo};
 use crate::privilege;
 use crate::resume::{Checkpoint, DoneSet};
 use crate::target::{HostSet, ScanOrder};
+pub use config::{ScanConfig, ScanType};
 use sink::Sink;
 use std::io;
 use std::net::IpAddr;
@@ -363,7 +363,14 @@ fn dry_run(config: &ScanConfig) -> Result<Outcome> {
             _ => Ok(None),
         }
     };
-    let forced = [given(false)?, given(true)?];
+    // Only for the families that have targets: `-e` names an interface that need not have
+    // an address of the other family.
+    let mut forced = [None, None];
+    for v6 in [false, true] {
+        if !hosts.ranges(v6).is_empty() {
+            forced[usize::from(v6)] = given(v6)?;
+        }
+    }
     let need_routes = [false, true]
         .into_iter()
         .any(|v6| !hosts.ranges(v6).is_empty() && forced[usize::from(v6)].is_none());

@@ -3,8 +3,8 @@
 //! CAP_NET_RAW raised and every capability dropped right after, source ports reserved, and
 //! the targets the kernel will not route at all set aside with its reason.
 
+use super::config::{ScanConfig, SynArgs};
 use super::source_port;
-use crate::cli::config::{ScanConfig, SynArgs};
 use crate::engine::{Job, Options, Run, Scan};
 use crate::error::{Error, Result};
 use crate::event::Reason;

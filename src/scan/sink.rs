@@ -2,7 +2,7 @@
 //! progress line, `-v` notes, the set of pairs reported, and the resume file kept in step
 //! with what was written.
 
-use crate::cli::config::ScanConfig;
+use super::ScanConfig;
 use crate::event::{PortResult, PortState, ResultSink};
 use crate::output::Reporter;
 use crate::output::progress::Progress;

@@ -198,12 +198,12 @@ fn build_from(st: &Stack, d: &Defaults, n: usize, source_for: &dyn Fn(IpAddr) ->
     } else if st.has(Kind::NdNs) {
         (PROTO_ICMPV6, solicitation(st, d, src, dst, &payload))
     } else {
-        let k = if dst.is_ipv4() {
-            (Kind::Ip, "proto")
-        } else {
-            (Kind::Ipv6, "nh")
-        };
-        (num(st, k.0, k.1).unwrap_or(0) as u8, payload)
+        // No transport layer: IPv4 protocol 0 unless given; IPv6 "no next header" (59), as
+        // Scapy sends.
+        match dst {
+            IpAddr::V4(_) => (num(st, Kind::Ip, "proto").unwrap_or(0) as u8, payload),
+            IpAddr::V6(_) => (num(st, Kind::Ipv6, "nh").unwrap_or(59) as u8, payload),
+        }
     };
     let ip = match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(t)) => ipv4(st, n, s, t, proto, &l4),

@@ -423,7 +423,16 @@ fn ip_layers(d: &mut Dissection, b: &[u8]) -> String {
         raw(d, "Raw", payload);
         format!("IP {src} > {dst} fragment")
     } else {
-        transport_layers(d, "IP", p.protocol(), payload, s, dd, whole)
+        // A first fragment's checksum covers data it does not hold.
+        transport_layers(
+            d,
+            "IP",
+            p.protocol(),
+            payload,
+            s,
+            dd,
+            whole && !p.more_frags(),
+        )
     };
     raw(d, "Padding", p.padding());
     summary

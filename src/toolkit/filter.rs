@@ -337,6 +337,7 @@ impl Parser<'_> {
             Some("arp") => {
                 self.i += 1;
                 proto_expr = Some(is_arp());
+                family = Some(false);
             }
             Some("tcp") => {
                 self.i += 1;
@@ -738,6 +739,7 @@ mod tests {
             ("ip host fd00::1", "'ip' cannot match the IPv6 address"),
             ("ip6 host 10.0.0.1", "'ip6' cannot match the IPv4 address"),
             ("icmp6 net 10.0.0.0/8", "'icmp6' cannot match"),
+            ("arp host fd00::1", "'arp' cannot match the IPv6 address"),
             ("host fd00::zz", "'fd00::zz'"),
         ] {
             let e = Filter::compile(f).expect_err(f).to_string();

@@ -16,7 +16,7 @@ pub const MAX_PACKETS: usize = 1 << 20;
 /// A SPEC error: what is wrong and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpecError {
-    /// 0-based byte offset in the SPEC.
+    /// 0-based offset in the SPEC, in characters.
     pub pos: usize,
     /// What is wrong.
     pub msg: String,

@@ -285,9 +285,10 @@ enum Key {
     Flow(IpAddr, IpAddr, u16, u16, u8),
     /// ICMP or ICMPv6 echo reply: (from, id, seq).
     Echo(IpAddr, u16, u16),
-    /// ICMP or ICMPv6 error quoting: (probe src, probe dst, proto, IPv4 id, and the ports, or
-    /// an echo's id and sequence, or 0 and 0).
-    Quote(IpAddr, IpAddr, u8, u16, u16, u16),
+    /// ICMP or ICMPv6 error quoting: (probe src, probe dst, proto, IPv4 id, the ports or an
+    /// echo's id and sequence (else 0 and 0), and a TCP probe's sequence number (else 0):
+    /// IPv6 has no id, and probes that differ only in hop limit differ in their seq).
+    Quote(IpAddr, IpAddr, u8, u16, u16, u16, u32),
     /// ARP reply from this address.
     Arp(IpAddr),
     /// Neighbor advertisement for this target.
@@ -366,7 +367,11 @@ impl Matcher {
                 _ => continue,
             };
             let (qa, qb) = quote_ids(&t);
-            add(Key::Quote(s, d, proto, id, qa, qb));
+            let seq = match t {
+                Transport::Tcp(t) => t.seq,
+                _ => 0,
+            };
+            add(Key::Quote(s, d, proto, id, qa, qb, seq));
             match t {
                 Transport::Tcp(t) => {
                     add(Key::Flow(d, s, t.dst_port, t.src_port, wire::PROTO_TCP));
@@ -460,7 +465,15 @@ impl Matcher {
     /// The probe an ICMP or ICMPv6 error quotes.
     fn quoted(&self, q: Quoted, answered: &[bool]) -> Option<usize> {
         let (a, b) = quoted_ids(&q);
-        self.first_open(&Key::Quote(q.src, q.dst, q.proto, q.id, a, b), answered)
+        let seq = if q.proto == wire::PROTO_TCP {
+            q.seq.unwrap_or(0)
+        } else {
+            0
+        };
+        self.first_open(
+            &Key::Quote(q.src, q.dst, q.proto, q.id, a, b, seq),
+            answered,
+        )
     }
 }
 
@@ -588,6 +601,21 @@ mod tests {
         let plen = body.len() as u16;
         err[4..6].copy_from_slice(&plen.to_be_bytes());
         assert_eq!(m.find(&frame6(&err), &none), Some(2));
+
+        // SYNs differing only in hop limit (a trace): an error quoting the third probe's
+        // header, sequence number included, is the third probe's, even with the first two
+        // unanswered (a silent hop).
+        let ps = probes("IPv6(src=fd00::1,dst=fd00::2,hlim=1-3)/TCP(dport=80,flags=S)");
+        let m = Matcher::new(&ps);
+        let mut err = probes("IPv6(src=fd00::9,dst=fd00::1,nh=58)")[0]
+            .bytes
+            .clone();
+        let mut body = vec![3u8, 0, 0, 0, 0, 0, 0, 0];
+        body.extend_from_slice(&ps[2].bytes[..48]);
+        err.extend_from_slice(&body);
+        let plen = body.len() as u16;
+        err[4..6].copy_from_slice(&plen.to_be_bytes());
+        assert_eq!(m.find(&frame6(&err), &[false, false, false]), Some(2));
 
         // A neighbor advertisement answers the solicitation for its target.
         let ps = probes("IPv6(src=fd00::1)/ICMPv6ND_NS(tgt=[fd00::5,fd00::6])");
