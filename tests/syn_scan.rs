@@ -1014,3 +1014,33 @@ fn forged_replies_never_become_results() {
     }
     assert_eq!(got, want, "a forged reply changed a result");
 }
+
+#[test]
+fn dry_run_with_an_interface_checks_only_the_families_it_scans() {
+    // An interface with an IPv4 address and no IPv6 at all (not even link-local).
+    let net = Net::new();
+    let ns = net.ns.as_str();
+    net.lab.exec(
+        ns,
+        &[
+            "ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1",
+        ],
+    );
+    net.lab
+        .exec(ns, &["sysctl", "-qw", "net.ipv6.conf.d0.disable_ipv6=1"]);
+    net.lab
+        .exec(ns, &["ip", "addr", "add", "10.9.9.1/24", "dev", "d0"]);
+    net.lab.exec(ns, &["ip", "link", "set", "d0", "up"]);
+    let out = net.synscan(&["--dry-run", "-e", "d0", "10.9.9.5", "-p", "80,443"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout.lines().count(), 2, "{}", out.stdout);
+    assert!(out.stdout.lines().all(|l| l.starts_with("10.9.9.5:")));
+    // An IPv6 target through it is the error naming what is missing.
+    let out = net.synscan(&["--dry-run", "-e", "d0", "fd00::5", "-p", "80"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("interface 'd0' has no IPv6 address"),
+        "{}",
+        out.stderr
+    );
+}
