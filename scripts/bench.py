@@ -746,7 +746,8 @@ def main():
         fn, title, fmt = BENCHES[name]
         rows = fn()
         runs = os.environ.get("LOSS_RUNS", "3") if name in ("loss", "congestion") else RUNS
-        write_section(name, fmt(title, rows, f"Machine: {machine()}. {runs} runs per tool."))
+        note = f"Machine: {machine()}." + ("" if name == "wire" else f" {runs} runs per tool.")
+        write_section(name, fmt(title, rows, note))
     print(f"wrote {DOC}")
 
 
