@@ -7,9 +7,8 @@ mod common;
 
 use common::*;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 type States = BTreeMap<(String, u16), (String, String)>;
 
@@ -410,128 +409,29 @@ fn forged_icmp6_spec(port: u16, seq: u32) -> String {
 #[test]
 fn forged_ipv6_replies_never_become_results() {
     let lab = ScriptLab::up();
-    let scan_ns = lab.scanner();
-    let tgt = format!("{}tgt", lab.prefix);
-    let specs: Vec<String> = vec![
-        // Wrong acknowledgement numbers for every probed port.
-        "IPv6(src=fd93::2,dst=fd93::1)/TCP(sport=1-2000,dport=47200,flags=SA,ack=12345)".into(),
-        "IPv6(src=fd93::2,dst=fd93::1)/TCP(sport=1-2000,dport=47200,flags=RA,ack=777)".into(),
-        // Ports never probed, and a source never probed.
-        "IPv6(src=fd93::2,dst=fd93::1)/TCP(sport=3000-3999,dport=47200,flags=SA,ack=1)".into(),
-        "IPv6(src=fd93::77,dst=fd93::1)/TCP(sport=1-1000,dport=47200,flags=SA,ack=1)".into(),
-    ];
-    let injector = {
-        let (tgt, specs) = (tgt.clone(), specs.clone());
-        std::thread::spawn(move || {
-            let mut sent = 0;
-            for _ in 0..3 {
-                for spec in &specs {
-                    let out = synscan_in(Some(&tgt), &["send", spec, "--inter", "50us"], b"");
-                    assert_eq!(out.code, Some(0), "{out:?}");
-                    sent += out
-                        .stdout
-                        .trim()
-                        .trim_start_matches("Sent ")
-                        .split(' ')
-                        .next()
-                        .unwrap()
-                        .parse::<usize>()
-                        .unwrap();
-                }
-            }
-            sent
-        })
-    };
-    // The probes' sequence numbers (the run's keyed cookies) are read off the wire at the
-    // target. Each probe of the watched ports is answered at once with a SYN-ACK that
-    // acknowledges its seq (not seq + 1) and an ICMPv6 error quoting the wrong seq.
     let watched = [81u16, 82, 84, 85, 100, 1999];
-    let mut td = Command::new("ip");
-    td.args([
-        "netns",
-        "exec",
-        &tgt,
-        "tcpdump",
-        "-l",
-        "-n",
-        "-S",
-        "-i",
-        "t0",
-        "ip6 and src fd93::1 and ip6[6] == 6 and ip6[53] == 2",
-    ]);
-    let mut td = start_ready(td.stdout(Stdio::piped()), "listening");
-    let forger = {
-        let tgt = tgt.clone();
-        let lines = BufReader::new(td.stdout.take().expect("stdout"));
-        std::thread::spawn(move || {
-            let mut forged: BTreeMap<u16, Instant> = BTreeMap::new();
-            for line in lines.lines().map_while(Result::ok) {
-                // "... IP6 fd93::1.47200 > fd93::2.81: Flags [S], seq 123, ..."
-                let port = line
-                    .split(" > fd93::2.")
-                    .nth(1)
-                    .and_then(|r| r.split(':').next())
-                    .and_then(|p| p.parse::<u16>().ok());
-                let seq = line
-                    .split(", seq ")
-                    .nth(1)
-                    .and_then(|r| r.split(',').next())
-                    .and_then(|q| q.parse::<u32>().ok());
-                let (Some(port), Some(seq)) = (port, seq) else {
-                    continue;
-                };
-                if !watched.contains(&port) || forged.contains_key(&port) {
-                    continue;
-                }
-                for spec in [
-                    format!(
-                        "IPv6(src=fd93::2,dst=fd93::1)/TCP(sport={port},dport=47200,flags=SA,ack={seq})"
-                    ),
-                    forged_icmp6_spec(port, seq ^ 0x5555),
-                ] {
-                    let out = synscan_in(Some(&tgt), &["send", &spec], b"");
-                    assert_eq!(out.code, Some(0), "{out:?}");
-                }
-                forged.insert(port, Instant::now());
-            }
-            forged
-        })
-    };
-    let out = synscan_in(
-        Some(&scan_ns),
-        &[
-            "-sS",
-            "--rate",
-            "2000",
-            "--states",
-            "all",
-            "--format",
-            "ndjson",
-            "--wait",
-            "1s",
-            "--retries",
-            "1",
-            "fd93::2",
-            "-p",
-            "1-2000",
-            "--source-port",
-            "47200",
-        ],
-        b"",
+    let f = forge_during_scan(
+        &lab,
+        &Forgeries {
+            target: "fd93::2",
+            scanner: "fd93::1",
+            stranger: "fd93::77",
+            ip: "IPv6",
+            // TCP SYNs right after the fixed header (tcpdump's tcp[] is IPv4 only).
+            syn_filter: "ip6 and src fd93::1 and ip6[6] == 6 and ip6[53] == 2",
+            icmp_error: forged_icmp6_spec,
+        },
+        &watched,
     );
-    let scan_end = Instant::now();
-    let sent = injector.join().expect("injector");
-    stop_capture(td);
-    let forged = forger.join().expect("forger");
-    assert!(sent >= 3 * 6000, "forged packets sent: {sent}");
-    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(f.sent >= 3 * 6000, "forged packets sent: {}", f.sent);
+    assert_eq!(f.out.code, Some(0), "{:?}", f.out);
     assert_eq!(
-        forged.keys().copied().collect::<Vec<_>>(),
+        f.forged.keys().copied().collect::<Vec<_>>(),
         watched.to_vec(),
         "a forgery for every watched port"
     );
     assert!(
-        forged.values().all(|&t| t < scan_end),
+        f.forged.values().all(|&t| t < f.scan_end),
         "every forgery arrived while the scan listened"
     );
     let mut want = BTreeMap::new();
@@ -547,5 +447,9 @@ fn forged_ipv6_replies_never_become_results() {
         };
         want.insert(("fd93::2".to_string(), p), sr);
     }
-    assert_eq!(states(&out.stdout), want, "a forged reply changed a result");
+    assert_eq!(
+        states(&f.out.stdout),
+        want,
+        "a forged reply changed a result"
+    );
 }

@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -876,129 +875,30 @@ fn forged_icmp_spec(port: u16, seq: u32) -> String {
 #[test]
 fn forged_replies_never_become_results() {
     let lab = ScriptLab::up();
-    let tgt_cmd = |ns: &str, program: &str| {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", ns, program]);
-        c
-    };
-    let scan_ns = lab.scanner();
-    let tgt = format!("{}tgt", lab.prefix);
-    let common = ["10.201.0.2", "-p", "1-2000", "--source-port", "47200"];
-    let specs: Vec<String> = vec![
-        // Wrong acknowledgement numbers for every probed port.
-        "IP(src=10.201.0.2,dst=10.201.0.1)/TCP(sport=1-2000,dport=47200,flags=SA,ack=12345)".into(),
-        "IP(src=10.201.0.2,dst=10.201.0.1)/TCP(sport=1-2000,dport=47200,flags=RA,ack=777)".into(),
-        // Ports never probed, and a source never probed.
-        "IP(src=10.201.0.2,dst=10.201.0.1)/TCP(sport=3000-3999,dport=47200,flags=SA,ack=1)".into(),
-        "IP(src=10.201.0.77,dst=10.201.0.1)/TCP(sport=1-1000,dport=47200,flags=SA,ack=1)".into(),
-    ];
-    let injector = {
-        let (tgt, specs) = (tgt.clone(), specs.clone());
-        std::thread::spawn(move || {
-            let mut sent = 0;
-            for _ in 0..3 {
-                for spec in &specs {
-                    let out = synscan_in(Some(&tgt), &["send", spec, "--inter", "50us"], b"");
-                    assert_eq!(out.code, Some(0), "{out:?}");
-                    sent += out
-                        .stdout
-                        .trim()
-                        .trim_start_matches("Sent ")
-                        .split(' ')
-                        .next()
-                        .unwrap()
-                        .parse::<usize>()
-                        .unwrap();
-                }
-            }
-            sent
-        })
-    };
-    // The probes' sequence numbers are keyed by the run's own random key: they are read off
-    // the wire at the target as the probes arrive. Each probe of the filtered and some closed
-    // ports is answered at once with a SYN-ACK acknowledging its seq (not seq+1) and an ICMP
-    // error quoting a foreign header.
     let watched = [81u16, 82, 84, 85, 100, 1999];
-    let mut td = tgt_cmd(&tgt, "tcpdump");
-    td.args([
-        "-l",
-        "-n",
-        "-S",
-        "-i",
-        "t0",
-        "src 10.201.0.1 and tcp[tcpflags] == tcp-syn",
-    ]);
-    let mut td = start_ready(td.stdout(Stdio::piped()), "listening");
-    let forger = {
-        let tgt = tgt.clone();
-        let lines = BufReader::new(td.stdout.take().expect("stdout"));
-        std::thread::spawn(move || {
-            // port -> when its forged replies had been sent.
-            let mut forged: BTreeMap<u16, Instant> = BTreeMap::new();
-            for line in lines.lines().map_while(Result::ok) {
-                // "... 10.201.0.1.47200 > 10.201.0.2.81: Flags [S], seq 123, ..."
-                let port = line
-                    .split(" > 10.201.0.2.")
-                    .nth(1)
-                    .and_then(|r| r.split(':').next())
-                    .and_then(|p| p.parse::<u16>().ok());
-                let seq = line
-                    .split(", seq ")
-                    .nth(1)
-                    .and_then(|r| r.split(',').next())
-                    .and_then(|q| q.parse::<u32>().ok());
-                let (Some(port), Some(seq)) = (port, seq) else {
-                    continue;
-                };
-                if !watched.contains(&port) || forged.contains_key(&port) {
-                    continue;
-                }
-                for spec in [
-                    format!(
-                        "IP(src=10.201.0.2,dst=10.201.0.1)/TCP(sport={port},dport=47200,flags=SA,ack={seq})"
-                    ),
-                    forged_icmp_spec(port, seq ^ 0x5555),
-                ] {
-                    let out = synscan_in(Some(&tgt), &["send", &spec], b"");
-                    assert_eq!(out.code, Some(0), "{out:?}");
-                }
-                forged.insert(port, Instant::now());
-            }
-            forged
-        })
-    };
-    // A second of cool-down after each pass: every probe's forgeries arrive before the end.
-    let mut args = vec![
-        "-sS",
-        "--rate",
-        "2000",
-        "--states",
-        "all",
-        "--format",
-        "ndjson",
-        "--wait",
-        "1s",
-        "--retries",
-        "1",
-    ];
-    args.extend_from_slice(&common);
-    let out = synscan_in(Some(&scan_ns), &args, b"");
-    let scan_end = Instant::now();
-    let sent = injector.join().expect("injector");
-    stop_capture(td);
-    let forged = forger.join().expect("forger");
-    assert!(sent >= 3 * 6000, "forged packets sent: {sent}");
-    assert_eq!(out.code, Some(0), "{out:?}");
+    let f = forge_during_scan(
+        &lab,
+        &Forgeries {
+            target: "10.201.0.2",
+            scanner: "10.201.0.1",
+            stranger: "10.201.0.77",
+            ip: "IP",
+            syn_filter: "src 10.201.0.1 and tcp[tcpflags] == tcp-syn",
+            icmp_error: forged_icmp_spec,
+        },
+        &watched,
+    );
+    assert!(f.sent >= 3 * 6000, "forged packets sent: {}", f.sent);
+    assert_eq!(f.out.code, Some(0), "{:?}", f.out);
     assert_eq!(
-        forged.keys().copied().collect::<Vec<_>>(),
+        f.forged.keys().copied().collect::<Vec<_>>(),
         watched.to_vec(),
         "a forgery for every watched port"
     );
     assert!(
-        forged.values().all(|&t| t < scan_end),
+        f.forged.values().all(|&t| t < f.scan_end),
         "every forgery arrived while the scan listened"
     );
-    let got = states(&out.stdout);
     let mut want = BTreeMap::new();
     for p in 1..=2000u16 {
         let sr = match p {
@@ -1012,7 +912,11 @@ fn forged_replies_never_become_results() {
             (sr.0.to_string(), sr.1.to_string()),
         );
     }
-    assert_eq!(got, want, "a forged reply changed a result");
+    assert_eq!(
+        states(&f.out.stdout),
+        want,
+        "a forged reply changed a result"
+    );
 }
 
 #[test]

@@ -294,33 +294,35 @@ fn read_rejects_bad_files_with_exit_2() {
 }
 
 #[test]
-fn trace_through_the_lab_router() {
+fn trace_through_the_lab_router_in_both_families() {
     let lab = ScriptLab::up();
-    let out = synscan_in(
-        Some(&lab.scanner()),
-        &["trace", "10.201.2.2", "-p", "80", "--timeout", "1s"],
-        b"",
-    );
-    assert_eq!(out.code, Some(0), "{out:?}");
-    let hops: Vec<Vec<&str>> = out
-        .stdout
-        .lines()
-        .skip(1)
-        .map(|l| l.split_whitespace().collect())
-        .collect();
-    assert_eq!(hops.len(), 2, "{}", out.stdout);
-    assert_eq!(
-        (hops[0][0], hops[0][1], hops[0][4]),
-        ("1", "10.201.1.254", "time-exceeded"),
-        "{}",
-        out.stdout
-    );
-    assert_eq!(
-        (hops[1][0], hops[1][1], hops[1][4]),
-        ("2", "10.201.2.2", "SA"),
-        "{}",
-        out.stdout
-    );
+    for (target, router) in [("10.201.2.2", "10.201.1.254"), ("fd93:2::2", "fd93:1::fe")] {
+        let out = synscan_in(
+            Some(&lab.scanner()),
+            &["trace", target, "-p", "80", "--timeout", "1s"],
+            b"",
+        );
+        assert_eq!(out.code, Some(0), "{out:?}");
+        let hops: Vec<Vec<&str>> = out
+            .stdout
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(hops.len(), 2, "{}", out.stdout);
+        assert_eq!(
+            (hops[0][0], hops[0][1], hops[0][4]),
+            ("1", router, "time-exceeded"),
+            "{}",
+            out.stdout
+        );
+        assert_eq!(
+            (hops[1][0], hops[1][1], hops[1][4]),
+            ("2", target, "SA"),
+            "{}",
+            out.stdout
+        );
+    }
 }
 
 /// Opens tun0 and holds it, so that what is routed to it is captured as raw IP.

@@ -15,7 +15,7 @@ use crate::wire::{
 };
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::fmt::Write as _;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 /// One decoded layer: its name and (field, value) rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -431,7 +431,7 @@ fn ip_layers(d: &mut Dissection, b: &[u8]) -> String {
             payload,
             s,
             dd,
-            whole && !p.more_frags(),
+            (whole && !p.more_frags()).then_some(dd),
         )
     };
     raw(d, "Padding", p.padding());
@@ -478,7 +478,16 @@ fn ipv6_layers(d: &mut Dissection, b: &[u8]) -> String {
                     vec![("len", ext.to_string()), ("upper", nh_text(nh))],
                 );
             }
-            transport_layers(d, "IPv6", nh, payload, src.into(), dst.into(), whole)
+            let check = whole.then(|| final_destination(p.next_header(), p.payload(), dst));
+            transport_layers(
+                d,
+                "IPv6",
+                nh,
+                payload,
+                src.into(),
+                dst.into(),
+                check.map(IpAddr::V6),
+            )
         }
         None => {
             raw(d, "Raw", p.payload());
@@ -487,6 +496,37 @@ fn ipv6_layers(d: &mut Dissection, b: &[u8]) -> String {
     };
     raw(d, "Padding", p.padding());
     summary
+}
+
+/// The destination an upper-layer checksum covers (RFC 8200, 8.1): past a routing header
+/// with segments left, the final one (the last address of a type 0 or type 2 header, the
+/// first of a segment routing header's list); otherwise the header's `dst`.
+fn final_destination(mut nh: u8, mut b: &[u8], dst: Ipv6Addr) -> Ipv6Addr {
+    for _ in 0..8 {
+        let len = match nh {
+            ipv6::NH_HOP_BY_HOP | ipv6::NH_ROUTING | ipv6::NH_DEST_OPTS => match b.get(1) {
+                Some(&l) => (usize::from(l) + 1) * 8,
+                None => break,
+            },
+            ipv6::NH_FRAGMENT => 8,
+            _ => break,
+        };
+        let Some(h) = b.get(..len) else { break };
+        if nh == ipv6::NH_ROUTING && h[3] > 0 {
+            let mut addrs = h[8..].chunks_exact(16);
+            let last = match h[2] {
+                0 | 2 => addrs.next_back(),
+                4 => addrs.next(),
+                _ => None,
+            };
+            if let Some(a) = last.and_then(|a| <[u8; 16]>::try_from(a).ok()) {
+                return Ipv6Addr::from(a);
+            }
+        }
+        nh = h[0];
+        b = &b[len..];
+    }
+    dst
 }
 
 fn nh_text(nh: u8) -> String {
@@ -510,8 +550,9 @@ fn endpoint(a: IpAddr, port: u16) -> String {
     }
 }
 
-/// The transport layers of `payload`; `whole` when the packet was captured in full (its
-/// checksum can be verified). `ip` is "IP" or "IPv6", for the summary.
+/// The transport layers of `payload`; `check` when the packet was captured in full (its
+/// checksum can be verified): the destination address its pseudo-header covers. `ip` is "IP"
+/// or "IPv6", for the summary.
 fn transport_layers(
     d: &mut Dissection,
     ip: &str,
@@ -519,12 +560,12 @@ fn transport_layers(
     payload: &[u8],
     src: IpAddr,
     dst: IpAddr,
-    whole: bool,
+    check: Option<IpAddr>,
 ) -> String {
     match proto {
         PROTO_TCP => match tcp::Packet::new_checked(payload) {
             Ok(t) => {
-                let ok = whole.then(|| t.verify_checksum(src, dst));
+                let ok = check.map(|to| t.verify_checksum(src, to));
                 push_tcp(d, &t, ok);
                 raw(d, "Raw", t.payload());
                 let mut s = format!(
@@ -546,7 +587,9 @@ fn transport_layers(
         },
         PROTO_UDP => match udp::Packet::new_checked(payload) {
             Ok(u) => {
-                let ok = (whole && !u.is_truncated()).then(|| u.verify_checksum(src, dst));
+                let ok = check
+                    .filter(|_| !u.is_truncated())
+                    .map(|to| u.verify_checksum(src, to));
                 d.push(
                     "UDP",
                     vec![
@@ -571,7 +614,7 @@ fn transport_layers(
         PROTO_ICMP => match icmp::Packet::new_checked(payload) {
             Ok(m) => {
                 let r = icmp::Repr::parse(&m);
-                let ok = whole.then(|| m.verify_checksum());
+                let ok = check.map(|_| m.verify_checksum());
                 d.push(
                     "ICMP",
                     vec![
@@ -604,8 +647,8 @@ fn transport_layers(
                 .and_then(|m| icmpv6::Repr::parse(&m).map(|r| (m, r)));
             match parsed {
                 Ok((m, r)) => {
-                    let ok = match (whole, src, dst) {
-                        (true, IpAddr::V6(s), IpAddr::V6(t)) => Some(m.verify_checksum(s, t)),
+                    let ok = match (src, check) {
+                        (IpAddr::V6(s), Some(IpAddr::V6(t))) => Some(m.verify_checksum(s, t)),
                         _ => None,
                     };
                     let mut fields = vec![

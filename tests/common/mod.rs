@@ -549,3 +549,158 @@ pub fn capture_during<T>(
         .collect();
     (result, rows)
 }
+
+/// One family's forgeries for [`forge_during_scan`].
+pub struct Forgeries {
+    /// The lab target (on the scanner's subnet) the scan probes.
+    pub target: &'static str,
+    /// The scanner's address.
+    pub scanner: &'static str,
+    /// An address the scan never probes.
+    pub stranger: &'static str,
+    /// The SPEC's IP layer (`IP` or `IPv6`).
+    pub ip: &'static str,
+    /// tcpdump filter for the SYNs arriving at the target.
+    pub syn_filter: &'static str,
+    /// An ICMP or ICMPv6 error from the target quoting a probe from source port 47200 to
+    /// `port` with sequence number `seq`.
+    pub icmp_error: fn(port: u16, seq: u32) -> String,
+}
+
+/// What [`forge_during_scan`] saw.
+pub struct Forged {
+    /// The scan's output (NDJSON, every state).
+    pub out: Output,
+    /// Blind forgeries sent.
+    pub sent: usize,
+    /// Watched port → when its forgeries (built from the probe's own seq) had been sent.
+    pub forged: std::collections::BTreeMap<u16, Instant>,
+    /// When the scan ended.
+    pub scan_end: Instant,
+}
+
+/// Scans ports 1-2000 of `f.target` from the lab's scanner namespace (source port 47200,
+/// 2000 probes a second, one retry, a second of cool-down) while the target namespace sends
+/// forgeries: blind ones (SYN-ACKs and RSTs with wrong acknowledgements for every probed port,
+/// SYN-ACKs from ports never probed and from an address never probed, three times over), and
+/// for each `watched` port, as soon as its probe is seen on the wire, a SYN-ACK acknowledging
+/// the probe's seq (not seq + 1) and an ICMP error quoting a wrong seq.
+pub fn forge_during_scan(lab: &ScriptLab, f: &Forgeries, watched: &[u16]) -> Forged {
+    let tgt = format!("{}tgt", lab.prefix);
+    let (ip, t, s) = (f.ip, f.target, f.scanner);
+    let specs: Vec<String> = vec![
+        format!("{ip}(src={t},dst={s})/TCP(sport=1-2000,dport=47200,flags=SA,ack=12345)"),
+        format!("{ip}(src={t},dst={s})/TCP(sport=1-2000,dport=47200,flags=RA,ack=777)"),
+        format!("{ip}(src={t},dst={s})/TCP(sport=3000-3999,dport=47200,flags=SA,ack=1)"),
+        format!(
+            "{ip}(src={},dst={s})/TCP(sport=1-1000,dport=47200,flags=SA,ack=1)",
+            f.stranger
+        ),
+    ];
+    let injector = {
+        let tgt = tgt.clone();
+        std::thread::spawn(move || {
+            let mut sent = 0;
+            for _ in 0..3 {
+                for spec in &specs {
+                    let out = synscan_in(Some(&tgt), &["send", spec, "--inter", "50us"], b"");
+                    assert_eq!(out.code, Some(0), "{out:?}");
+                    sent += out
+                        .stdout
+                        .trim()
+                        .trim_start_matches("Sent ")
+                        .split(' ')
+                        .next()
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .unwrap_or(0);
+                }
+            }
+            sent
+        })
+    };
+    let mut td = Command::new("ip");
+    td.args([
+        "netns",
+        "exec",
+        &tgt,
+        "tcpdump",
+        "-l",
+        "-n",
+        "-S",
+        "-i",
+        "t0",
+        f.syn_filter,
+    ]);
+    let mut td = start_ready(td.stdout(Stdio::piped()), "listening");
+    let forger = {
+        let (tgt, watched) = (tgt.clone(), watched.to_vec());
+        let (ip, icmp_error) = (f.ip, f.icmp_error);
+        let marker = format!(" > {t}.");
+        let lines = BufReader::new(td.stdout.take().expect("tcpdump stdout"));
+        std::thread::spawn(move || {
+            let mut forged = std::collections::BTreeMap::new();
+            // "... 10.201.0.1.47200 > 10.201.0.2.81: Flags [S], seq 123, ..." (or IP6).
+            for line in lines.lines().map_while(Result::ok) {
+                let port = line
+                    .split(marker.as_str())
+                    .nth(1)
+                    .and_then(|r| r.split(':').next())
+                    .and_then(|p| p.parse::<u16>().ok());
+                let seq = line
+                    .split(", seq ")
+                    .nth(1)
+                    .and_then(|r| r.split(',').next())
+                    .and_then(|q| q.parse::<u32>().ok());
+                let (Some(port), Some(seq)) = (port, seq) else {
+                    continue;
+                };
+                if !watched.contains(&port) || forged.contains_key(&port) {
+                    continue;
+                }
+                for spec in [
+                    format!(
+                        "{ip}(src={t},dst={s})/TCP(sport={port},dport=47200,flags=SA,ack={seq})"
+                    ),
+                    icmp_error(port, seq ^ 0x5555),
+                ] {
+                    let out = synscan_in(Some(&tgt), &["send", &spec], b"");
+                    assert_eq!(out.code, Some(0), "{out:?}");
+                }
+                forged.insert(port, Instant::now());
+            }
+            forged
+        })
+    };
+    let out = synscan_in(
+        Some(&lab.scanner()),
+        &[
+            "-sS",
+            "--rate",
+            "2000",
+            "--states",
+            "all",
+            "--format",
+            "ndjson",
+            "--wait",
+            "1s",
+            "--retries",
+            "1",
+            f.target,
+            "-p",
+            "1-2000",
+            "--source-port",
+            "47200",
+        ],
+        b"",
+    );
+    let scan_end = Instant::now();
+    let sent = injector.join().expect("injector");
+    stop_capture(td);
+    let forged = forger.join().expect("forger");
+    Forged {
+        out,
+        sent,
+        forged,
+        scan_end,
+    }
+}
