@@ -342,7 +342,9 @@ fn without_cap_net_raw_falls_back_to_connect_with_the_same_results() {
     let mut net = Net::new();
     let ours = BTreeSet::from([5101u16, 5102, 5104, 5107, 5109]);
     net.listen(&ours.iter().copied().collect::<Vec<_>>());
-    let args = ["127.0.0.1", "-p", "5100-5110", "--format", "ndjson"];
+    net.listen6(&ours.iter().copied().collect::<Vec<_>>());
+    // Both families: the fallback covers IPv6 too.
+    let args = ["127.0.0.1", "::1", "-p", "5100-5110", "--format", "ndjson"];
     let raw = net.synscan(&args);
     assert_eq!(raw.code, Some(0), "{raw:?}");
     assert!(raw.stderr.is_empty());
@@ -355,14 +357,17 @@ fn without_cap_net_raw_falls_back_to_connect_with_the_same_results() {
         "{}",
         notice[0]
     );
-    let open = |o: &Output| -> BTreeSet<u16> {
+    let open = |o: &Output, ip: &str| -> BTreeSet<u16> {
         parse_ndjson(&o.stdout)
             .into_iter()
+            .filter(|l| l.ip == ip)
             .map(|l| l.port)
             .collect()
     };
-    assert_eq!(open(&raw), ours);
-    assert_eq!(open(&fallback), ours);
+    for ip in ["127.0.0.1", "::1"] {
+        assert_eq!(open(&raw, ip), ours, "SYN scan of {ip}");
+        assert_eq!(open(&fallback, ip), ours, "connect() scan of {ip}");
+    }
     // Asking for -sS explicitly without the privilege is an input error.
     let denied = nobody(&net, &["-sS", "127.0.0.1", "-p", "80"]);
     assert_eq!(denied.code, Some(2), "{denied:?}");
