@@ -453,3 +453,103 @@ fn forged_ipv6_replies_never_become_results() {
         "a forged reply changed a result"
     );
 }
+
+#[test]
+fn policy_rules_and_other_tables_are_honoured_in_both_families() {
+    // The targets' networks are routed only by policy rules into table 100 (the main table
+    // knows nothing of them); another rule prohibits a network outright.
+    let mut lab = Lab::new();
+    let scan = lab.netns("ps");
+    let tgt = lab.netns("pt");
+    let (s0, t0) = lab.veth(&scan, "10.208.1.1/24", &tgt, "10.208.1.2/24", "p");
+    for (ns, dev, a) in [(&scan, &s0, "fd94:1::1/64"), (&tgt, &t0, "fd94:1::2/64")] {
+        lab.exec(ns, &["ip", "-6", "addr", "add", a, "dev", dev, "nodad"]);
+    }
+    lab.exec(&tgt, &["ip", "addr", "add", "10.208.9.5/32", "dev", "lo"]);
+    lab.exec(
+        &tgt,
+        &[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "fd94:9::5/128",
+            "dev",
+            "lo",
+            "nodad",
+        ],
+    );
+    lab.exec(
+        &tgt,
+        &["ip", "-6", "route", "add", "fd94:1::/64", "dev", &t0],
+    );
+    for cmd in [
+        vec![
+            "ip",
+            "route",
+            "add",
+            "10.208.9.0/24",
+            "via",
+            "10.208.1.2",
+            "table",
+            "100",
+        ],
+        vec!["ip", "rule", "add", "to", "10.208.9.0/24", "lookup", "100"],
+        vec![
+            "ip",
+            "-6",
+            "route",
+            "add",
+            "fd94:9::/64",
+            "via",
+            "fd94:1::2",
+            "table",
+            "100",
+        ],
+        vec![
+            "ip",
+            "-6",
+            "rule",
+            "add",
+            "to",
+            "fd94:9::/64",
+            "lookup",
+            "100",
+        ],
+        vec!["ip", "rule", "add", "to", "10.208.7.0/24", "prohibit"],
+        vec!["ip", "-6", "rule", "add", "to", "fd94:7::/64", "prohibit"],
+    ] {
+        lab.exec(&scan, &cmd);
+    }
+    lab.listen(&tgt, &[80]);
+    lab.listen6(&tgt, &[80]);
+    let out = synscan_in(
+        Some(&scan),
+        &[
+            "-sS",
+            "10.208.9.5",
+            "fd94:9::5",
+            "10.208.7.5",
+            "fd94:7::5",
+            "-p",
+            "80,81",
+            "--states",
+            "all",
+            "--format",
+            "ndjson",
+        ],
+        b"",
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let mut want = BTreeMap::new();
+    for ip in ["10.208.9.5", "fd94:9::5"] {
+        want.insert((ip.to_string(), 80), s("open", "syn-ack"));
+        want.insert((ip.to_string(), 81), s("closed", "reset"));
+    }
+    for ip in ["10.208.7.5", "fd94:7::5"] {
+        for p in [80, 81] {
+            want.insert((ip.to_string(), p), s("filtered", "admin-prohibited"));
+        }
+    }
+    assert_eq!(states(&out.stdout), want);
+}
