@@ -236,14 +236,7 @@ fn syn6_sweep_of_an_any_ip_prefix_is_exact() {
         b"",
     );
     assert_eq!(out.code, Some(0), "{out:?}");
-    let mut got: HashSet<(String, String, u16)> = HashSet::new();
-    for line in out.stdout.lines().filter(|l| !l.starts_with('#')) {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        assert!(
-            got.insert((f[3].to_string(), f[0].to_string(), f[2].parse().unwrap())),
-            "dup {line}"
-        );
-    }
+    let got = parse_list_results(&out.stdout);
     // IPv6 has no broadcast: all 4096 addresses, the subnet-router anycast one included.
     let mut want = HashSet::new();
     let base = u128::from("fd93:4::".parse::<std::net::Ipv6Addr>().unwrap());

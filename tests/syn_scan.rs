@@ -201,14 +201,7 @@ fn syn_sweep_of_an_any_ip_slash20_is_exact() {
         b"",
     );
     assert_eq!(out.code, Some(0), "{out:?}");
-    let mut got: HashSet<(String, String, u16)> = HashSet::new();
-    for line in out.stdout.lines().filter(|l| !l.starts_with('#')) {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        assert!(
-            got.insert((f[3].to_string(), f[0].to_string(), f[2].parse().unwrap())),
-            "dup {line}"
-        );
-    }
+    let got = parse_list_results(&out.stdout);
     // The /20's network (10.202.0.0) and broadcast (10.202.15.255) addresses are skipped.
     let mut want = HashSet::new();
     for i in 1..4095u32 {

@@ -188,31 +188,11 @@ fn sniff_sees_the_same_frames_as_tcpdump_and_read_agrees_with_it() {
     let ours = dir.path().join("ours.pcap");
     let theirs = dir.path().join("tcpdump.pcap");
     let filter = format!("tcp and (port {open} or port {closed})");
-    let td = tcpdump(Some(&net.ns), "lo", &theirs, &filter);
-    let mut sn = start_capture(
-        net.synscan_cmd().args([
-            "sniff",
-            "-i",
-            "lo",
-            "--filter",
-            &filter,
-            "-w",
-            ours.to_str().unwrap(),
-            "--timeout",
-            "20s",
-        ]),
-        "capturing",
-    );
     let ports = format!("{open},{closed}");
-    let scan = net.synscan(&["-sS", "127.0.0.1", "-p", &ports, "--format", "ndjson"]);
-    assert_eq!(scan.code, Some(0), "{scan:?}");
-    std::thread::sleep(Duration::from_millis(500));
-    stop_capture(td);
-    let _ = Command::new("kill")
-        .args(["-INT", &sn.id().to_string()])
-        .status();
-    let st = sn.wait().unwrap();
-    assert_eq!(st.code(), Some(130), "sniff stopped by Ctrl-C: {st:?}");
+    sniff_beside_tcpdump(&net, &filter, &ours, &theirs, || {
+        let scan = net.synscan(&["-sS", "127.0.0.1", "-p", &ports, "--format", "ndjson"]);
+        assert_eq!(scan.code, Some(0), "{scan:?}");
+    });
     let a = frames(&ours);
     let b = frames(&theirs);
     assert!(

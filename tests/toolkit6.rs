@@ -210,21 +210,6 @@ fn ip6_filters_agree_with_tcpdump_and_read_json_agrees_with_tshark() {
     let ours = dir.path().join("ours.pcap");
     let theirs = dir.path().join("tcpdump.pcap");
     let filter = format!("ip6 and tcp and (port {open} or port {closed})");
-    let td = tcpdump(Some(&net.ns), "lo", &theirs, &filter);
-    let mut sn = start_capture(
-        net.synscan_cmd().args([
-            "sniff",
-            "-i",
-            "lo",
-            "--filter",
-            &filter,
-            "-w",
-            ours.to_str().unwrap(),
-            "--timeout",
-            "20s",
-        ]),
-        "capturing",
-    );
     // Both families are probed, and ::1 pinged; only the IPv6 TCP part passes the filter.
     let ports = format!("{open},{closed}");
     let traffic = || {
@@ -246,14 +231,8 @@ fn ip6_filters_agree_with_tcpdump_and_read_json_agrees_with_tshark() {
         ]);
         assert_eq!(ping.code, Some(0), "{ping:?}");
     };
-    traffic();
-    std::thread::sleep(Duration::from_millis(500));
-    stop_capture(td);
-    let _ = Command::new("kill")
-        .args(["-INT", &sn.id().to_string()])
-        .status();
-    let st = sn.wait().unwrap();
-    assert_eq!(st.code(), Some(130), "sniff stopped by Ctrl-C: {st:?}");
+    sniff_beside_tcpdump(&net, &filter, &ours, &theirs, traffic);
+
     let bytes = |p: &std::path::Path| {
         let out = synscan(&["read", p.to_str().unwrap(), "--format", "json", "--hexdump"]);
         assert_eq!(out.code, Some(0), "{out:?}");

@@ -704,3 +704,52 @@ pub fn forge_during_scan(lab: &ScriptLab, f: &Forgeries, watched: &[u16]) -> For
         scan_end,
     }
 }
+
+/// (ip, state, port) of every `--format list` line, each at most once.
+pub fn parse_list_results(out: &str) -> std::collections::HashSet<(String, String, u16)> {
+    let mut got = std::collections::HashSet::new();
+    for line in out.lines().filter(|l| !l.starts_with('#')) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        assert!(f.len() >= 4, "short list line {line}");
+        let port = f[2].parse().expect("list port");
+        assert!(
+            got.insert((f[3].to_string(), f[0].to_string(), port)),
+            "dup {line}"
+        );
+    }
+    got
+}
+
+/// Runs `traffic` in `net` while `synscan sniff` and tcpdump both capture on its `lo` with
+/// `filter`, into `ours` and `theirs`; stops sniff with Ctrl-C (it must exit 130).
+pub fn sniff_beside_tcpdump(
+    net: &Net,
+    filter: &str,
+    ours: &std::path::Path,
+    theirs: &std::path::Path,
+    traffic: impl FnOnce(),
+) {
+    let td = tcpdump(Some(&net.ns), "lo", theirs, filter);
+    let mut sn = start_capture(
+        net.synscan_cmd().args([
+            "sniff",
+            "-i",
+            "lo",
+            "--filter",
+            filter,
+            "-w",
+            ours.to_str().expect("utf-8 path"),
+            "--timeout",
+            "20s",
+        ]),
+        "capturing",
+    );
+    traffic();
+    std::thread::sleep(Duration::from_millis(500));
+    stop_capture(td);
+    let _ = Command::new("kill")
+        .args(["-INT", &sn.id().to_string()])
+        .status();
+    let st = sn.wait().expect("sniff exit");
+    assert_eq!(st.code(), Some(130), "sniff stopped by Ctrl-C: {st:?}");
+}
