@@ -633,6 +633,143 @@ def wire_table(title, rows, note):
                       "", "Command: `target/release/examples/wire_compare`", ""])
 
 
+def timed_sampled(cmd, every=0.25, timeout=TIMEOUT):
+    """[`timed`], also sampling the command's VmRSS every `every` seconds: returns (wall, peak
+    RSS KiB, stdout, [(seconds, VmRSS KiB)]). The sampled process is GNU time's child: `ip
+    netns exec` execs the tool in place, so that is the tool itself."""
+    with tempfile.NamedTemporaryFile("r") as tf, tempfile.TemporaryFile("w+") as out:
+        t0 = time.monotonic()
+        p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", tf.name] + cmd, stdout=out,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+        samples = []
+        child = None
+        while p.poll() is None and time.monotonic() - t0 < timeout:
+            if child is None:
+                try:
+                    kids = open(f"/proc/{p.pid}/task/{p.pid}/children").read().split()
+                    child = kids[0] if kids else None
+                except OSError:
+                    pass
+            if child is not None:
+                try:
+                    for line in open(f"/proc/{child}/status"):
+                        if line.startswith("VmRSS:"):
+                            samples.append((time.monotonic() - t0, int(line.split()[1])))
+                except OSError:
+                    pass
+            time.sleep(every)
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            return None, 0, "", samples
+        LAST_STDERR[0] = p.stderr.read()
+        wall = time.monotonic() - t0
+        rss = 0
+        for line in open(tf.name):
+            if line.strip().isdigit():
+                rss = int(line.strip())
+        out.seek(0)
+        return wall, rss, out.read(), samples
+
+
+def parse_pairs(out):
+    """(address, port) of every open port in list output (`open tcp PORT IP TS`) or zmap's
+    one address a line (port 80)."""
+    pairs = set()
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 4 and f[0] == "open" and f[1] == "tcp":
+            pairs.add((f[3], int(f[2])))
+        elif re.fullmatch(r"\d+\.\d+\.\d+\.\d+", line.strip()):
+            pairs.add((line.strip(), 80))
+    return pairs
+
+
+def bench_flat():
+    """Sweeps of an any-IP /12 (10.224.0.0/12: every address answers, port 80 open) at four
+    sizes, synscan (ndjson-like list and -oX) beside zmap and masscan, with peak RSS and
+    synscan's VmRSS sampled through the run."""
+    import ipaddress
+    runs = int(os.environ.get("FLAT_RUNS", "3"))
+    sizes = [("10.224.0.0/16", "80"), ("10.224.0.0/14", "80"), ("10.224.0.0/12", "80"),
+             ("10.224.0.0/20", "1-100")]
+    rows, series = [], []
+    with Lab():
+        ka = Keepalive("any", "10.201.3.1")
+        try:
+            a0mac = ns_read("any", "/sys/class/net/a0/address")
+            with tempfile.TemporaryDirectory() as tmp:
+                xml = os.path.join(tmp, "out.xml")
+                for net, ports in sizes:
+                    truth = {(str(ip), 80) for ip in ipaddress.ip_network(net)}
+                    work = f"{net} × {'port 80' if ports == '80' else 'ports ' + ports}"
+                    print(f"flat: {work}, {len(truth)} open", flush=True)
+                    base = ["--include-broadcast", "--no-progress", "--seed", "1"]
+                    tools = [
+                        ("synscan (list)", ns("scan") + [SYNSCAN, net, "-p", ports, "--format",
+                                                         "list"] + base),
+                        ("synscan (-oX)", ns("scan") + [SYNSCAN, net, "-p", ports, "-oX", xml,
+                                                        "--format", "list"] + base),
+                    ]
+                    before = os.environ.get("SYNSCAN_FLAT_BASE", "")
+                    if os.path.exists(before):
+                        tools.append((f"synscan before ({os.environ.get('FLAT_REV', '')}, list)",
+                                      ns("scan") + [before, net, "-p", ports, "--format",
+                                                    "list"] + base))
+                    if ports == "80" and shutil.which("zmap"):
+                        tools.append(("zmap", ns("scan") + [
+                            "zmap", net, "-p", "80", "-r", "1000000", "-G", a0mac, "-i", "s2",
+                            "-S", "10.201.3.1", "-b", "/dev/null", "-o", "-", "-q"]))
+                    tools.append(("masscan", ns("scan") + masscan(
+                        net, ports, "s2", "10.201.3.1", a0mac, "--rate", "1000000", "-oL",
+                        "-")))
+                    for name, cmd in tools:
+                        walls, rsss, found, missed, false = [], [], [], [], []
+                        for k in range(runs):
+                            wall, rss, out, samples = timed_sampled(cmd)
+                            if wall is None:
+                                wall, out = TIMEOUT, ""
+                            got = parse_pairs(out)
+                            walls.append(wall)
+                            rsss.append(rss)
+                            found.append(len(got & truth))
+                            missed.append(len(truth - got))
+                            false.append(len(got - truth))
+                            if k == 0 and name.startswith("synscan") and net.endswith("/12"):
+                                series.append((name, samples))
+                        row = {"work": work, "tool": name, "median": statistics.median(walls),
+                               "min": min(walls), "max": max(walls), "rss": max(rsss) / 1024.0,
+                               "found": min(found), "missed": max(missed), "false": max(false),
+                               "truth": len(truth), "cmd": " ".join(cmd)}
+                        print(f"  {name:15} median {row['median']:.3f}s  {row['rss']:.1f} MiB  "
+                              f"found {row['found']}/{len(truth)} missed<= {row['missed']} "
+                              f"false<= {row['false']}", flush=True)
+                        rows.append(row)
+        finally:
+            ka.stop()
+    return rows, series
+
+
+def flat_table(title, result, note):
+    rows, series = result
+    lines = [f"### {title}", "", note, "",
+             "| work | tool | wall median | min–max | peak RSS (max) | found | missed | false |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['work']} | {r['tool']} | {r['median']:.3f} s | "
+                     f"{r['min']:.3f}–{r['max']:.3f} s | {r['rss']:.1f} MiB | "
+                     f"{r['found']}/{r['truth']} | {r['missed']} | {r['false']} |")
+    for name, samples in series:
+        lines.append("")
+        lines.append(f"{name}, /12 sweep: VmRSS sampled every 0.25 s (seconds → MiB): " +
+                     ", ".join(f"{t:.2f} → {kib / 1024:.1f}" for t, kib in samples) + ".")
+    lines.append("")
+    lines.append("Commands (per size): " + "; ".join(
+        f"`{r['cmd']}`" for r in rows if r["work"].startswith("10.224.0.0/12")))
+    lines.append("")
+    return "\n".join(lines)
+
+
 def bench_memory():
     """Peak RSS of --dry-run over 10.0.0.0/8 x 1 port and a /24 x all ports."""
     rows = []
@@ -733,6 +870,8 @@ BENCHES = {
     "wire": (bench_wire, "Wire views: ours, etherparse and pnet_packet on the receiver's work",
              wire_table),
     "memory": (bench_memory, "Memory of --dry-run over large work", memory_table),
+    "flat": (bench_flat, "Sweeps in flat memory: any-IP /16, /14, /12 × port 80 and /20 × 100 "
+             "ports", flat_table),
     "ranking": (bench_ranking, "Default port lists against nmap's open-frequency data",
                 ranking_table),
 }
@@ -746,6 +885,8 @@ def main():
         fn, title, fmt = BENCHES[name]
         rows = fn()
         runs = os.environ.get("LOSS_RUNS", "3") if name in ("loss", "congestion") else RUNS
+        if name == "flat":
+            runs = os.environ.get("FLAT_RUNS", "3")
         note = f"Machine: {machine()}." + ("" if name == "wire" else f" {runs} runs per tool.")
         write_section(name, fmt(title, rows, note))
     print(f"wrote {DOC}")

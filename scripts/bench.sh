@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Benchmarks against peers, in one run, on this machine (as root: the lab benches build network
 # namespaces). Usage: scripts/bench.sh [connect syn-loopback send-rate full-port sweep
-# full-port6 sweep6 loss congestion memory ranking wire] (LOSS_RUNS=N sets the runs of loss and
+# full-port6 sweep6 loss congestion memory flat ranking wire] (LOSS_RUNS=N sets the runs of loss and
 # congestion, default 3). send-rate and full-port also run the binary of BASE_REV (default
 # 9914b39, before the probe-module redesign), built in a git worktree under target/, for the
-# IPv4 before/after rows; BASE_REV= (empty) skips it.
+# IPv4 before/after rows; BASE_REV= (empty) skips it. flat also runs the binary of FLAT_REV
+# (default 59e6f47, before the flat-memory redesign); FLAT_REV= skips it.
 # Results (median of >= 5 runs, min-max, peak RSS, found/missed/false) go to docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,15 +18,23 @@ fi
 cargo build --release --quiet
 cargo build --release --quiet --example sendmmsg_ceiling
 cargo build --release --quiet --example wire_compare
+# Builds the synscan of revision $1 in a git worktree under target/; prints its path.
+build_rev() {
+  local dir="target/bench-base-$1"
+  if [ ! -x "$dir/target/release/synscan" ]; then
+    rm -rf "$dir"
+    git worktree prune
+    git worktree add --detach "$dir" "$1" >/dev/null
+    (cd "$dir" && cargo build --release --quiet)
+  fi
+  echo "$PWD/$dir/target/release/synscan"
+}
 BASE_REV=${BASE_REV-9914b39}
 if [ -n "$BASE_REV" ]; then
-  base_dir="target/bench-base-$BASE_REV"
-  if [ ! -x "$base_dir/target/release/synscan" ]; then
-    rm -rf "$base_dir"
-    git worktree prune
-    git worktree add --detach "$base_dir" "$BASE_REV" >/dev/null
-    (cd "$base_dir" && cargo build --release --quiet)
-  fi
-  export BASE_REV SYNSCAN_BASE="$PWD/$base_dir/target/release/synscan"
+  export BASE_REV SYNSCAN_BASE="$(build_rev "$BASE_REV")"
+fi
+FLAT_REV=${FLAT_REV-59e6f47}
+if [ -n "$FLAT_REV" ]; then
+  export FLAT_REV SYNSCAN_FLAT_BASE="$(build_rev "$FLAT_REV")"
 fi
 exec python3 scripts/bench.py "$@"

@@ -14,12 +14,16 @@
 #   PREFIXfar   target behind the router, 10.201.2.2: open 80,8443; other ports closed.
 #   PREFIXany   any-IP host: a0 10.201.3.2/24 answers for all of 10.202.0.0/20
 #               (ip route add local ... dev lo): open 80,443 on every address, others closed.
+# Large sweeps (the scanner routes each piece; a /14 of them crosses two gateways):
+#   10.212.0.0/14 answered by PREFIXany (open 80,443).
+#   10.216.0.0/15 via 10.201.1.254, answered by PREFIXrtr: open 81 only.
+#   10.218.0.0/15 via 10.201.3.2, answered by PREFIXany: open 80,443.
 # With LAB_BENCH=1 (scripts/bench.sh), also:
 #   PREFIXsink  a frame sink: s3 10.201.4.1/24 <-> k0 10.201.4.2/24; the scanner routes
 #               10.128.0.0/9 there. k0 runs NAPI in its own kernel thread, pinned to the
 #               last CPU, so the sink's receive work is not charged to the sender's core.
 #   10.201.0.3  a second target address in PREFIXtgt with BENCH_PORTS (30 ports) open.
-#   10.210.0.0/17 answered by PREFIXany like 10.202.0.0/20 (port 80 open).
+#   10.210.0.0/17 and 10.224.0.0/12 answered by PREFIXany like 10.202.0.0/20 (port 80 open).
 # IPv6 (ULA fd93::/16, no DAD, no ICMPv6 rate limit; same namespaces):
 #   PREFIXscan  s0 fd93::1/64, s1 fd93:1::1/64, s2 fd93:3::1/64. Routes: fd93:2::/64 via
 #               fd93:1::fe, fd93:4::/112 via fd93:3::2, fd93:5::/64 unreachable, fd93:6::/64
@@ -100,6 +104,8 @@ bench_extras() {
   ns tgt ip addr add 10.201.0.3/24 dev t0
   ns any ip route add local 10.210.0.0/17 dev lo
   ns scan ip route add 10.210.0.0/17 via 10.201.3.2
+  ns any ip route add local 10.224.0.0/12 dev lo
+  ns scan ip route add 10.224.0.0/12 via 10.201.3.2
   listen tgt "$BENCH_PORTS"
 }
 
@@ -155,6 +161,12 @@ up() {
   ns far ip route add default via 10.201.2.254
   ns any ip route add local 10.202.0.0/20 dev lo
   ns any ip route add 10.201.0.0/16 via 10.201.3.1
+  ns scan ip route add 10.212.0.0/14 via 10.201.3.2
+  ns any ip route add local 10.212.0.0/14 dev lo
+  ns scan ip route add 10.216.0.0/15 via 10.201.1.254
+  ns rtr ip route add local 10.216.0.0/15 dev lo
+  ns scan ip route add 10.218.0.0/15 via 10.201.3.2
+  ns any ip route add local 10.218.0.0/15 dev lo
   ns tgt nft -f - <<'NFT'
 table inet lab {
   chain input {
@@ -178,6 +190,7 @@ NFT
   listen tgt 22,80,443,8080
   listen far 80,8443
   listen any 80,443
+  listen rtr 81
   if [ "${LAB_BENCH:-0}" = 1 ]; then bench_extras; fi
   trap - ERR
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests use (nmap, ndiff,
 # xsltproc, nftables, iptables, tcpdump, tshark, iproute2, python3, python3-scapy, util-linux,
-# libcap2-bin, man-db), then runs formatting, lints, every test, and a bounded fuzzing pass.
+# libcap2-bin, man-db, time), then runs formatting, lints, every test, and a bounded fuzzing pass.
 #
 # Works as root (no sudo needed) and as a normal user with sudo: only the package install and
 # the test binaries (the lab tests create network namespaces) run as root; building, linting
@@ -30,6 +30,8 @@ for pair in nmap:nmap ndiff:ndiff xsltproc:xsltproc nft:nftables iptables:iptabl
   command -v "$cmd" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 \
     || need_pkgs+=("$pkg")
 done
+# GNU time measures peak RSS in tests/flat_memory.rs (`time` alone is the shell's keyword).
+[ -x /usr/bin/time ] || need_pkgs+=(time)
 # Scapy is imported, not run: tests/scapy_compare.rs uses Debian's interpreter's module.
 /usr/bin/python3 -c 'import scapy' >/dev/null 2>&1 || need_pkgs+=(python3-scapy)
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -115,6 +115,39 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, in the order of [`Reason::code`].
+    pub const ALL: [Reason; 19] = [
+        Reason::SynAck,
+        Reason::Reset,
+        Reason::ConnRefused,
+        Reason::NoResponse,
+        Reason::NetUnreach,
+        Reason::HostUnreach,
+        Reason::ProtoUnreach,
+        Reason::PortUnreach,
+        Reason::AdminProhibited,
+        Reason::NetProhibited,
+        Reason::HostProhibited,
+        Reason::TimeExceeded,
+        Reason::NoArp,
+        Reason::NoNdp,
+        Reason::NoRoute,
+        Reason::BeyondScope,
+        Reason::AddrUnreach,
+        Reason::RejectRoute,
+        Reason::LocalError,
+    ];
+
+    /// A one-byte code (the index in [`Reason::ALL`]).
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The reason of a [`Reason::code`].
+    pub fn from_code(c: u8) -> Option<Reason> {
+        Reason::ALL.get(usize::from(c)).copied()
+    }
+
     /// nmap's name for the reason.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -150,6 +183,15 @@ impl Reason {
                 | Reason::PortUnreach
                 | Reason::ProtoUnreach
         )
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn reason_codes_follow_the_declaration() {
+    for (i, r) in Reason::ALL.iter().enumerate() {
+        assert_eq!(Reason::from_code(r.code()), Some(*r));
+        assert_eq!(usize::from(r.code()), i);
     }
 }
 
@@ -279,9 +321,6 @@ pub trait ResultSink {
     fn tick(&mut self, _done: u64, _sent: u64, _open: u64) -> std::io::Result<()> {
         Ok(())
     }
-    /// Where the engine's first pass has got to in its order (before each tick), for the
-    /// resume file.
-    fn position(&mut self, _pos: u64) {}
     /// A line of `-v`/`-d` detail from the engine (pass timing, decisions).
     fn note(&mut self, _text: &str) {}
 }

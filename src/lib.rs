@@ -30,6 +30,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod bitmap;
 pub mod capture;
 pub mod cli;
 pub mod connect;

@@ -1,22 +1,23 @@
 //! Interrupted scans: the resume file. It holds the scan's own arguments (with the seed, so
-//! the order is the same), where the running engine's first pass had got to, and every
-//! (host, port) pair already reported, so `synscan --resume FILE` probes only what is left
-//! and reports nothing twice. Ctrl-C writes it; a [`Checkpoint`] also rewrites it every few
-//! seconds (atomically: a temporary file renamed over it), so `kill -9` loses at most that
-//! window. A scan that finishes removes it.
+//! the order is the same), the engine that was running, the position in the order before
+//! which that engine had reported everything, and the positions past it already reported,
+//! so `synscan --resume FILE` probes only what is left and reports nothing twice. Its size
+//! is bounded by what was in flight (an engine segment), never by the space. Ctrl-C writes
+//! it; a [`Checkpoint`] also rewrites it every few seconds (atomically: a temporary file
+//! renamed over it), so `kill -9` loses at most that window. A scan that finishes removes
+//! it.
 
-use crate::engine::Bitmap;
 use crate::error::{Error, Result};
 use crate::files::plain;
-use crate::target::{HostSet, PortList};
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Version of the file layout.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Where the resume state goes unless `--resume-file` says otherwise (as masscan's
 /// `paused.conf`, in the current directory).
@@ -43,11 +44,11 @@ pub struct ResumeState {
     /// interrupted run sent. Secret: the file is created readable by its owner only.
     #[serde(default)]
     pub cookie_key: Option<[u64; 2]>,
-    /// The engine that was running (IPv4 SYN paths in order, then connect).
+    /// The engine that was running (raw engines by path, in order, or connect).
     pub stage: u32,
-    /// That engine's next position in its first pass.
+    /// Every pair of that engine before this position of the order was reported.
     pub position: u64,
-    /// Pairs already reported, as half-open ranges of `host index × ports + port index`.
+    /// Positions past `position` already reported, as sorted half-open ranges.
     pub done: Vec<(u64, u64)>,
 }
 
@@ -56,22 +57,39 @@ impl ResumeState {
     pub fn load(path: &Path) -> Result<ResumeState> {
         let bad = |why: String| Error::input(format!("resume file '{}': {why}", path.display()));
         let text = std::fs::read_to_string(path).map_err(|e| bad(plain(&e)))?;
-        let state: ResumeState = serde_json::from_str(&text)
-            .map_err(|e| bad(format!("not a synscan resume file ({e})")))?;
+        ResumeState::parse(&text).map_err(bad)
+    }
+
+    /// Parses the text of a resume file, checking its layout version and that its finished
+    /// positions are in order.
+    pub fn parse(text: &str) -> std::result::Result<ResumeState, String> {
+        let state: ResumeState =
+            serde_json::from_str(text).map_err(|e| format!("not a synscan resume file ({e})"))?;
         if state.synscan_resume != VERSION {
-            return Err(bad(format!(
+            return Err(format!(
                 "layout version {} (this synscan reads {VERSION})",
                 state.synscan_resume
-            )));
+            ));
         }
-        let mut prev_end = 0;
+        let mut prev_end = state.position;
         for &(s, e) in &state.done {
             if s < prev_end || e <= s {
-                return Err(bad("the list of finished ports is not in order".into()));
+                return Err("the list of finished ports is not in order".into());
             }
             prev_end = e;
         }
         Ok(state)
+    }
+
+    /// Checks the finished positions against a scan of `len` positions whose engines keep at
+    /// most `window` positions in flight: a file that lists more is not one this synscan
+    /// wrote, and would cost unbounded time to load.
+    pub fn check_window(&self, len: u64, window: u64) -> std::result::Result<(), String> {
+        let limit = self.position.saturating_add(window).min(len);
+        if self.position > len || self.done.last().is_some_and(|r| r.1 > limit) {
+            return Err("resume file lists ports outside the scan it describes".into());
+        }
+        Ok(())
     }
 
     /// Writes the file atomically: a temporary file beside it, renamed over it. Under sudo
@@ -97,75 +115,108 @@ impl ResumeState {
     }
 }
 
-/// The pairs of a scan already reported, over the natural index `host × ports + port` of the
-/// whole host set. Paged like the engine's bitmap, so memory follows the results.
-pub struct DoneSet {
-    bits: Bitmap,
-    nports: u64,
+/// The pairs of the running engine already reported, by position in the scan's order:
+/// every position before [`Finished::start`], and a bitmap of the positions past it. The
+/// bitmap spans what is in flight, because the start moves up as results arrive (see
+/// [`Finished::advance`]): an engine reports every pair of a segment before it probes the
+/// next one.
+#[derive(Debug, Clone, Default)]
+pub struct Finished {
+    lo: u64,
+    /// Position of bit 0 of `words[0]`: a multiple of 64, at most `lo`.
+    base: u64,
+    words: VecDeque<u64>,
 }
 
-impl DoneSet {
-    /// Nothing done yet.
-    pub fn new(hosts: &HostSet, ports: &PortList) -> DoneSet {
-        let nports = ports.len() as u64;
-        DoneSet {
-            bits: Bitmap::new(hosts.len() * nports),
-            nports,
-        }
-    }
-
-    /// The set a resume file lists; a range outside the scan is bad input.
-    pub fn from_ranges(hosts: &HostSet, ports: &PortList, ranges: &[(u64, u64)]) -> Result<Self> {
-        let set = DoneSet::new(hosts, ports);
-        if ranges.last().is_some_and(|r| r.1 > set.bits.len()) {
-            return Err(Error::input(
-                "resume file lists ports outside the scan it describes",
-            ));
-        }
+impl Finished {
+    /// Everything before `lo` reported, and the positions of `ranges` (at or past `lo`).
+    pub fn new(lo: u64, ranges: &[(u64, u64)]) -> Finished {
+        let mut f = Finished {
+            lo,
+            base: lo & !63,
+            words: VecDeque::new(),
+        };
         for &(s, e) in ranges {
-            for i in s..e {
-                set.bits.set(i);
+            for pos in s.max(lo)..e {
+                f.mark(pos);
             }
         }
-        Ok(set)
+        f
     }
 
-    fn index(&self, hosts: &HostSet, ports: &PortList, ip: IpAddr, port: u16) -> Option<u64> {
-        Some(hosts.index_of(ip)? * self.nports + ports.index_of(port)? as u64)
+    /// Every position before this one is reported.
+    pub fn start(&self) -> u64 {
+        self.lo
     }
 
-    /// Records a reported pair.
-    pub fn mark(&self, hosts: &HostSet, ports: &PortList, ip: IpAddr, port: u16) {
-        if let Some(i) = self.index(hosts, ports, ip, port) {
-            self.bits.set(i);
+    /// Records a reported position.
+    pub fn mark(&mut self, pos: u64) {
+        if pos < self.lo {
+            return;
+        }
+        let w = ((pos - self.base) / 64) as usize;
+        if w >= self.words.len() {
+            self.words.resize(w + 1, 0);
+        }
+        self.words[w] |= 1 << ((pos - self.base) % 64);
+    }
+
+    /// True when `pos` was reported.
+    pub fn contains(&self, pos: u64) -> bool {
+        if pos < self.lo {
+            return true;
+        }
+        let w = ((pos - self.base) / 64) as usize;
+        self.words
+            .get(w)
+            .is_some_and(|x| x & (1 << ((pos - self.base) % 64)) != 0)
+    }
+
+    /// Moves the start past every reported position, and past those `skip` says the running
+    /// engine never reports (other engines' targets), up to `end`.
+    pub fn advance(&mut self, end: u64, skip: Option<&dyn Fn(u64) -> bool>) {
+        while self.lo < end {
+            let bit = (self.lo - self.base) % 64;
+            let word = self.words.front().copied().unwrap_or(0);
+            if skip.is_none() && bit == 0 && word == u64::MAX && self.lo + 64 <= end {
+                self.lo += 64;
+            } else if word & (1 << bit) != 0 || skip.is_some_and(|f| f(self.lo)) {
+                self.lo += 1;
+            } else {
+                break;
+            }
+            if self.lo - self.base >= 64 {
+                self.words.pop_front();
+                self.base += 64;
+            }
         }
     }
 
-    /// True when the pair was reported.
-    pub fn contains(&self, hosts: &HostSet, ports: &PortList, ip: IpAddr, port: u16) -> bool {
-        self.index(hosts, ports, ip, port)
-            .is_some_and(|i| self.bits.get(i))
-    }
-
-    /// The reported pairs, as the resume file stores them.
+    /// The reported positions past the start, as the resume file stores them.
     pub fn ranges(&self) -> Vec<(u64, u64)> {
-        self.bits.ranges()
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        for (wi, &w) in self.words.iter().enumerate() {
+            let mut w = w;
+            let at = self.base + wi as u64 * 64;
+            while w != 0 {
+                let b = w.trailing_zeros() as u64;
+                w &= w - 1;
+                let pos = at + b;
+                if pos < self.lo {
+                    continue;
+                }
+                match out.last_mut() {
+                    Some(last) if last.1 == pos => last.1 = pos + 1,
+                    _ => out.push((pos, pos + 1)),
+                }
+            }
+        }
+        out
     }
 
-    /// Every reported pair.
-    pub fn pairs<'a>(
-        &'a self,
-        hosts: &'a HostSet,
-        ports: &'a PortList,
-    ) -> impl Iterator<Item = (IpAddr, u16)> + 'a {
-        self.ranges().into_iter().flat_map(move |(s, e)| {
-            (s..e).filter_map(move |i| {
-                Some((
-                    hosts.get(i / self.nports)?,
-                    ports.get((i % self.nports) as usize)?,
-                ))
-            })
-        })
+    /// Bytes the bitmap takes.
+    pub fn bytes(&self) -> usize {
+        self.words.len() * 8
     }
 }
 
@@ -236,7 +287,6 @@ impl Checkpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::build_hosts;
 
     fn state() -> ResumeState {
         ResumeState {
@@ -248,7 +298,7 @@ mod tests {
             cookie_key: Some([1, 2]),
             stage: 0,
             position: 4,
-            done: vec![(0, 2), (5, 6)],
+            done: vec![(5, 7), (9, 10)],
         }
     }
 
@@ -275,7 +325,7 @@ mod tests {
             assert!(e.contains(want) && e.contains("resume file '"), "{e}");
         }
         let mut s = state();
-        s.done = vec![(5, 6), (0, 2)];
+        s.done = vec![(9, 10), (5, 6)];
         s.save(&path).unwrap();
         let e = ResumeState::load(&path).unwrap_err().to_string();
         assert!(e.contains("not in order"), "{e}");
@@ -289,20 +339,45 @@ mod tests {
     }
 
     #[test]
-    fn done_set_maps_pairs_both_ways() {
-        let hosts = build_hosts(&["10.0.0.1-3".into()], &[]).unwrap();
-        let ports = PortList::parse("22,80,443").unwrap();
-        let done = DoneSet::new(&hosts, &ports);
-        let b: IpAddr = "10.0.0.2".parse().unwrap();
-        done.mark(&hosts, &ports, b, 80);
-        done.mark(&hosts, &ports, b, 443);
-        done.mark(&hosts, &ports, "10.9.9.9".parse().unwrap(), 80);
-        assert_eq!(done.ranges(), vec![(4, 6)]);
-        assert!(done.contains(&hosts, &ports, b, 443));
-        assert!(!done.contains(&hosts, &ports, b, 22));
-        let again = DoneSet::from_ranges(&hosts, &ports, &done.ranges()).unwrap();
-        let pairs: Vec<_> = again.pairs(&hosts, &ports).collect();
-        assert_eq!(pairs, vec![(b, 80), (b, 443)]);
-        assert!(DoneSet::from_ranges(&hosts, &ports, &[(0, 10)]).is_err());
+    fn the_window_check_refuses_what_no_run_could_have_written() {
+        let s = state();
+        assert_eq!(s.check_window(100, 50), Ok(()));
+        assert!(s.check_window(8, 50).is_err(), "past the scan");
+        assert!(s.check_window(100, 5).is_err(), "past the window");
+        let mut far = state();
+        far.position = 200;
+        far.done.clear();
+        assert!(far.check_window(100, 50).is_err());
+        assert!(ResumeState::parse("{}").is_err());
+    }
+
+    #[test]
+    fn finished_moves_its_start_over_reported_and_skipped_positions() {
+        let mut f = Finished::new(10, &[(12, 14), (200, 201)]);
+        assert_eq!(f.start(), 10);
+        assert!(f.contains(3) && f.contains(13) && !f.contains(11) && f.contains(200));
+        f.mark(10);
+        f.advance(1000, None);
+        assert_eq!(f.start(), 11);
+        f.mark(11);
+        f.mark(5);
+        f.advance(1000, None);
+        assert_eq!(f.start(), 14);
+        assert_eq!(f.ranges(), vec![(200, 201)]);
+        // Odd positions belong to another engine.
+        let odd = |p: u64| p % 2 == 1;
+        for p in (14..200).step_by(2) {
+            f.mark(p);
+        }
+        f.advance(1000, Some(&odd));
+        assert_eq!(f.start(), 202);
+        assert!(f.ranges().is_empty());
+        assert!(f.bytes() <= 16, "words behind the start are dropped");
+        // A whole run of words at once, and never past `end`.
+        let mut g = Finished::new(0, &[(0, 640)]);
+        g.advance(600, None);
+        assert_eq!(g.start(), 600);
+        g.advance(10_000, None);
+        assert_eq!(g.start(), 640);
     }
 }

@@ -99,17 +99,36 @@ fn assert_union_is_truth(first: &[(u16, String)], second: &[(u16, String)]) {
     }
 }
 
-/// The resume file's finished pairs, as ports (one host, ports 1-65535: index i is port i+1).
-fn done_ports(resume: &Path) -> BTreeSet<u16> {
+/// The ports of 127.0.0.1 (all of them) in the order `--seed SEED` scans them, as
+/// `--dry-run` prints it: the order's positions are what the resume file counts.
+fn order_of(ns: &str, seed: &str) -> Vec<u16> {
+    let dry = run_in(
+        ns,
+        &["-sS", "127.0.0.1", "-p-", "--seed", seed, "--dry-run"],
+        None,
+    );
+    let order: Vec<u16> = dry
+        .stdout
+        .lines()
+        .map(|l| l.split(' ').next().unwrap().rsplit(':').next().unwrap())
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(order.len(), 65535);
+    order
+}
+
+/// The resume file's finished pairs, as ports: every position before `position`, and the
+/// `done` ranges past it.
+fn done_ports(resume: &Path, order: &[u16]) -> BTreeSet<u16> {
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(resume).expect("resume file")).unwrap();
-    v["done"]
+    let position = v["position"].as_u64().unwrap() as usize;
+    let past = v["done"]
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|r| r[0].as_u64().unwrap()..r[1].as_u64().unwrap())
-        .map(|i| i as u16 + 1)
-        .collect()
+        .flat_map(|r| r[0].as_u64().unwrap() as usize..r[1].as_u64().unwrap() as usize);
+    (0..position).chain(past).map(|i| order[i]).collect()
 }
 
 fn assert_xml_well_formed(path: &Path) {
@@ -214,7 +233,8 @@ fn sigint_writes_a_resume_file_and_the_resumed_run_completes_the_scan_exactly() 
         "JSON lists the results so far"
     );
     // Everything the resume file calls finished was written out.
-    let done = done_ports(Path::new(&resume));
+    let order = order_of(&ns, "7");
+    let done = done_ports(Path::new(&resume), &order);
     let reported: BTreeSet<u16> = a.iter().map(|r| r.0).collect();
     assert_eq!(done, reported);
     let saved: serde_json::Value =
@@ -244,22 +264,11 @@ fn sigint_writes_a_resume_file_and_the_resumed_run_completes_the_scan_exactly() 
         "a finished scan removes its resume file"
     );
     // Same seed, same order: the resumed run's first probe is the first unreported pair at
-    // or after the saved position of the order --dry-run prints.
-    let dry = run_in(
-        &ns,
-        &["-sS", "127.0.0.1", "-p-", "--seed", "7", "--dry-run"],
-        None,
-    );
-    let order: Vec<u16> = dry
-        .stdout
-        .lines()
-        .map(|l| l.split(' ').next().unwrap().rsplit(':').next().unwrap())
-        .map(|p| p.parse().unwrap())
-        .collect();
-    assert_eq!(order.len(), 65535);
+    // or after the saved position of the order --dry-run prints (everything before it was
+    // reported).
+    assert!(order[..position].iter().all(|p| reported.contains(p)));
     let expected = order[position..]
         .iter()
-        .chain(&order[..position])
         .find(|p| !reported.contains(p))
         .copied();
     let read = synscan(&["read", &f("b.pcap")]);
@@ -302,7 +311,7 @@ fn sigkill_loses_at_most_the_window_since_the_last_checkpoint() {
     );
     assert_eq!(first.code, None, "killed by a signal: {first:?}");
     let a = results(&first.stdout, true);
-    let done = done_ports(Path::new(&resume));
+    let done = done_ports(Path::new(&resume), &order_of(&ns, "11"));
     let reported: BTreeSet<u16> = a.iter().map(|r| r.0).collect();
     assert!(!done.is_empty(), "a checkpoint was written");
     assert!(
@@ -390,7 +399,7 @@ fn resume_rejects_bad_files_and_scan_options_with_one_line() {
     let good = dir.path().join("good");
     std::fs::write(
         &good,
-        r#"{"synscan_resume":1,"argv":["--ports=80","--seed=1","--","127.0.0.1"],"names":[],"hosts":1,"ports":"80","stage":0,"position":0,"done":[]}"#,
+        r#"{"synscan_resume":2,"argv":["--ports=80","--seed=1","--","127.0.0.1"],"names":[],"hosts":1,"ports":"80","stage":0,"position":0,"done":[]}"#,
     )
     .unwrap();
     for extra in [&["-p", "22"][..], &["10.0.0.1"], &["--seed", "3"]] {
@@ -404,10 +413,28 @@ fn resume_rejects_bad_files_and_scan_options_with_one_line() {
     // The file's targets must still expand to what it was saved with.
     std::fs::write(
         &good,
-        r#"{"synscan_resume":1,"argv":["--ports=80","--seed=1","--","127.0.0.1"],"names":[],"hosts":4,"ports":"80","stage":0,"position":0,"done":[]}"#,
+        r#"{"synscan_resume":2,"argv":["--ports=80","--seed=1","--","127.0.0.1"],"names":[],"hosts":4,"ports":"80","stage":0,"position":0,"done":[]}"#,
     )
     .unwrap();
     let out = synscan(&["--resume", good.to_str().unwrap()]);
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(out.stderr.contains("no longer expand"), "{out:?}");
+    // Finished positions past the scan, and files of the earlier layout, are refused before
+    // anything is sent.
+    for (text, want) in [
+        (
+            r#"{"synscan_resume":2,"argv":["--ports=80","--seed=1","--","127.0.0.1"],"names":[],"hosts":1,"ports":"80","stage":0,"position":0,"done":[[0,1099511627776]]}"#,
+            "outside the scan",
+        ),
+        (
+            r#"{"synscan_resume":1,"argv":["--ports=80","--seed=1","--","127.0.0.1"],"names":[],"hosts":1,"ports":"80","stage":0,"position":0,"done":[]}"#,
+            "layout version 1",
+        ),
+    ] {
+        std::fs::write(&good, text).unwrap();
+        let out = synscan(&["--resume", good.to_str().unwrap(), "--no-progress"]);
+        assert_eq!(out.code, Some(2), "{out:?}");
+        assert!(out.stderr.contains(want), "{out:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+    }
 }

@@ -1,24 +1,31 @@
 //! The raw scan engine (zmap's shape), for every probe module alike: the receiver thread
-//! starts first and signals ready; the sender thread walks the permutation, then retries only
-//! unanswered pairs, then waits a cool-down that adapts to the round-trip times seen; results
-//! stream back to the calling thread, which owns the output. No per-probe state: a bitmap of
-//! answered pairs and the keyed cookie are all that is shared. What a probe is and what an
-//! answer means is the [`Probe`] module's business; how frames travel is the
-//! [`crate::link`]'s: this module knows neither TCP nor sockets.
+//! starts first and signals ready; the sender thread walks the permutation one segment at a
+//! time, retrying only unanswered pairs after cool-downs that adapt to the round-trip times
+//! seen, then reports the segment's silent pairs and moves on; results stream back to the
+//! calling thread, which owns the output. No per-probe state: the answered marks of the
+//! segment being probed ([`window`]) and the keyed cookie are all that is shared, so memory
+//! is flat whatever the size of the space. What a probe is and what an answer means is the
+//! [`Probe`] module's business; how frames travel is the [`crate::link`]'s: this module
+//! knows neither TCP nor sockets.
 
-mod bitmap;
 mod neighbor;
 mod rx;
 mod tx;
+mod window;
 
 #[cfg(test)]
 mod tests;
 
-pub use bitmap::Bitmap;
 pub use neighbor::{Hop, NextHops, Run};
+use window::{Mark, Window};
+
+/// Positions per segment unless [`Options::segment`] says: every pair of a segment is
+/// answered or given up before the next one starts, so this bounds the engine's state
+/// (2 MiB of marks) and, on a resumed run, the checkpoint's list of finished pairs.
+pub const SEGMENT: u64 = 1 << 22;
 
 use crate::error::{Error, Result};
-use crate::event::{PortResult, Reason, ResultSink, ScanStats};
+use crate::event::{PortResult, ResultSink, ScanStats};
 use crate::link::{Channels, Framing};
 use crate::probe::{Cookie, Probe};
 use crate::route::Path;
@@ -26,6 +33,7 @@ use crate::target::{HostSet, PortList, ScanOrder};
 use pnet::util::MacAddr;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -62,6 +70,8 @@ pub struct Options {
     pub reset: bool,
     /// TTL of the probes.
     pub ttl: u8,
+    /// Positions per segment ([`SEGMENT`]).
+    pub segment: u64,
 }
 
 /// Counters and clocks shared by the threads.
@@ -69,9 +79,15 @@ pub(crate) struct Shared {
     pub t0: Instant,
     pub stop: AtomicBool,
     pub tx_done: AtomicBool,
-    pub answered: Bitmap,
+    /// The answered marks of the segment being probed.
+    pub window: Window,
     pub sent: AtomicU64,
     pub replies: AtomicU64,
+    /// Pairs given up on and reported without an answer.
+    pub given_up: AtomicU64,
+    /// When the receiver last found nothing waiting (microseconds since t0): every reply
+    /// that arrived before then has been handled.
+    pub drained_us: AtomicU64,
     pub open: AtomicU64,
     /// Microseconds since t0 (0: not yet).
     pub first_send_us: AtomicU64,
@@ -80,8 +96,6 @@ pub(crate) struct Shared {
     pub last_reply_us: AtomicU64,
     /// Retransmission timeout from the RTT estimator (0: no RTT sample yet).
     pub rto_us: AtomicU64,
-    /// The sender's position in its first pass (saved in resume files).
-    pub position: AtomicU64,
     /// The rate congestion control lowered sending to (0: never lowered).
     pub slowed_to: AtomicU64,
     /// `--host-timeout` passed: sending stopped early.
@@ -109,7 +123,7 @@ impl Shared {
 
 /// Everything the threads read.
 pub(crate) struct Plan {
-    /// Every host of the scan's order (the order and the bitmap index are over these).
+    /// Every host of the scan's order.
     pub hosts: HostSet,
     pub ports: PortList,
     pub order: ScanOrder,
@@ -120,9 +134,11 @@ pub(crate) struct Plan {
     pub cookie: Cookie,
     pub opts: Options,
     pub recorder: Option<crate::capture::Recorder>,
-    /// Where the first pass starts (a resumed scan goes on from its saved position, then
-    /// wraps round to the pairs before it).
+    /// Where the walk starts: 0, or the position before which a resumed scan's interrupted
+    /// run reported everything.
     pub start: u64,
+    /// Positions at or past `start` the interrupted run reported, as sorted half-open ranges.
+    pub done: Vec<(u64, u64)>,
     /// How received frames begin.
     pub framing: Framing,
 }
@@ -134,11 +150,27 @@ impl Plan {
         self.hops.serves(ip)
     }
 
-    /// The natural index of (host, port) in the bitmap.
-    pub fn index(&self, ip: IpAddr, port: u16) -> Option<u64> {
+    /// The segment and offset of the pair at `pos`.
+    #[inline]
+    pub fn locate(&self, pos: u64) -> Option<(u64, u64)> {
+        let s = pos.checked_sub(self.start)?;
+        let len = self.opts.segment.max(1);
+        Some((s / len, s % len))
+    }
+
+    /// The position of (ip, port) in this engine's walk.
+    pub fn position_of(&self, ip: IpAddr, port: u16) -> Option<u64> {
         let h = self.hosts.index_of(ip)?;
-        let p = self.ports.index_of(port)? as u64;
-        Some(h * self.ports.len() as u64 + p)
+        let p = self.ports.index_of(port)?;
+        self.order.position_of(h, p)
+    }
+
+    /// Marks (ip, port) answered; true for the first answer of a pair still being probed.
+    pub fn answer(&self, window: &Window, ip: IpAddr, port: u16) -> bool {
+        let Some((seg, off)) = self.position_of(ip, port).and_then(|p| self.locate(p)) else {
+            return false;
+        };
+        window.claim(seg, off, Mark::Answered)
     }
 
     /// Source port of attempt `attempt`.
@@ -182,16 +214,30 @@ pub struct Job {
     pub opts: Options,
     /// `--pcap`: where probes and replies are recorded.
     pub recorder: Option<crate::capture::Recorder>,
-    /// First position of the first pass (0, or a resume file's).
+    /// First position of the walk (0, or a resume file's).
     pub start: u64,
+    /// Positions at or past `start` already reported by the run this one resumes (sorted
+    /// half-open ranges).
+    pub done: Vec<(u64, u64)>,
 }
 
 /// A scan over open channels.
 pub struct Scan {
     plan: Arc<Plan>,
     channels: Channels,
-    /// Pairs answered (or, before the scan, already reported by an interrupted run).
-    answered: Bitmap,
+}
+
+/// Which positions of the order an engine probes: the rest belong to other engines (other
+/// paths) or to no engine (unroutable targets). Cheap to clone; used by the resume tracking.
+#[derive(Clone)]
+pub struct Coverage(Arc<Plan>);
+
+impl Coverage {
+    /// True when the engine probes the pair at `pos`.
+    pub fn probes(&self, pos: u64) -> bool {
+        let (h, _) = self.0.order.pair_at_position(pos);
+        self.0.hosts.get(h).is_some_and(|ip| self.0.serves(ip))
+    }
 }
 
 impl Scan {
@@ -210,12 +256,7 @@ impl Scan {
 
     /// The scan with next hops already known (no resolution on the link: tests).
     pub fn with_hops(job: Job, hops: NextHops, channels: Channels) -> Scan {
-        let answered = Bitmap::new(job.hosts.len() * job.ports.len() as u64);
-        let start = if job.start < job.order.len() {
-            job.start
-        } else {
-            0
-        };
+        let start = job.start.min(job.order.len());
         Scan {
             plan: Arc::new(Plan {
                 hosts: job.hosts,
@@ -228,26 +269,25 @@ impl Scan {
                 opts: job.opts,
                 recorder: job.recorder,
                 start,
+                done: job.done,
                 framing: channels.framing,
             }),
             channels,
-            answered,
         }
     }
 
-    /// Marks a pair reported by an earlier, interrupted run: it is not probed or reported.
-    pub fn mark_done(&self, ip: IpAddr, port: u16) {
-        if self.plan.serves(ip)
-            && let Some(i) = self.plan.index(ip, port)
-        {
-            self.answered.set(i);
-        }
+    /// Which positions this engine probes.
+    pub fn coverage(&self) -> Coverage {
+        Coverage(Arc::clone(&self.plan))
     }
 
     /// Runs the scan, delivering results to `sink` on this thread, until it ends or `stop`.
     pub fn run(self, sink: &mut dyn ResultSink, stop: &AtomicBool) -> Result<ScanStats> {
         let plan = self.plan;
-        let answered = self.answered;
+        let segment = plan
+            .opts
+            .segment
+            .clamp(1, plan.order.len().saturating_sub(plan.start).max(1));
         let Channels {
             tx,
             rx,
@@ -258,16 +298,17 @@ impl Scan {
             t0: Instant::now(),
             stop: AtomicBool::new(false),
             tx_done: AtomicBool::new(false),
-            answered,
+            window: Window::new(segment),
             sent: AtomicU64::new(0),
             replies: AtomicU64::new(0),
+            given_up: AtomicU64::new(0),
+            drained_us: AtomicU64::new(0),
             open: AtomicU64::new(0),
             first_send_us: AtomicU64::new(0),
             last_send_us: AtomicU64::new(0),
             first_reply_us: AtomicU64::new(0),
             last_reply_us: AtomicU64::new(0),
             rto_us: AtomicU64::new(0),
-            position: AtomicU64::new(plan.start),
             slowed_to: AtomicU64::new(0),
             timed_out: AtomicBool::new(false),
             notes: std::sync::Mutex::new(Vec::new()),
@@ -276,9 +317,10 @@ impl Scan {
         let (ready_tx, ready) = mpsc::sync_channel::<()>(1);
         let rx_thread = {
             let (plan, shared) = (Arc::clone(&plan), Arc::clone(&shared));
+            let results = results_tx.clone();
             std::thread::Builder::new()
                 .name("synscan-rx".into())
-                .spawn(move || rx::run(&plan, &shared, rx, reply, results_tx, ready_tx))
+                .spawn(move || rx::run(&plan, &shared, rx, reply, results, ready_tx))
                 .map_err(|e| Error::io("spawn receiver thread", e))?
         };
         // The receiver must be listening before the first probe leaves.
@@ -288,11 +330,14 @@ impl Scan {
         }
         let tx_thread = {
             let (plan, shared) = (Arc::clone(&plan), Arc::clone(&shared));
+            let results = results_tx.clone();
             std::thread::Builder::new()
                 .name("synscan-tx".into())
-                .spawn(move || tx::run(&plan, &shared, tx))
+                .spawn(move || tx::run(&plan, &shared, tx, results))
                 .map_err(|e| Error::io("spawn sender thread", e))?
         };
+        // The threads hold the only senders: the channel closes when both are done.
+        drop(results_tx);
         let mut write_err = None;
         let mut last_tick = Instant::now();
         loop {
@@ -325,7 +370,6 @@ impl Scan {
                 last_tick = Instant::now();
                 let sent = shared.sent.load(Ordering::Relaxed);
                 let done = sent.min(plan.order.len());
-                sink.position(shared.position.load(Ordering::Relaxed));
                 if let Err(e) = sink.tick(done, sent, shared.open.load(Ordering::Relaxed)) {
                     write_err = Some(e);
                     shared.stop.store(true, Ordering::Relaxed);
@@ -365,34 +409,54 @@ impl Scan {
             slowed_to: Some(shared.slowed_to.load(Ordering::Relaxed)).filter(|&r| r > 0),
             ..ScanStats::default()
         };
-        stats.ports_done = shared.replies.load(Ordering::Relaxed);
-        if !interrupted && !timed_out {
-            // Every pair left unanswered is filtered: no-arp for silent local hosts,
-            // unreachable by the routing table, no-response otherwise.
-            for (h, p) in (0..plan.order.len()).map(|pos| plan.order.pair_at_position(pos)) {
-                let idx = h * plan.ports.len() as u64 + p as u64;
-                if shared.answered.get(idx) {
-                    continue;
-                }
-                let (Some(ip), Some(port)) = (plan.hosts.get(h), plan.ports.get(p)) else {
-                    continue;
-                };
-                let reason = match plan.hops.hop(ip) {
-                    Hop::None => continue,
-                    Hop::Silent if ip.is_ipv6() => Reason::NoNdp,
-                    Hop::Silent => Reason::NoArp,
-                    Hop::Mac(_) => Reason::NoResponse,
-                };
-                stats.ports_done += 1;
-                let mut r = PortResult::filtered(ip, port, reason);
-                r.proto = plan.probe.proto();
-                sink.result(r).map_err(|e| Error::io("write results", e))?;
-            }
-        }
+        stats.ports_done =
+            shared.replies.load(Ordering::Relaxed) + shared.given_up.load(Ordering::Relaxed);
         stats.elapsed = shared.t0.elapsed();
         sink.tick(stats.ports_done, stats.probes_sent, stats.open)
             .map_err(|e| Error::io("write results", e))?;
         Ok(stats)
+    }
+}
+
+/// Results handed to the reporting thread in batches: a channel wake-up per result costs
+/// more than receiving the reply. A batch leaves when full, after 20 ms, or when idle.
+pub(crate) struct Batch<'a> {
+    out: &'a Sender<Vec<PortResult>>,
+    items: Vec<PortResult>,
+    since: std::time::Instant,
+}
+
+impl<'a> Batch<'a> {
+    const MAX: usize = 512;
+    const AGE: Duration = Duration::from_millis(20);
+
+    pub fn new(out: &'a Sender<Vec<PortResult>>) -> Self {
+        Batch {
+            out,
+            items: Vec::with_capacity(Self::MAX),
+            since: std::time::Instant::now(),
+        }
+    }
+
+    /// Adds a result; false when the reporting thread is gone.
+    pub fn push(&mut self, r: PortResult) -> bool {
+        if self.items.is_empty() {
+            self.since = std::time::Instant::now();
+        }
+        self.items.push(r);
+        if self.items.len() >= Self::MAX || self.since.elapsed() >= Self::AGE {
+            return self.flush();
+        }
+        true
+    }
+
+    /// Sends what is waiting; false when the reporting thread is gone.
+    pub fn flush(&mut self) -> bool {
+        if self.items.is_empty() {
+            return true;
+        }
+        let items = std::mem::replace(&mut self.items, Vec::with_capacity(Self::MAX));
+        self.out.send(items).is_ok()
     }
 }
 

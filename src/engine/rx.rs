@@ -3,7 +3,7 @@
 //! timestamps, and sends the module's follow-up (the RST that tells an open port's host to
 //! drop the half-open connection).
 
-use super::{Plan, Shared};
+use super::{Batch, Plan, Shared};
 use crate::error::{Error, Result};
 use crate::event::{PortResult, PortState};
 use crate::link::{Framing, LinkRx, LinkTx};
@@ -77,7 +77,8 @@ fn receive(
         let frame = match rx.recv() {
             Ok(Some(f)) => f,
             Ok(None) => {
-                // Idle: hand over what is waiting.
+                // Idle: every reply that arrived so far is handled; hand over what waits.
+                shared.drained_us.store(shared.now_us(), Ordering::Release);
                 batch.flush();
                 continue;
             }
@@ -100,11 +101,8 @@ fn receive(
         let Some(reply) = plan.probe.classify(&net, &scope) else {
             continue;
         };
-        let Some(idx) = plan.index(reply.target, reply.port) else {
-            continue;
-        };
-        if !shared.answered.set(idx) {
-            continue; // already reported
+        if !plan.answer(&shared.window, reply.target, reply.port) {
+            continue; // already reported, given up, or not a pair of this segment
         }
         let now = shared.now_us();
         let rtt = reply
@@ -158,47 +156,5 @@ fn receive(
         if !alive {
             return Ok(());
         }
-    }
-}
-
-/// Results handed to the reporting thread in batches: a channel wake-up per result costs
-/// more than receiving the reply. A batch leaves when full, after 20 ms, or when idle.
-struct Batch<'a> {
-    out: &'a Sender<Vec<PortResult>>,
-    items: Vec<PortResult>,
-    since: std::time::Instant,
-}
-
-impl<'a> Batch<'a> {
-    const MAX: usize = 512;
-    const AGE: Duration = Duration::from_millis(20);
-
-    fn new(out: &'a Sender<Vec<PortResult>>) -> Self {
-        Batch {
-            out,
-            items: Vec::with_capacity(Self::MAX),
-            since: std::time::Instant::now(),
-        }
-    }
-
-    /// Adds a result; false when the reporting thread is gone.
-    fn push(&mut self, r: PortResult) -> bool {
-        if self.items.is_empty() {
-            self.since = std::time::Instant::now();
-        }
-        self.items.push(r);
-        if self.items.len() >= Self::MAX || self.since.elapsed() >= Self::AGE {
-            return self.flush();
-        }
-        true
-    }
-
-    /// Sends what is waiting; false when the reporting thread is gone.
-    fn flush(&mut self) -> bool {
-        if self.items.is_empty() {
-            return true;
-        }
-        let items = std::mem::replace(&mut self.items, Vec::with_capacity(Self::MAX));
-        self.out.send(items).is_ok()
     }
 }

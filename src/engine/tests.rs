@@ -3,7 +3,7 @@
 //! is a closure that sees every frame sent and answers like a host would.
 
 use super::*;
-use crate::event::{PortState, Proto};
+use crate::event::{PortState, Proto, Reason};
 use crate::link::fake::{Answer, FakeNet};
 use crate::probe::TcpSyn;
 use crate::route;
@@ -48,6 +48,7 @@ fn options() -> Options {
         fixed_sport: false,
         reset: true,
         ttl: 64,
+        segment: SEGMENT,
     }
 }
 
@@ -56,8 +57,20 @@ fn scan(v6: bool, ports: &[u16], opts: Options, net: &FakeNet) -> Scan {
     scan_from(v6, ports, opts, net, 0)
 }
 
-/// The same, its first pass starting at position `start` (a resumed scan).
+/// The same, its walk starting at position `start` (a resumed scan).
 fn scan_from(v6: bool, ports: &[u16], opts: Options, net: &FakeNet, start: u64) -> Scan {
+    scan_resumed(v6, ports, opts, net, start, vec![])
+}
+
+/// The same, with the positions of `done` reported by the interrupted run.
+fn scan_resumed(
+    v6: bool,
+    ports: &[u16],
+    opts: Options,
+    net: &FakeNet,
+    start: u64,
+    done: Vec<(u64, u64)>,
+) -> Scan {
     let (src, dst) = addrs(v6);
     let n = route::to_u128(dst);
     let hosts = if v6 {
@@ -89,6 +102,7 @@ fn scan_from(v6: bool, ports: &[u16], opts: Options, net: &FakeNet, start: u64) 
         opts,
         recorder: None,
         start,
+        done,
     };
     let run = Run {
         first: n,
@@ -462,16 +476,19 @@ fn a_resumed_scan_neither_probes_nor_reports_what_was_reported() {
             vec![]
         }
     }));
-    let (_, dst) = addrs(true);
     let ports: Vec<u16> = (1..=20).collect();
-    let s = scan(true, &ports, options(), &net);
-    for p in [3, 7, 20] {
-        s.mark_done(dst, p);
-    }
-    // Not a target of this scan: ignored.
-    s.mark_done("fd93::77".parse().expect("literal"), 4);
+    // The interrupted run reported everything before position 4, and positions 9 and 12.
+    let probe = scan(
+        true,
+        &ports,
+        options(),
+        &FakeNet::new(Box::new(|_: &[u8]| vec![])),
+    );
+    let port_at = |pos: u64| ports[probe.plan.order.pair_at_position(pos).1];
+    let reported: Vec<u16> = (0..4).chain([9, 12]).map(port_at).collect();
+    let s = scan_resumed(true, &ports, options(), &net, 4, vec![(9, 10), (12, 13)]);
     let (res, _) = run(s);
-    let want: Vec<u16> = (1..=20).filter(|p| ![3, 7, 20].contains(p)).collect();
+    let want: Vec<u16> = (1..=20).filter(|p| !reported.contains(p)).collect();
     assert_eq!(res.keys().copied().collect::<Vec<_>>(), want);
     let sent = syns_per_port(&net);
     assert_eq!(sent.keys().copied().collect::<Vec<_>>(), want);
@@ -479,7 +496,7 @@ fn a_resumed_scan_neither_probes_nor_reports_what_was_reported() {
 }
 
 #[test]
-fn a_resumed_first_pass_starts_at_its_saved_position_and_wraps_round() {
+fn a_resumed_walk_starts_at_its_saved_position() {
     let net = FakeNet::new(Box::new(|_: &[u8]| vec![]));
     let ports: Vec<u16> = (1..=10).collect();
     let mut o = options();
@@ -490,10 +507,14 @@ fn a_resumed_first_pass_starts_at_its_saved_position_and_wraps_round() {
     let order: Vec<u16> = (0..10)
         .map(|pos| ports[s.plan.order.pair_at_position(pos).1])
         .collect();
-    let _ = run(s);
+    let (res, _) = run(s);
     let sent: Vec<u16> = net.sent().iter().map(|f| read(f).dport).collect();
-    let want: Vec<u16> = order[6..].iter().chain(&order[..6]).copied().collect();
-    assert_eq!(sent, want);
+    assert_eq!(sent, order[6..].to_vec());
+    assert_eq!(
+        res.len(),
+        4,
+        "only the pairs from the saved position are reported"
+    );
 }
 
 #[test]
@@ -505,4 +526,178 @@ fn a_past_deadline_sends_nothing_and_reports_no_guess() {
     assert!(stats.timed_out);
     assert!(res.is_empty(), "{res:?}");
     assert!(net.sent().is_empty());
+}
+
+/// A fixed hash of a pair, for the fake Internet below.
+fn pair_hash(ip: u32, port: u16) -> u64 {
+    let mut s = (u64::from(ip) << 16) | u64::from(port);
+    crate::target::splitmix64(&mut s)
+}
+
+/// Counts results by state, with a checksum of the pairs in each: a pair reported twice or
+/// never changes a sum.
+#[derive(Default)]
+struct Tally {
+    n: [u64; 3],
+    sum: [u64; 3],
+}
+
+impl ResultSink for Tally {
+    fn result(&mut self, r: PortResult) -> std::io::Result<()> {
+        let IpAddr::V4(ip) = r.ip else {
+            panic!("an IPv4 scan reported {}", r.ip);
+        };
+        let k = r.state as usize;
+        self.n[k] += 1;
+        self.sum[k] = self.sum[k].wrapping_add(pair_hash(ip.into(), r.port));
+        Ok(())
+    }
+}
+
+fn vm_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// 2^28 pairs (2^24 hosts x 16 ports, a /8's worth of a 16-port sweep) through the fake
+/// link: one pair in 64 answers (SYN-ACK on even ports, RST on odd), and one answer in eight
+/// is lost on the first attempt. Every answering pair must be found through its retry,
+/// every other pair reported filtered once, retries must go exactly to the unanswered pairs,
+/// and memory must stay flat while 64 segments go by.
+#[test]
+fn two_to_the_28_pairs_in_flat_memory_with_exact_retries() {
+    const BASE: u32 = 0x0a00_0000;
+    const HOSTS: u64 = 1 << 24;
+    const SPORT: u16 = 40000;
+    let answers = |h: u64| h.is_multiple_of(64);
+    let lost_first = |h: u64| (h >> 8).is_multiple_of(8);
+    let net = FakeNet::counting(Box::new(move |f: &[u8]| {
+        // IPv4 TCP SYNs only, read at fixed offsets (the engine writes no IP options).
+        if f.len() < 54 || f[12..14] != [8, 0] || f[23] != 6 || f[47] & tcp_flags::SYN == 0 {
+            return vec![];
+        }
+        let ip = u32::from_be_bytes([f[30], f[31], f[32], f[33]]);
+        let sport = u16::from_be_bytes([f[34], f[35]]);
+        let dport = u16::from_be_bytes([f[36], f[37]]);
+        let h = pair_hash(ip, dport);
+        if !answers(h) || (sport == SPORT && lost_first(h)) {
+            return vec![];
+        }
+        let p = read(f);
+        now(if dport.is_multiple_of(2) {
+            synack(&p)
+        } else {
+            rst(&p)
+        })
+    }));
+    let mut o = options();
+    o.retries = 1;
+    o.max_retries = 1;
+    o.reset = false;
+    o.sport = SPORT;
+    let (src, _) = addrs(false);
+    let first = u128::from(BASE);
+    let last = first + u128::from(HOSTS) - 1;
+    let hosts = HostSet::new(vec![(first, last)], vec![], vec![], vec![]).expect("a /8");
+    let ports = PortList::from_ports((1..=16).collect());
+    let order = ScanOrder::new(&hosts, &ports, 11, Shard::default());
+    let iface = NetworkInterface {
+        name: "fake0".into(),
+        description: String::new(),
+        index: 9,
+        mac: Some(US),
+        ips: vec![],
+        flags: 0,
+    };
+    let job = Job {
+        hosts,
+        runs: vec![],
+        ports,
+        order,
+        path: route::Path::on(iface, src),
+        router_mac: None,
+        probe: Box::new(TcpSyn::new(US, src, 64, 1460, 1024)),
+        cookie: Cookie::from_key([3, 4]),
+        opts: o,
+        recorder: None,
+        start: 0,
+        done: vec![],
+    };
+    let runs = vec![Run {
+        first,
+        last,
+        gateway: None,
+    }];
+    let channels = Channels {
+        tx: Box::new(net.tx(64)),
+        rx: Box::new(net.rx()),
+        reply: Box::new(net.tx(1)),
+        framing: Framing::Ethernet,
+    };
+    let scan = Scan::with_hops(job, NextHops::fixed(false, runs, THEM), channels);
+    // RSS every 100 ms while the scan runs.
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let done = std::sync::Arc::clone(&done);
+        std::thread::spawn(move || {
+            let mut samples = Vec::new();
+            while !done.load(Ordering::Relaxed) && samples.len() < 36_000 {
+                samples.push(vm_rss_kib());
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            samples
+        })
+    };
+    let mut tally = Tally::default();
+    let stats = scan
+        .run(&mut tally, &AtomicBool::new(false))
+        .expect("scan runs");
+    done.store(true, Ordering::Relaxed);
+    let samples = sampler.join().expect("sampler");
+    // Ground truth, pair by pair.
+    let mut want = Tally::default();
+    let mut first_answers = 0u64;
+    for i in 0..HOSTS as u32 {
+        for port in 1..=16u16 {
+            let h = pair_hash(BASE + i, port);
+            let state = match (answers(h), port % 2 == 0) {
+                (false, _) => PortState::Filtered,
+                (true, true) => PortState::Open,
+                (true, false) => PortState::Closed,
+            };
+            want.n[state as usize] += 1;
+            want.sum[state as usize] = want.sum[state as usize].wrapping_add(h);
+            first_answers += u64::from(answers(h) && !lost_first(h));
+        }
+    }
+    assert_eq!(tally.n, want.n, "results per state");
+    assert_eq!(tally.sum, want.sum, "the same pairs in each state");
+    let pairs = HOSTS * 16;
+    assert_eq!(
+        net.sent_count(),
+        pairs + (pairs - first_answers),
+        "one retry for each pair unanswered after the first attempt, none for the others"
+    );
+    assert_eq!(stats.probes_sent, net.sent_count());
+    assert_eq!(stats.ports_done, pairs);
+    // Flat: after the first tenth of the run, RSS grows by less than 8 MiB.
+    let settled = samples.len() / 10;
+    assert!(
+        samples.len() >= 20,
+        "the run took {} samples",
+        samples.len()
+    );
+    let base = samples[settled];
+    let peak = samples[settled..].iter().copied().max().unwrap_or(0);
+    assert!(
+        peak < base + 8 * 1024,
+        "RSS grew from {base} KiB to {peak} KiB: {:?}",
+        &samples[..samples.len().min(50)]
+    );
 }

@@ -1,21 +1,107 @@
-//! The sender thread: walks this shard's permutation and has the probe module write each
-//! probe into a reused batch buffer (no allocation per packet), paced by the rate limiter;
-//! then retries only pairs the receiver has not marked answered, each pass after a
-//! cool-down; then waits the final cool-down and tells the receiver to stop.
+//! The sender thread: walks this shard's permutation one segment at a time. In each segment
+//! it has the probe module write each probe into a reused batch buffer (no allocation per
+//! packet), paced by the rate limiter; then retries only pairs the receiver has not marked
+//! answered, each pass after a cool-down; after the last cool-down it reports the pairs that
+//! never answered and opens the next segment. When the walk ends it tells the receiver to
+//! stop.
 
-use super::{Hop, Plan, Shared};
+use super::{Batch, Hop, Mark, Plan, Shared};
 use crate::error::{Error, Result};
+use crate::event::{PortResult, Reason};
 use crate::link::{LinkTx, MAX_BATCH};
 use crate::probe::ProbeSpec;
 use crate::rate::RateLimiter;
+use std::ops::Range;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
-pub(super) fn run(plan: &Plan, shared: &Shared, mut tx: Box<dyn LinkTx>) -> Result<()> {
+pub(super) fn run(
+    plan: &Plan,
+    shared: &Shared,
+    mut tx: Box<dyn LinkTx>,
+    results: Sender<Vec<PortResult>>,
+) -> Result<()> {
     let batch = tx.batch().clamp(1, MAX_BATCH);
-    let result = send_all(plan, shared, tx.as_mut(), batch);
+    let mut out = Batch::new(&results);
+    let result = send_all(plan, shared, tx.as_mut(), batch, &mut out);
+    out.flush();
     shared.tx_done.store(true, Ordering::Release);
     result
+}
+
+/// Walks the order segment by segment from the plan's start.
+fn send_all(
+    plan: &Plan,
+    shared: &Shared,
+    tx: &mut dyn LinkTx,
+    batch: usize,
+    out: &mut Batch,
+) -> Result<()> {
+    let len = plan.order.len();
+    let seg_len = shared.window.segment_len();
+    let mut rate = plan.opts.rate;
+    let (mut seg, mut from) = (0u64, plan.start);
+    while from < len {
+        let to = from.saturating_add(seg_len).min(len);
+        shared.window.open(seg);
+        // Pairs the interrupted run reported are neither probed nor reported again.
+        for &(s, e) in &plan.done {
+            for pos in s.max(from)..e.min(to) {
+                shared.window.claim(seg, pos - from, Mark::Done);
+            }
+        }
+        if !probe_segment(plan, shared, tx, batch, seg, from..to, &mut rate)? {
+            return Ok(());
+        }
+        if !give_up(plan, shared, seg, from..to, out) {
+            return Ok(());
+        }
+        seg += 1;
+        from = to;
+    }
+    Ok(())
+}
+
+/// Reports every pair of the segment still unanswered after its last cool-down: no-arp or
+/// no-ndp for on-link hosts that never answered neighbour discovery, no-response otherwise.
+/// Waits first (at most a cool-down) for the receiver to catch up with what has arrived.
+/// False when the reporting thread is gone.
+fn give_up(plan: &Plan, shared: &Shared, seg: u64, positions: Range<u64>, out: &mut Batch) -> bool {
+    let since = shared.now_us();
+    let end = Instant::now() + cooldown_length(plan, shared);
+    while shared.drained_us.load(Ordering::Acquire) < since
+        && Instant::now() < end
+        && !shared.stopped()
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let proto = plan.probe.proto();
+    for pos in positions.clone() {
+        let off = pos - positions.start;
+        if shared.window.mark(seg, off) != Some(Mark::Pending)
+            || !shared.window.claim(seg, off, Mark::Closed)
+        {
+            continue;
+        }
+        let (h, p) = plan.order.pair_at_position(pos);
+        let (Some(ip), Some(port)) = (plan.hosts.get(h), plan.ports.get(p)) else {
+            continue;
+        };
+        let reason = match plan.hops.hop(ip) {
+            Hop::None => continue,
+            Hop::Silent if ip.is_ipv6() => Reason::NoNdp,
+            Hop::Silent => Reason::NoArp,
+            Hop::Mac(_) => Reason::NoResponse,
+        };
+        shared.given_up.fetch_add(1, Ordering::Relaxed);
+        let mut r = PortResult::filtered(ip, port, reason);
+        r.proto = proto;
+        if !out.push(r) {
+            return false;
+        }
+    }
+    out.flush()
 }
 
 /// Probes waiting to leave together: one `send_batch` call per batch.
@@ -88,9 +174,19 @@ struct PassRecord {
     reply_secs: f64,
 }
 
-fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn LinkTx, batch: usize) -> Result<()> {
-    let mut rate = plan.opts.rate;
-    let nports = plan.ports.len() as u64;
+/// Probes one segment: the first pass, then retry passes after cool-downs, as long as
+/// `--retries` and the loss seen call for them, then the last cool-down. False when the scan
+/// was stopped or ran out of time (the segment's silent pairs are then not reported).
+#[allow(clippy::too_many_arguments)]
+fn probe_segment(
+    plan: &Plan,
+    shared: &Shared,
+    tx: &mut dyn LinkTx,
+    batch: usize,
+    seg: u64,
+    positions: Range<u64>,
+    rate: &mut Option<f64>,
+) -> Result<bool> {
     let detail = plan.opts.detail;
     // The first pass, the last retry pass, and what congestion control has seen.
     let mut first: Option<PassRecord> = None;
@@ -132,14 +228,14 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn LinkTx, batch: usize) -> 
             }
             let mut slower = None;
             if let Some(last) = &retry_pass {
-                slower = congested_rate(congestion, last, replies, rate)
+                slower = congested_rate(congestion, last, replies, *rate)
                     .map(|r| r.max(plan.opts.min_rate.unwrap_or(0.0)));
                 congestion.before = Some(answered_share(last, replies));
                 congestion.slowed = slower.is_some();
                 congestion.ever_slowed |= slower.is_some();
             }
             if let Some(r) = slower {
-                rate = Some(r);
+                *rate = Some(r);
                 shared.slowed_to.store(r as u64, Ordering::Relaxed);
                 if detail >= 2 {
                     shared.note(format!(
@@ -152,7 +248,7 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn LinkTx, batch: usize) -> 
                 && slower.is_none()
                 && !still_losing(retry_pass.as_ref(), replies)
             {
-                return Ok(());
+                return Ok(!shared.stopped());
             }
             if detail >= 2 {
                 shared.note(format!(
@@ -163,9 +259,9 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn LinkTx, batch: usize) -> 
             }
         }
         if past_deadline(plan, shared) {
-            break;
+            return Ok(at_deadline(plan, shared));
         }
-        let mut limiter = RateLimiter::new(rate);
+        let mut limiter = RateLimiter::new(*rate);
         let replies_before = shared.replies.load(Ordering::Relaxed);
         let pass_start = Instant::now();
         pass_start_us = shared.now_us();
@@ -177,30 +273,31 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn LinkTx, batch: usize) -> 
             batch,
         };
         let mut sent_this_pass = 0u64;
-        // The first pass starts where a resumed scan left off and wraps round; retries walk
-        // the order from its start.
-        let len = plan.order.len();
-        let start = if attempt == 0 { plan.start } else { 0 };
-        for (n, pos) in (start..len).chain(0..start).enumerate() {
+        for (n, pos) in positions.clone().enumerate() {
             if shared.stopped() {
-                return Ok(());
+                return Ok(false);
             }
             if n % 1024 == 1023 && past_deadline(plan, shared) {
-                break;
+                pending.flush(tx)?;
+                return Ok(at_deadline(plan, shared));
             }
-            if attempt == 0 {
-                shared.position.store(pos, Ordering::Relaxed);
-            }
-            let (h, p) = plan.order.pair_at_position(pos);
-            // Answered, or reported by the interrupted run this one resumes.
-            if shared.answered.get(h * nports + p as u64) {
+            let off = pos - positions.start;
+            // Answered, given up, or reported by the interrupted run this one resumes.
+            if shared.window.mark(seg, off) != Some(Mark::Pending) {
                 continue;
             }
+            let (h, p) = plan.order.pair_at_position(pos);
             let (Some(dst), Some(port)) = (plan.hosts.get(h), plan.ports.get(p)) else {
                 continue;
             };
-            let Hop::Mac(mac) = plan.hops.hop(dst) else {
-                continue;
+            let mac = match plan.hops.hop(dst) {
+                Hop::Mac(mac) => mac,
+                // Another engine's target: never this one's to probe or report.
+                Hop::None => {
+                    shared.window.claim(seg, off, Mark::Closed);
+                    continue;
+                }
+                Hop::Silent => continue,
             };
             // Unlimited scans skip the clock read (2% of the sender's cycles at full speed).
             if !limiter.unlimited() && limiter.try_acquire(Instant::now(), 1).is_err() {
@@ -210,7 +307,7 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn LinkTx, batch: usize) -> 
                 while let Err(wait) = limiter.try_acquire(Instant::now(), 1) {
                     std::thread::sleep(wait.min(Duration::from_millis(5)));
                     if shared.stopped() {
-                        return Ok(());
+                        return Ok(false);
                     }
                     past = past_deadline(plan, shared);
                     if past {
@@ -218,7 +315,7 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn LinkTx, batch: usize) -> 
                     }
                 }
                 if past {
-                    break;
+                    return Ok(at_deadline(plan, shared));
                 }
             }
             let cookie = plan.cookie.value(plan.path.src, dst, sport, port);
@@ -240,7 +337,8 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn LinkTx, batch: usize) -> 
             .last_send_us
             .store(shared.now_us(), Ordering::Relaxed);
         if sent_this_pass == 0 {
-            return Ok(());
+            // Nothing left to probe: the previous pass's cool-down was the last.
+            return Ok(!shared.stopped());
         }
         let secs = pass_start.elapsed().as_secs_f64().max(1e-4);
         let record = PassRecord {
@@ -270,7 +368,17 @@ fn send_all(plan: &Plan, shared: &Shared, tx: &mut dyn LinkTx, batch: usize) -> 
             cd.as_secs_f64() * 1000.0
         ));
     }
-    Ok(())
+    Ok(!shared.stopped() && !shared.timed_out.load(Ordering::Relaxed))
+}
+
+/// `--host-timeout` ended the scan: the replies to probes already sent still count, so wait
+/// the cool-down; the unanswered pairs are left unreported. Returns false.
+fn at_deadline(plan: &Plan, shared: &Shared) -> bool {
+    shared
+        .last_send_us
+        .store(shared.now_us(), Ordering::Relaxed);
+    cooldown(plan, shared);
+    false
 }
 
 /// True (and recorded) once `--host-timeout` has passed.

@@ -19,8 +19,12 @@ struct State {
     model: Model,
     /// Frames to deliver, by due time (kept sorted).
     pending: VecDeque<(Instant, Vec<u8>)>,
-    /// Every frame sent, in order.
+    /// Every frame sent, in order (when recorded).
     sent: Vec<Vec<u8>>,
+    /// Whether `sent` is kept: not for the long runs that check memory.
+    record: bool,
+    /// Frames sent.
+    count: u64,
 }
 
 /// The shared wire of a fake link.
@@ -32,16 +36,33 @@ pub struct FakeNet {
 impl FakeNet {
     /// A network that answers with `model`.
     pub fn new(model: Model) -> FakeNet {
+        FakeNet::with(model, true)
+    }
+
+    /// A network that answers with `model` and only counts the frames sent, for runs too
+    /// long to keep them.
+    pub fn counting(model: Model) -> FakeNet {
+        FakeNet::with(model, false)
+    }
+
+    fn with(model: Model, record: bool) -> FakeNet {
         FakeNet {
             state: Arc::new((
                 Mutex::new(State {
                     model,
                     pending: VecDeque::new(),
                     sent: Vec::new(),
+                    record,
+                    count: 0,
                 }),
                 Condvar::new(),
             )),
         }
+    }
+
+    /// How many frames were sent.
+    pub fn sent_count(&self) -> u64 {
+        self.state.0.lock().map(|s| s.count).unwrap_or(0)
     }
 
     /// A sender onto this network (probes and follow-ups alike).
@@ -70,19 +91,29 @@ impl FakeNet {
             .unwrap_or_default()
     }
 
-    fn deliver(&self, frame: &[u8]) {
+    /// Hands `frames` (each `len` bytes) to the model, under one lock.
+    fn deliver(&self, frames: &[u8], len: usize) {
         let (lock, cv) = &*self.state;
         let Ok(mut s) = lock.lock() else {
             return;
         };
-        s.sent.push(frame.to_vec());
         let now = Instant::now();
-        for (delay, f) in (s.model)(frame) {
-            let due = now + delay;
-            let at = s.pending.partition_point(|(t, _)| *t <= due);
-            s.pending.insert(at, (due, f));
+        let mut woke = false;
+        for frame in frames.chunks_exact(len.max(1)) {
+            s.count += 1;
+            if s.record {
+                s.sent.push(frame.to_vec());
+            }
+            for (delay, f) in (s.model)(frame) {
+                let due = now + delay;
+                let at = s.pending.partition_point(|(t, _)| *t <= due);
+                s.pending.insert(at, (due, f));
+                woke = true;
+            }
         }
-        cv.notify_all();
+        if woke {
+            cv.notify_all();
+        }
     }
 }
 
@@ -104,11 +135,12 @@ impl LinkTx for FakeTx {
         len: usize,
         fill: &mut dyn FnMut(&mut [u8]),
     ) -> io::Result<()> {
-        self.buf.resize(len, 0);
-        for _ in 0..n {
-            fill(&mut self.buf);
-            self.net.deliver(&self.buf);
+        self.buf.clear();
+        self.buf.resize(n * len, 0);
+        for frame in self.buf.chunks_exact_mut(len.max(1)) {
+            fill(frame);
         }
+        self.net.deliver(&self.buf, len);
         Ok(())
     }
 }

@@ -41,14 +41,14 @@ fn render(format: Format) -> String {
     };
     let lo: IpAddr = "127.0.0.1".parse().unwrap();
     let far: IpAddr = "10.9.9.9".parse().unwrap();
-    let mut names = BTreeMap::new();
-    names.insert(lo, "localhost".to_string());
+    let mut hosts = crate::target::build_hosts(&[lo.to_string(), far.to_string()], &[]).unwrap();
+    hosts.set_name(lo, "localhost".to_string());
     let listed = StateSet::parse("open,filtered").unwrap();
     let mut rep = Reporter::new(
         vec![writer(format, Box::new(buf.clone()))],
         run,
         listed,
-        names,
+        hosts,
     )
     .with_clock(fixed_clock);
     rep.begin().unwrap();

@@ -1,10 +1,11 @@
 //! `--format grepable` / `-oG`: nmap's grepable output — a `Status` line and a `Ports` line per
 //! host, with the most common unlisted state as `Ignored State`.
 
-use super::{FormatWriter, Report, RunInfo, rfc3339};
+use super::{Ending, FormatWriter, HostReport, Report, RunInfo, rfc3339};
 use crate::event::PortState;
 use crate::services::service_name;
 use std::io::{self, Write};
+use std::net::IpAddr;
 
 pub struct Grepable<W: Write> {
     out: W,
@@ -27,13 +28,17 @@ impl<W: Write> FormatWriter for Grepable<W> {
         )
     }
 
-    fn end(&mut self, run: &RunInfo, report: &Report) -> io::Result<()> {
-        for h in &report.hosts {
+    fn per_host(&self) -> bool {
+        true
+    }
+
+    fn host(&mut self, _run: &RunInfo, at: &Ending, h: &HostReport) -> io::Result<()> {
+        {
             let name = h.hostname.as_deref().unwrap_or("");
             let status = if h.up { "Up" } else { "Unknown" };
             writeln!(self.out, "Host: {} ({name})\tStatus: {status}", h.ip)?;
             if h.listed.is_empty() {
-                continue;
+                return Ok(());
             }
             let ports: Vec<String> = h
                 .listed
@@ -56,18 +61,21 @@ impl<W: Write> FormatWriter for Grepable<W> {
             )?;
             let ignored = [PortState::Closed, PortState::Filtered, PortState::Open]
                 .into_iter()
-                .map(|s| (s, h.not_shown(s, report.listed)))
+                .map(|s| (s, h.not_shown(s, at.listed)))
                 .max_by_key(|&(_, n)| n);
             if let Some((state, n)) = ignored.filter(|&(_, n)| n > 0) {
                 write!(self.out, "\tIgnored State: {state} ({n})")?;
             }
             writeln!(self.out)?;
         }
-        if run.verbose > 0 {
-            for ip in report.silent_hosts() {
-                writeln!(self.out, "Host: {ip} ()\tStatus: Down")?;
-            }
-        }
+        Ok(())
+    }
+
+    fn silent(&mut self, _run: &RunInfo, _at: &Ending, ip: IpAddr) -> io::Result<()> {
+        writeln!(self.out, "Host: {ip} ()\tStatus: Down")
+    }
+
+    fn end(&mut self, _run: &RunInfo, report: &Report) -> io::Result<()> {
         let s = &report.stats;
         writeln!(
             self.out,

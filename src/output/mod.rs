@@ -1,6 +1,8 @@
 //! Result output: one file per format over the shared [`RunInfo`], [`PortResult`] and
 //! [`Report`]. Streaming formats (ndjson, json, csv, list) write each listed result as it
-//! arrives; per-host formats (text, grepable, xml) write at the end, as nmap does.
+//! arrives and keep nothing; per-host formats (text, grepable, xml) write host by host at the
+//! end, as nmap does, from records kept on disk past a few MiB ([`spill`]). Per host, the
+//! reporter keeps at most two bits (answered, heard of), so memory is flat over any sweep.
 
 mod csv;
 mod grepable;
@@ -8,10 +10,14 @@ mod json;
 mod list;
 mod ndjson;
 pub mod progress;
+mod spill;
 mod text;
 mod xml;
 
+use crate::bitmap::Bitmap;
 use crate::event::{PortResult, PortState, Reason, ScanStats};
+use crate::target::HostSet;
+use spill::{Record, Spill};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -128,6 +134,19 @@ impl HostReport {
         }
     }
 
+    /// Counts (and lists) one kept record.
+    fn add(&mut self, rec: &Record) {
+        self.counts[rec.state as usize] += 1;
+        *self.reasons.entry((rec.state, rec.reason)).or_insert(0) += 1;
+        if rec.reason.host_answered() && !self.up {
+            self.up = true;
+            self.up_reason = Some(rec.reason);
+        }
+        if rec.listed {
+            self.listed.push(rec.result(self.ip));
+        }
+    }
+
     /// Results in `state` that were counted but not listed.
     pub fn not_shown(&self, state: PortState, listed: StateSet) -> u64 {
         if listed.contains(state) {
@@ -146,52 +165,51 @@ impl HostReport {
     }
 }
 
-/// Everything the per-host formats print at the end.
+/// What the per-host formats are told while they write hosts at the end.
+#[derive(Debug, Clone, Copy)]
+pub struct Ending<'a> {
+    /// The listed states.
+    pub listed: StateSet,
+    /// When the scan ended.
+    pub end: SystemTime,
+    /// The run's counters.
+    pub stats: &'a ScanStats,
+}
+
+/// What every format prints last: the run's outcome.
 #[derive(Debug, Clone)]
 pub struct Report {
-    /// Hosts that answered or have listed results, ascending by address.
-    pub hosts: Vec<HostReport>,
     /// The listed states.
     pub listed: StateSet,
     /// The run's counters.
     pub stats: ScanStats,
     /// When the scan ended.
     pub end: SystemTime,
-    /// Hosts that answered (counted before `--open` leaves some out of `hosts`).
+    /// Hosts that answered (counted before `--open` leaves some out).
     pub up: u64,
-    /// With `-v`: runs of consecutive hosts (first, how many) that never answered and have
-    /// nothing listed.
-    pub silent: Vec<(IpAddr, u64)>,
+    /// The first [`PROXY_LIST`] hosts that look like SYN proxies.
+    pub proxies: Vec<IpAddr>,
+    /// How many hosts look like SYN proxies.
+    pub proxies_total: u64,
 }
 
 /// Fewest ports scanned on a host before "nearly every port open" means a SYN proxy.
 const PROXY_MIN_PORTS: u64 = 100;
 
+/// Most SYN proxy suspects named.
+pub const PROXY_LIST: usize = 100;
+
 impl Report {
     /// Hosts that answered SYN-ACK on at least 90% of at least 100 scanned ports: a SYN
     /// proxy, tarpit or middlebox answering for the host, whose "open" ports mean nothing.
-    pub fn syn_proxies(&self) -> Vec<IpAddr> {
-        self.hosts
-            .iter()
-            .filter(|h| {
-                let total: u64 = h.counts.iter().sum();
-                let open = h.counts[PortState::Open as usize];
-                total >= PROXY_MIN_PORTS && open * 10 >= total * 9
-            })
-            .map(|h| h.ip)
-            .collect()
+    /// The first [`PROXY_LIST`] of them.
+    pub fn syn_proxies(&self) -> &[IpAddr] {
+        &self.proxies
     }
 
     /// Hosts that answered.
     pub fn hosts_up(&self) -> u64 {
         self.up
-    }
-
-    /// Every host of the `silent` runs, in order.
-    pub fn silent_hosts(&self) -> impl Iterator<Item = IpAddr> + '_ {
-        self.silent
-            .iter()
-            .flat_map(|&(first, n)| (0..n).map(move |k| offset(first, k)))
     }
 }
 
@@ -210,7 +228,24 @@ pub trait FormatWriter {
     ) -> io::Result<()> {
         Ok(())
     }
-    /// Called once at the end (also after Ctrl-C).
+    /// True for formats written host by host at the end: the reporter keeps records for
+    /// them.
+    fn per_host(&self) -> bool {
+        false
+    }
+    /// At the end, before the first host.
+    fn hosts_begin(&mut self, _run: &RunInfo, _at: &Ending) -> io::Result<()> {
+        Ok(())
+    }
+    /// At the end, each host with results, ascending by address.
+    fn host(&mut self, _run: &RunInfo, _at: &Ending, _h: &HostReport) -> io::Result<()> {
+        Ok(())
+    }
+    /// At the end, with `-v`: each host that never answered and has nothing listed.
+    fn silent(&mut self, _run: &RunInfo, _at: &Ending, _ip: IpAddr) -> io::Result<()> {
+        Ok(())
+    }
+    /// Called once at the end (also after Ctrl-C), after the hosts.
     fn end(&mut self, run: &RunInfo, report: &Report) -> io::Result<()>;
     /// Pushes buffered output to the destination.
     fn flush(&mut self) -> io::Result<()>;
@@ -233,48 +268,77 @@ pub fn writer(format: Format, out: Box<dyn Write + Send>) -> Box<dyn FormatWrite
 /// How long streamed results may sit in a buffer before they are flushed.
 const FLUSH_EVERY: Duration = Duration::from_millis(20);
 
-/// Fans results out to every writer, keeps the per-host aggregate, and applies `--states`.
+/// Which results the reporter keeps for the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// Nothing: only streaming formats, too few ports per host for a SYN proxy.
+    Nothing,
+    /// Open results only, to find SYN proxies at the end.
+    Open,
+    /// Everything the per-host formats print or count.
+    All,
+}
+
+/// Fans results out to every writer, applies `--states`, and keeps what the per-host formats
+/// and the summary need: bits per host and records on disk, nothing that grows in memory.
 pub struct Reporter {
     writers: Vec<Box<dyn FormatWriter + Send>>,
     run: RunInfo,
     listed: StateSet,
-    names: BTreeMap<IpAddr, String>,
-    hosts: BTreeMap<IpAddr, HostReport>,
+    hosts: HostSet,
+    keep: Keep,
+    /// Hosts that answered (only when hosts have several ports: else each result is its
+    /// host's only one, and counting is enough).
+    up: Option<Bitmap>,
+    up_count: u64,
+    /// Hosts with a kept record (`Keep::All`): answered, or with a listed result.
+    known: Bitmap,
+    spill: Spill,
+    seq: u64,
+    show_silent: bool,
     clock: fn() -> SystemTime,
     last_flush: Instant,
     unflushed: bool,
-    silent: Vec<(IpAddr, u64)>,
 }
 
 impl Reporter {
-    /// A reporter for one run.
+    /// A reporter for one run over `hosts` (whose names the formats print).
     pub fn new(
         writers: Vec<Box<dyn FormatWriter + Send>>,
         run: RunInfo,
         listed: StateSet,
-        names: BTreeMap<IpAddr, String>,
+        hosts: HostSet,
     ) -> Reporter {
+        let keep = if writers.iter().any(|w| w.per_host()) {
+            Keep::All
+        } else if run.ports_per_host >= PROXY_MIN_PORTS {
+            Keep::Open
+        } else {
+            Keep::Nothing
+        };
+        let up = (run.ports_per_host > 1).then(|| Bitmap::new(hosts.len()));
         Reporter {
             writers,
-            run,
             listed,
-            names,
-            hosts: BTreeMap::new(),
+            known: Bitmap::new(hosts.len()),
+            hosts,
+            keep,
+            up,
+            up_count: 0,
+            spill: Spill::new(),
+            seq: 0,
+            show_silent: false,
+            run,
             clock: SystemTime::now,
             last_flush: Instant::now(),
             unflushed: false,
-            silent: Vec::new(),
         }
     }
 
-    /// True when `ip` answered or has a listed result.
-    pub fn knows(&self, ip: IpAddr) -> bool {
-        self.hosts.contains_key(&ip)
-    }
-
-    /// Sets the runs of hosts that never answered, listed by the per-host formats with `-v`.
-    pub fn set_silent(&mut self, silent: Vec<(IpAddr, u64)>) {
-        self.silent = silent;
+    /// With `-v`: the per-host formats list the hosts that never answered, as nmap lists
+    /// down hosts.
+    pub fn show_silent(&mut self, on: bool) {
+        self.show_silent = on;
     }
 
     /// Replaces the wall clock (golden tests use a fixed one).
@@ -294,29 +358,37 @@ impl Reporter {
     /// Takes one final result.
     pub fn result(&mut self, r: PortResult) -> io::Result<()> {
         let listed = self.listed.contains(r.state);
-        if !listed && !r.reason.host_answered() && !self.hosts.contains_key(&r.ip) {
-            // A silent port on a host not known to be up: counted in stats only, so memory
-            // stays flat on wide sweeps of empty space.
-            return Ok(());
+        let answered = r.reason.host_answered();
+        let host = self.hosts.index_of(r.ip);
+        if answered {
+            match (&mut self.up, host) {
+                (Some(up), Some(h)) => self.up_count += u64::from(up.set(h)),
+                (None, _) => self.up_count += 1,
+                (Some(_), None) => {}
+            }
         }
-        let hostname = self.names.get(&r.ip).cloned();
-        let host = self
-            .hosts
-            .entry(r.ip)
-            .or_insert_with(|| HostReport::new(r.ip, hostname));
-        host.counts[r.state as usize] += 1;
-        *host.reasons.entry((r.state, r.reason)).or_insert(0) += 1;
-        if r.reason.host_answered() && !host.up {
-            host.up = true;
-            host.up_reason = Some(r.reason);
+        if let Some(h) = host {
+            let keep = match self.keep {
+                // A silent port on a host not known to be up is only counted in the stats,
+                // so wide sweeps of empty space keep nothing.
+                Keep::All => listed || answered || self.known.get(h),
+                Keep::Open => r.state == PortState::Open,
+                Keep::Nothing => false,
+            };
+            if keep {
+                if self.keep == Keep::All {
+                    self.known.set(h);
+                }
+                self.spill.push(Record::new(h, self.seq, &r, listed))?;
+                self.seq += 1;
+            }
         }
         if listed {
             let at = (self.clock)();
-            let name = host.hostname.as_deref();
+            let name = self.hosts.name(r.ip);
             for w in &mut self.writers {
                 w.result(&r, name, at)?;
             }
-            host.listed.push(r);
             self.unflushed = true;
             if self.last_flush.elapsed() >= FLUSH_EVERY {
                 self.flush()?;
@@ -337,35 +409,78 @@ impl Reporter {
         Ok(())
     }
 
-    /// Writes every format's end and flushes. Filtered counts of answering hosts are completed
-    /// from the port count when the scan ran to its end (not interrupted, timed out or
-    /// resumed).
+    /// Writes every format's end and flushes: the hosts, merged from the kept records, then
+    /// the silent hosts with `-v`, then the summary. Filtered counts of answering hosts are
+    /// completed from the port count when the scan ran to its end (not interrupted, timed out
+    /// or resumed).
     pub fn finish(&mut self, stats: ScanStats) -> io::Result<Report> {
-        let mut hosts: Vec<HostReport> = std::mem::take(&mut self.hosts).into_values().collect();
-        for h in &mut hosts {
-            h.listed.sort_by_key(|r| r.port);
-            let seen: u64 = h.counts.iter().sum();
-            // Ports never heard from are filtered only when every port was probed to the end.
-            let complete = !stats.interrupted && !stats.timed_out && !self.run.resumed;
-            if complete && seen < self.run.ports_per_host && h.up {
-                let missing = self.run.ports_per_host - seen;
-                h.counts[PortState::Filtered as usize] += missing;
-                *h.reasons
-                    .entry((PortState::Filtered, Reason::NoResponse))
-                    .or_insert(0) += missing;
+        let end = (self.clock)();
+        let ending = Ending {
+            listed: self.listed,
+            end,
+            stats: &stats,
+        };
+        for w in &mut self.writers {
+            w.hosts_begin(&self.run, &ending)?;
+        }
+        let complete = !stats.interrupted && !stats.timed_out && !self.run.resumed;
+        let mut sorted = std::mem::take(&mut self.spill).into_sorted()?;
+        let (mut proxies, mut proxies_total) = (Vec::new(), 0u64);
+        let mut current: Option<(u64, HostReport)> = None;
+        loop {
+            let rec = sorted.next_record()?;
+            if let Some((h, report)) = current.take_if(|(h, _)| rec.is_none_or(|r| r.host != *h)) {
+                let _ = h;
+                let mut report = report;
+                self.complete(&mut report, complete);
+                if self.is_proxy(&report) {
+                    proxies_total += 1;
+                    if proxies.len() < PROXY_LIST {
+                        proxies.push(report.ip);
+                    }
+                }
+                if self.keep == Keep::All
+                    && (!self.run.open_only || report.counts[PortState::Open as usize] > 0)
+                {
+                    for w in &mut self.writers {
+                        if w.per_host() {
+                            w.host(&self.run, &ending, &report)?;
+                        }
+                    }
+                }
+            }
+            let Some(rec) = rec else {
+                break;
+            };
+            let (_, report) = current.get_or_insert_with(|| {
+                let ip = self.hosts.get(rec.host).unwrap_or(IpAddr::V4(0.into()));
+                let name = self.hosts.name(ip).map(str::to_string);
+                (rec.host, HostReport::new(ip, name))
+            });
+            report.add(&rec);
+        }
+        if self.show_silent && self.keep == Keep::All && !self.run.open_only {
+            for i in 0..self.hosts.len() {
+                if self.known.get(i) {
+                    continue;
+                }
+                let Some(ip) = self.hosts.get(i) else {
+                    continue;
+                };
+                for w in &mut self.writers {
+                    if w.per_host() {
+                        w.silent(&self.run, &ending, ip)?;
+                    }
+                }
             }
         }
-        let up = hosts.iter().filter(|h| h.up).count() as u64;
-        if self.run.open_only {
-            hosts.retain(|h| h.counts[PortState::Open as usize] > 0);
-        }
         let report = Report {
-            hosts,
             listed: self.listed,
-            stats,
-            end: (self.clock)(),
-            up,
-            silent: std::mem::take(&mut self.silent),
+            stats: stats.clone(),
+            end,
+            up: self.up_count,
+            proxies,
+            proxies_total,
         };
         for w in &mut self.writers {
             w.end(&self.run, &report)?;
@@ -373,13 +488,28 @@ impl Reporter {
         }
         Ok(report)
     }
-}
 
-/// The address `k` after `ip`, in its family.
-fn offset(ip: IpAddr, k: u64) -> IpAddr {
-    match ip {
-        IpAddr::V4(a) => IpAddr::V4(u32::from(a).wrapping_add(k as u32).into()),
-        IpAddr::V6(a) => IpAddr::V6(u128::from(a).wrapping_add(k as u128).into()),
+    /// Ports never heard from are filtered only when every port was probed to the end.
+    fn complete(&self, h: &mut HostReport, complete: bool) {
+        h.listed.sort_by_key(|r| r.port);
+        let seen: u64 = h.counts.iter().sum();
+        if self.keep == Keep::All && complete && seen < self.run.ports_per_host && h.up {
+            let missing = self.run.ports_per_host - seen;
+            h.counts[PortState::Filtered as usize] += missing;
+            *h.reasons
+                .entry((PortState::Filtered, Reason::NoResponse))
+                .or_insert(0) += missing;
+        }
+    }
+
+    /// True when `h` answered SYN-ACK on at least 90% of at least 100 scanned ports.
+    fn is_proxy(&self, h: &HostReport) -> bool {
+        let total = match self.keep {
+            Keep::All => h.counts.iter().sum(),
+            _ => self.run.ports_per_host,
+        };
+        let open = h.counts[PortState::Open as usize];
+        total >= PROXY_MIN_PORTS && open * 10 >= total * 9
     }
 }
 
@@ -475,7 +605,7 @@ fn proxy_note(report: &Report) -> String {
         return String::new();
     }
     let shown: Vec<String> = proxies.iter().take(3).map(|ip| ip.to_string()).collect();
-    let more = match proxies.len() {
+    let more = match report.proxies_total {
         n if n > 3 => format!(" and {} more", n - 3),
         _ => String::new(),
     };

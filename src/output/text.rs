@@ -1,10 +1,13 @@
 //! `--format text` / `-oN`: nmap's normal output — a per-host table (PORT STATE SERVICE
 //! REASON) with the "Not shown" line, then a one-line summary.
 
-use super::{FormatWriter, Report, RunInfo, not_shown_phrase, rfc3339, summary_line};
+use super::{
+    Ending, FormatWriter, HostReport, Report, RunInfo, not_shown_phrase, rfc3339, summary_line,
+};
 use crate::event::PortState;
 use crate::services::service_name;
 use std::io::{self, Write};
+use std::net::IpAddr;
 
 pub struct Text<W: Write> {
     out: W,
@@ -39,15 +42,19 @@ impl<W: Write> FormatWriter for Text<W> {
         )
     }
 
-    fn end(&mut self, run: &RunInfo, report: &Report) -> io::Result<()> {
+    fn per_host(&self) -> bool {
+        true
+    }
+
+    fn host(&mut self, run: &RunInfo, at: &Ending, h: &HostReport) -> io::Result<()> {
         let verbose = run.verbose > 0;
-        for h in &report.hosts {
+        {
             writeln!(self.out, "\nScan report for {}", h.display_name())?;
             if !h.up {
                 writeln!(self.out, "Host did not answer")?;
             }
-            let closed = h.not_shown(PortState::Closed, report.listed);
-            let filtered = h.not_shown(PortState::Filtered, report.listed);
+            let closed = h.not_shown(PortState::Closed, at.listed);
+            let filtered = h.not_shown(PortState::Filtered, at.listed);
             if closed + filtered > 0 {
                 writeln!(
                     self.out,
@@ -57,7 +64,7 @@ impl<W: Write> FormatWriter for Text<W> {
                 )?;
             }
             if h.listed.is_empty() {
-                continue;
+                return Ok(());
             }
             let rows: Vec<[String; 4]> = h
                 .listed
@@ -95,11 +102,14 @@ impl<W: Write> FormatWriter for Text<W> {
                 writeln!(self.out, "{}", line([&row[0], &row[1], &row[2], &row[3]]))?;
             }
         }
-        if verbose {
-            for ip in report.silent_hosts() {
-                writeln!(self.out, "\nScan report for {ip} [no answer]")?;
-            }
-        }
+        Ok(())
+    }
+
+    fn silent(&mut self, _run: &RunInfo, _at: &Ending, ip: IpAddr) -> io::Result<()> {
+        writeln!(self.out, "\nScan report for {ip} [no answer]")
+    }
+
+    fn end(&mut self, _run: &RunInfo, report: &Report) -> io::Result<()> {
         writeln!(self.out, "\nsynscan done: {}", summary_line(report))
     }
 

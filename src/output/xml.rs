@@ -1,7 +1,7 @@
 //! `--format xml` / `-oX`: nmap-compatible XML (nmaprun, host, ports, extraports, runstats)
 //! that ndiff compares and nmap.xsl renders. Written at the end, in one piece.
 
-use super::{FormatWriter, Report, RunInfo, rfc3339, summary_line, unix_secs};
+use super::{Ending, FormatWriter, HostReport, Report, RunInfo, rfc3339, summary_line, unix_secs};
 use crate::event::PortState;
 use crate::services::service_name;
 use quick_xml::escape::escape;
@@ -19,10 +19,13 @@ impl<W: Write> Xml<W> {
 }
 
 impl<W: Write> FormatWriter for Xml<W> {
-    fn end(&mut self, run: &RunInfo, report: &Report) -> io::Result<()> {
+    fn per_host(&self) -> bool {
+        true
+    }
+
+    fn hosts_begin(&mut self, run: &RunInfo, at: &Ending) -> io::Result<()> {
         let o = &mut self.out;
         let start = unix_secs(run.start);
-        let end = unix_secs(report.end);
         writeln!(o, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
         writeln!(o, "<!DOCTYPE nmaprun>")?;
         writeln!(
@@ -41,14 +44,19 @@ impl<W: Write> FormatWriter for Xml<W> {
             r#"<scaninfo type="{}" protocol="tcp" numservices="{}" services="{}"/>"#,
             run.scan_type, run.ports_per_host, run.ports_expr
         )?;
-        if let Some(src) = &report.stats.ports_source {
+        if let Some(src) = &at.stats.ports_source {
             // nmap's DTD has no attribute for it: a comment beside the scaninfo says it.
             // Comments are not escaped, and may not hold "--".
             writeln!(o, "<!-- ports: {} -->", src.replace("--", "- -"))?;
         }
         writeln!(o, r#"<verbose level="{}"/>"#, run.verbose)?;
-        writeln!(o, r#"<debugging level="{}"/>"#, run.debug)?;
-        for h in &report.hosts {
+        writeln!(o, r#"<debugging level="{}"/>"#, run.debug)
+    }
+
+    fn host(&mut self, run: &RunInfo, at: &Ending, h: &HostReport) -> io::Result<()> {
+        let o = &mut self.out;
+        let (start, end) = (unix_secs(run.start), unix_secs(at.end));
+        {
             let state = if h.up { "up" } else { "unknown" };
             let reason = h.up_reason.map(|r| r.as_str()).unwrap_or("no-response");
             writeln!(
@@ -71,7 +79,7 @@ impl<W: Write> FormatWriter for Xml<W> {
             writeln!(o, "</hostnames>")?;
             write!(o, "<ports>")?;
             for st in [PortState::Closed, PortState::Filtered, PortState::Open] {
-                let n = h.not_shown(st, report.listed);
+                let n = h.not_shown(st, at.listed);
                 if n == 0 {
                     continue;
                 }
@@ -104,17 +112,24 @@ impl<W: Write> FormatWriter for Xml<W> {
             writeln!(o, "</ports>")?;
             writeln!(o, "</host>")?;
         }
-        if run.verbose > 0 {
-            for ip in report.silent_hosts() {
-                let family = if ip.is_ipv4() { "ipv4" } else { "ipv6" };
-                writeln!(
-                    o,
-                    r#"<host starttime="{start}" endtime="{end}"><status state="down" reason="no-response" reason_ttl="0"/>"#
-                )?;
-                writeln!(o, r#"<address addr="{ip}" addrtype="{family}"/>"#)?;
-                writeln!(o, "</host>")?;
-            }
-        }
+        Ok(())
+    }
+
+    fn silent(&mut self, run: &RunInfo, at: &Ending, ip: IpAddr) -> io::Result<()> {
+        let o = &mut self.out;
+        let (start, end) = (unix_secs(run.start), unix_secs(at.end));
+        let family = if ip.is_ipv4() { "ipv4" } else { "ipv6" };
+        writeln!(
+            o,
+            r#"<host starttime="{start}" endtime="{end}"><status state="down" reason="no-response" reason_ttl="0"/>"#
+        )?;
+        writeln!(o, r#"<address addr="{ip}" addrtype="{family}"/>"#)?;
+        writeln!(o, "</host>")
+    }
+
+    fn end(&mut self, _run: &RunInfo, report: &Report) -> io::Result<()> {
+        let o = &mut self.out;
+        let end = unix_secs(report.end);
         let s = &report.stats;
         let up = report.hosts_up();
         writeln!(

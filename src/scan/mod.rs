@@ -15,8 +15,8 @@ use crate::event::{PortResult, Reason, ResultSink, ScanStats};
 use crate::output::progress::Progress;
 use crate::output::{self, Report, Reporter, RunInfo};
 use crate::privilege;
-use crate::resume::{Checkpoint, DoneSet};
-use crate::target::{HostSet, ScanOrder};
+use crate::resume::{Checkpoint, Finished};
+use crate::target::ScanOrder;
 pub use config::{ScanConfig, ScanType};
 use sink::Sink;
 use std::io;
@@ -75,6 +75,12 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
             privilege::HOW_TO_ENABLE
         )));
     }
+    if let Some((_, state)) = &config.resume {
+        // A segment in flight, four times over for slack.
+        state
+            .check_window(config.order(&config.hosts).len(), 4 * engine::SEGMENT)
+            .map_err(Error::input)?;
+    }
     let raw_side = if technique(&config)? {
         Some(raw::prepare(&config, &config.hosts, deadline)?)
     } else {
@@ -103,43 +109,51 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         .into_iter()
         .map(|(format, dest)| output::writer(format, dest.into_writer()))
         .collect();
-    let mut reporter = Reporter::new(writers, run, config.states, config.hosts.names().clone());
+    let mut reporter = Reporter::new(writers, run, config.states, config.hosts.clone());
     let progress = Progress::new(order_all.len(), config.progress);
     let write_err = |e| Error::io("write results", e);
     reporter.begin().map_err(write_err)?;
-    let done = match &config.resume {
-        Some((_, state)) => DoneSet::from_ranges(&config.hosts, &config.ports, &state.done)?,
-        None => DoneSet::new(&config.hosts, &config.ports),
-    };
+    let resumed = config.resume.as_ref().map(|(_, state)| state);
     let config = &config;
     let mut sink = Sink {
         reporter: &mut reporter,
         progress: &progress,
         done_before: 0,
         open_before: 0,
-        done: &done,
+        finished: Finished::default(),
+        tracking: false,
+        coverage: None,
+        order: order_all.clone(),
         config,
         checkpoint: Checkpoint::new(config.resume_file.clone(), config.checkpoint_every),
         stage: 0,
-        position: 0,
+    };
+    // Where stage `k` starts: a resumed run's saved position for the stage that was running.
+    let finished_for = |k: u32| match resumed {
+        Some(state) if state.stage == k => Finished::new(state.position, &state.done),
+        _ => Finished::default(),
     };
     let mut stats = ScanStats::default();
+    let mut coverages = Vec::new();
     let connect_all = raw_side.is_none();
     if let Some(side) = raw_side {
-        report_unroutable(config, &done, &side.unroutable, &mut sink, &mut stats)
-            .map_err(write_err)?;
-        for prepared in side.engines {
+        coverages = side.engines.iter().map(|p| p.scan.coverage()).collect();
+        // Reported before any checkpoint is written: a resumed run has them all.
+        if resumed.is_none() {
+            report_unroutable(config, &side.unroutable, &mut sink, &mut stats)
+                .map_err(write_err)?;
+        }
+        for (k, prepared) in side.engines.into_iter().enumerate() {
+            let k = k as u32;
             if stats.interrupted || stats.timed_out {
                 break;
             }
-            for (ip, port) in done.pairs(&config.hosts, &config.ports) {
-                prepared.scan.mark_done(ip, port);
+            // Engines an interrupted run finished are not run again.
+            if resumed.is_some_and(|state| k < state.stage) {
+                continue;
             }
-            sink.position = resume_start(config, sink.stage);
+            sink.begin_stage(k, finished_for(k), Some(prepared.scan.coverage()));
             let s = prepared.scan.run(&mut sink, stop)?;
-            if !s.interrupted {
-                sink.stage += 1;
-            }
             add(&mut stats, &s);
             sink.done_before = stats.ports_done;
             sink.open_before = stats.open;
@@ -147,19 +161,24 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
     }
     if connect_all && !stats.interrupted && !stats.timed_out {
         let hosts = &config.hosts;
-        let order = config.order(hosts);
+        let order = &order_all;
         let ports = &config.ports;
         // Pairs an interrupted run reported are skipped (the order is the same).
-        sink.position = 0;
-        let pair_at = |pos: u64| {
+        let before = finished_for(0);
+        let from = before.start();
+        sink.begin_stage(0, before.clone(), None);
+        let pair_at = |k: u64| {
+            let pos = from + k;
+            if before.contains(pos) {
+                return None;
+            }
             let (h, p) = order.pair_at_position(pos);
-            let (ip, port) = (hosts.get(h)?, ports.get(p)?);
-            (!done.contains(hosts, ports, ip, port)).then_some((ip, port))
+            Some((hosts.get(h)?, ports.get(p)?))
         };
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         let s = connect::run_parallel(
             &config.connect,
-            order.len(),
+            order.len().saturating_sub(from),
             pair_at,
             workers,
             &mut sink,
@@ -186,14 +205,16 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
     stats.ports_total = order_all.len();
     stats.ports_source = config.ports_source.clone();
     if stats.timed_out {
-        stats.hosts_timed_out = unfinished_hosts(config, &order_all, &done);
+        // The connect engine probes every position; raw engines from the one that stopped on.
+        let engines = (!connect_all).then(|| coverages.get(sink.stage as usize..).unwrap_or(&[]));
+        stats.hosts_timed_out = unfinished_hosts(config, &order_all, &sink.finished, engines);
         eprintln!(
             "synscan: --host-timeout reached: {} of {} hosts not finished (their results so far are kept)",
             stats.hosts_timed_out, stats.hosts_total
         );
     }
     if config.verbose > 0 && !stats.interrupted && !config.open_only {
-        reporter.set_silent(silent_runs(&config.hosts, &reporter));
+        reporter.show_silent(true);
     }
     let report = reporter.finish(stats.clone()).map_err(write_err)?;
     let proxies = report.syn_proxies();
@@ -214,7 +235,6 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
 /// reported) as filtered with the kernel's reason.
 fn report_unroutable(
     config: &ScanConfig,
-    done: &DoneSet,
     unroutable: &[(crate::route::Piece, Reason)],
     sink: &mut Sink,
     stats: &mut ScanStats,
@@ -231,10 +251,8 @@ fn report_unroutable(
             .then_some(*r)
         })
     };
+    sink.tracking = false;
     let mut report = |ip: IpAddr, port: u16, reason: Reason| -> io::Result<()> {
-        if done.contains(&config.hosts, &config.ports, ip, port) {
-            return Ok(());
-        }
         stats.ports_done += 1;
         sink.result(PortResult::filtered(ip, port, reason))
     };
@@ -268,40 +286,29 @@ fn report_unroutable(
     Ok(())
 }
 
-/// Runs of consecutive hosts (first, how many) the reporter never heard of: no answer and
-/// nothing listed. Listed by `-v`, as nmap lists down hosts.
-fn silent_runs(hosts: &HostSet, reporter: &Reporter) -> Vec<(IpAddr, u64)> {
-    let mut runs: Vec<(IpAddr, u64)> = Vec::new();
-    let mut prev: Option<IpAddr> = None;
-    for ip in (0..hosts.len()).filter_map(|i| hosts.get(i)) {
-        if reporter.knows(ip) {
-            prev = None;
+/// Hosts of this shard with a pair not reported: what `--host-timeout` left unfinished.
+/// Positions before `finished`'s start, or in it, are reported; the others are unfinished
+/// when the engine that timed out or a later one probes them (`engines`: `None` for
+/// connect, which probes them all).
+fn unfinished_hosts(
+    config: &ScanConfig,
+    order: &ScanOrder,
+    finished: &Finished,
+    engines: Option<&[crate::engine::Coverage]>,
+) -> u64 {
+    let mut seen = crate::bitmap::Bitmap::new(config.hosts.len());
+    let mut count = 0;
+    for pos in finished.start()..order.len() {
+        if finished.contains(pos) {
             continue;
         }
-        let next_of_prev = match (prev, ip) {
-            (Some(IpAddr::V4(p)), IpAddr::V4(a)) => u32::from(p).checked_add(1) == Some(a.into()),
-            (Some(IpAddr::V6(p)), IpAddr::V6(a)) => u128::from(p).checked_add(1) == Some(a.into()),
-            _ => false,
-        };
-        match runs.last_mut() {
-            Some((_, n)) if next_of_prev => *n += 1,
-            _ => runs.push((ip, 1)),
-        }
-        prev = Some(ip);
-    }
-    runs
-}
-
-/// Hosts of this shard with a pair not reported: what `--host-timeout` left unfinished.
-fn unfinished_hosts(config: &ScanConfig, order: &ScanOrder, done: &DoneSet) -> u64 {
-    let seen = crate::engine::Bitmap::new(config.hosts.len());
-    let mut count = 0;
-    for (ip, port) in order.iter(&config.hosts, &config.ports, 0) {
-        if !done.contains(&config.hosts, &config.ports, ip, port)
-            && let Some(h) = config.hosts.index_of(ip)
-            && !seen.get(h)
+        if let Some(e) = engines
+            && !e.iter().any(|c| c.probes(pos))
         {
-            seen.set(h);
+            continue;
+        }
+        let (h, _) = order.pair_at_position(pos);
+        if seen.set(h) {
             count += 1;
         }
     }
@@ -336,12 +343,12 @@ fn add(total: &mut ScanStats, s: &ScanStats) {
     };
 }
 
-/// Where the first pass of raw engine `stage` starts: a resumed run's saved position for the
-/// engine that was running, else 0.
-fn resume_start(config: &ScanConfig, stage: u32) -> u64 {
+/// Where raw engine `stage` starts, and what past it is done: a resumed run's saved state for
+/// the engine that was running, else nothing.
+fn resume_start(config: &ScanConfig, stage: u32) -> (u64, Vec<(u64, u64)>) {
     match &config.resume {
-        Some((_, state)) if state.stage == stage => state.position,
-        _ => 0,
+        Some((_, state)) if state.stage == stage => (state.position, state.done.clone()),
+        _ => (0, Vec::new()),
     }
 }
 

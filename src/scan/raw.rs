@@ -156,7 +156,9 @@ pub fn prepare(config: &ScanConfig, hosts: &HostSet, deadline: Option<Instant>) 
             fixed_sport: a.source_port.is_some(),
             reset: a.reset,
             ttl: a.ttl,
+            segment: crate::engine::SEGMENT,
         };
+        let (start, done) = super::resume_start(config, engines.len() as u32);
         let job = Job {
             hosts: hosts.clone(),
             runs,
@@ -168,7 +170,8 @@ pub fn prepare(config: &ScanConfig, hosts: &HostSet, deadline: Option<Instant>) 
             cookie: config.cookie,
             opts,
             recorder: recorder.clone(),
-            start: super::resume_start(config, engines.len() as u32),
+            start,
+            done,
         };
         engines.push(Prepared {
             scan: Scan::new(job, channels)?,

@@ -1,12 +1,14 @@
 //! Where the engines' results go during a scan: the reporter (every output format), the
-//! progress line, `-v` notes, the set of pairs reported, and the resume file kept in step
-//! with what was written.
+//! progress line, `-v` notes, the positions of the order reported, and the resume file kept
+//! in step with what was written.
 
 use super::ScanConfig;
+use crate::engine::Coverage;
 use crate::event::{PortResult, PortState, ResultSink};
 use crate::output::Reporter;
 use crate::output::progress::Progress;
-use crate::resume::{Checkpoint, DoneSet, ResumeState};
+use crate::resume::{Checkpoint, Finished, ResumeState};
+use crate::target::ScanOrder;
 use std::io;
 
 /// The engines' view of the reporter, the progress line and the resume file.
@@ -16,16 +18,42 @@ pub struct Sink<'a> {
     /// Progress of earlier engines in this run.
     pub done_before: u64,
     pub open_before: u64,
-    /// Every pair reported so far (by this run, or the run it resumes).
-    pub done: &'a DoneSet,
+    /// The running engine's reported positions (by this run, or the run it resumes).
+    pub finished: Finished,
+    /// Whether results are counted in `finished` (not for the unroutable targets reported
+    /// before any engine runs).
+    pub tracking: bool,
+    /// The positions the running engine probes (`None`: all of them).
+    pub coverage: Option<Coverage>,
+    /// The scan's order.
+    pub order: ScanOrder,
     pub config: &'a ScanConfig,
     pub checkpoint: Checkpoint,
-    /// The engine running now, and its first pass's position.
+    /// The engine running now.
     pub stage: u32,
-    pub position: u64,
 }
 
 impl Sink<'_> {
+    /// Starts tracking engine `stage`, which probes `coverage` from position `finished`.
+    pub fn begin_stage(&mut self, stage: u32, finished: Finished, coverage: Option<Coverage>) {
+        self.stage = stage;
+        self.finished = finished;
+        self.coverage = coverage;
+        self.tracking = true;
+    }
+
+    /// Moves the resume position over what the running engine has reported.
+    fn advance(&mut self) {
+        let end = self.order.len();
+        match &self.coverage {
+            Some(c) => {
+                let skip = |pos: u64| !c.probes(pos);
+                self.finished.advance(end, Some(&skip));
+            }
+            None => self.finished.advance(end, None),
+        }
+    }
+
     /// The resume state as of now: everything marked done has been handed to the writers.
     fn state(&self) -> ResumeState {
         let c = self.config;
@@ -42,8 +70,8 @@ impl Sink<'_> {
             ports: c.ports.compact(),
             cookie_key: Some(c.cookie.key()),
             stage: self.stage,
-            position: self.position,
-            done: self.done.ranges(),
+            position: self.finished.start(),
+            done: self.finished.ranges(),
         }
     }
 
@@ -51,6 +79,7 @@ impl Sink<'_> {
     /// only once its result is written.
     pub fn save(&mut self, periodic: bool) -> io::Result<()> {
         self.reporter.flush()?;
+        self.advance();
         let state = self.state();
         self.checkpoint.write(&state, periodic)
     }
@@ -58,8 +87,14 @@ impl Sink<'_> {
 
 impl ResultSink for Sink<'_> {
     fn result(&mut self, r: PortResult) -> io::Result<()> {
-        self.done
-            .mark(&self.config.hosts, &self.config.ports, r.ip, r.port);
+        if self.tracking {
+            let c = self.config;
+            if let (Some(h), Some(p)) = (c.hosts.index_of(r.ip), c.ports.index_of(r.port))
+                && let Some(pos) = self.order.position_of(h, p)
+            {
+                self.finished.mark(pos);
+            }
+        }
         if self.config.verbose > 0 && r.state == PortState::Open {
             // nmap's -v line, on stderr so that stdout stays one format.
             self.progress.println(&format!(
@@ -78,13 +113,10 @@ impl ResultSink for Sink<'_> {
         self.progress
             .update(self.done_before + done, self.open_before + open);
         self.reporter.flush()?;
+        self.advance();
         if self.checkpoint.due() {
             self.save(true)?;
         }
         Ok(())
-    }
-
-    fn position(&mut self, pos: u64) {
-        self.position = pos;
     }
 }

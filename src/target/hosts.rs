@@ -10,7 +10,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub const MAX_HOSTS: u64 = 1 << 40;
 
 /// The most (host, port) pairs one scan may hold (2^40, about 10^12): the order is a
-/// permutation of these in O(1) memory, and the answered-pairs bitmap is paged over them.
+/// permutation of these in O(1) memory, and the engine keeps marks only for the segment it
+/// probes.
 /// A /104 × 1 port (2^24) or a /16 × all ports (2^32) is a sensible scan; beyond 2^40 the
 /// targets or the ports must be narrowed.
 pub const MAX_PAIRS: u64 = 1 << 40;

@@ -202,6 +202,19 @@ impl ScanOrder {
         (idx / self.nports, (idx % self.nports) as usize)
     }
 
+    /// The position of (host index, port index) in this shard's walk: `None` when the pair is
+    /// outside the scan or belongs to another shard. The receiver uses it to find a reply's
+    /// probe without keeping any state per probe.
+    pub fn position_of(&self, host: u64, port: usize) -> Option<u64> {
+        if port as u64 >= self.nports {
+            return None;
+        }
+        let idx = host.checked_mul(self.nports)?.checked_add(port as u64)?;
+        let global = self.perm.position_of(idx)?;
+        let off = global.checked_sub(self.shard.index - 1)?;
+        (off % self.shard.count == 0).then_some(off / self.shard.count)
+    }
+
     /// Iterates this shard's (host, port) pairs in scan order, from position `from`.
     pub fn iter<'a>(
         &'a self,
@@ -297,5 +310,28 @@ mod tests {
             .map(|p| p.0)
             .collect();
         assert!(first.len() > 5, "not host after host: {first:?}");
+    }
+
+    #[test]
+    fn position_of_finds_each_pair_in_its_own_shard_only() {
+        let hosts = build_hosts(&["10.0.0.0/28".into()], &[]).unwrap();
+        let ports = PortList::parse("22,80,443").unwrap();
+        for count in [1u64, 3] {
+            for index in 1..=count {
+                let order = ScanOrder::new(&hosts, &ports, 9, Shard { index, count });
+                let mut mine = 0;
+                for h in 0..hosts.len() {
+                    for p in 0..3 {
+                        if let Some(pos) = order.position_of(h, p) {
+                            assert_eq!(order.pair_at_position(pos), (h, p));
+                            mine += 1;
+                        }
+                    }
+                }
+                assert_eq!(mine, order.len());
+                assert_eq!(order.position_of(0, 3), None);
+                assert_eq!(order.position_of(hosts.len(), 0), None);
+            }
+        }
     }
 }

@@ -77,6 +77,33 @@ impl Permutation {
         x
     }
 
+    /// The position of element `x` (the inverse of [`Permutation::at`]); `None` when
+    /// `x >= n`. Cycle-walking backwards stops at the first value inside the range, which is
+    /// the position the forward walk started from.
+    pub fn position_of(&self, x: u64) -> Option<u64> {
+        if x >= self.n {
+            return None;
+        }
+        if self.identity {
+            return Some(x);
+        }
+        let mut i = self.feistel_inverse(x);
+        while i >= self.n {
+            i = self.feistel_inverse(i);
+        }
+        Some(i)
+    }
+
+    fn feistel_inverse(&self, x: u64) -> u64 {
+        let mut l = x >> self.half_bits;
+        let mut r = x & self.half_mask;
+        for &k in self.keys.iter().rev() {
+            let f = round(l, k) & self.half_mask;
+            (l, r) = (r ^ f, l);
+        }
+        (l << self.half_bits) | r
+    }
+
     fn feistel(&self, x: u64) -> u64 {
         let mut l = x >> self.half_bits;
         let mut r = x & self.half_mask;
@@ -152,6 +179,21 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn position_of_inverts_at() {
+        for n in [1u64, 2, 3, 17, 1000, 4097, 65535, 1 << 20, (1 << 40) + 3] {
+            for seed in [0u64, 5] {
+                let p = Permutation::new(n, seed);
+                for i in (0..n).step_by((n / 2000).max(1) as usize).chain([n - 1]) {
+                    assert_eq!(p.position_of(p.at(i)), Some(i), "n={n} seed={seed} i={i}");
+                }
+                assert_eq!(p.position_of(n), None);
+            }
+        }
+        let id = Permutation::identity(10);
+        assert_eq!(id.position_of(7), Some(7));
     }
 
     #[test]
