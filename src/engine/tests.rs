@@ -695,6 +695,11 @@ fn two_to_the_28_pairs_in_flat_memory_with_exact_retries() {
     );
     let base = samples[settled];
     let peak = samples[settled..].iter().copied().max().unwrap_or(0);
+    eprintln!(
+        "2^28 pairs: {} probes, RSS {base} KiB at a tenth of the run, peak {peak} KiB after, {} samples",
+        net.sent_count(),
+        samples.len()
+    );
     assert!(
         peak < base + 8 * 1024,
         "RSS grew from {base} KiB to {peak} KiB: {:?}",

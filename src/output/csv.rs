@@ -29,9 +29,10 @@ impl<W: Write> FormatWriter for Csv<W> {
         hostname: Option<&str>,
         _at: SystemTime,
     ) -> io::Result<()> {
-        writeln!(
+        // Written field by field: no allocation per result.
+        write!(
             self.out,
-            "{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},",
             r.ip,
             hostname.unwrap_or(""),
             r.port,
@@ -39,9 +40,15 @@ impl<W: Write> FormatWriter for Csv<W> {
             r.state,
             r.reason,
             service_name(r.port).unwrap_or(""),
-            r.ttl.map(|t| t.to_string()).unwrap_or_default(),
-            r.rtt_ms().map(|t| t.to_string()).unwrap_or_default(),
-        )
+        )?;
+        if let Some(t) = r.ttl {
+            write!(self.out, "{t}")?;
+        }
+        self.out.write_all(b",")?;
+        if let Some(ms) = r.rtt_ms() {
+            write!(self.out, "{ms}")?;
+        }
+        self.out.write_all(b"\n")
     }
 
     fn end(&mut self, _run: &RunInfo, _report: &Report) -> io::Result<()> {
