@@ -156,12 +156,7 @@ fn a_sweep_across_two_gateways_sends_each_part_its_own_way() {
 
 /// The ports of the ndjson lines, as (address, state).
 fn sweep_results(ndjson: &str, allow_torn_end: bool) -> Vec<(Ipv4Addr, String)> {
-    let complete = match ndjson.rfind('\n') {
-        Some(i) if allow_torn_end => &ndjson[..=i],
-        _ if allow_torn_end => "",
-        _ => ndjson,
-    };
-    parse_ndjson(complete)
+    parse_ndjson(complete_lines(ndjson, allow_torn_end))
         .into_iter()
         .map(|l| (l.ip.parse().unwrap(), l.state))
         .collect()

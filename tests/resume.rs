@@ -53,12 +53,7 @@ fn run_in(ns: &str, args: &[&str], signal: Option<(Duration, &str)>) -> Output {
 /// (port, state) of every complete NDJSON line (a run killed with SIGKILL may leave a torn
 /// last line, which is ignored here and only there).
 fn results(ndjson: &str, allow_torn_end: bool) -> Vec<(u16, String)> {
-    let complete = match ndjson.rfind('\n') {
-        Some(i) if allow_torn_end => &ndjson[..=i],
-        _ if allow_torn_end => "",
-        _ => ndjson,
-    };
-    parse_ndjson(complete)
+    parse_ndjson(complete_lines(ndjson, allow_torn_end))
         .into_iter()
         .map(|l| (l.port, l.state))
         .collect()

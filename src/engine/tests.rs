@@ -71,16 +71,37 @@ fn scan_resumed(
     start: u64,
     done: Vec<(u64, u64)>,
 ) -> Scan {
-    let (src, dst) = addrs(v6);
+    let (_, dst) = addrs(v6);
     let n = route::to_u128(dst);
-    let hosts = if v6 {
-        HostSet::new(vec![], vec![(n, n)], vec![], vec![])
-    } else {
-        HostSet::new(vec![(n, n)], vec![], vec![], vec![])
-    }
-    .expect("one host");
+    let runs = vec![Run {
+        first: n,
+        last: n,
+        gateway: None,
+    }];
     let ports = PortList::from_ports(ports.to_vec());
-    let order = ScanOrder::new(&hosts, &ports, 7, Shard::default());
+    fake_scan(v6, runs, ports, 7, opts, net, (start, done))
+}
+
+/// A scan from our address of `v6`'s family of the hosts of `runs` × `ports` in the order of
+/// `seed`, over `net`, resuming at `resume` (start, done positions).
+fn fake_scan(
+    v6: bool,
+    runs: Vec<Run>,
+    ports: PortList,
+    seed: u64,
+    opts: Options,
+    net: &FakeNet,
+    resume: (u64, Vec<(u64, u64)>),
+) -> Scan {
+    let (src, _) = addrs(v6);
+    let ranges: Vec<(u128, u128)> = runs.iter().map(|r| (r.first, r.last)).collect();
+    let hosts = if v6 {
+        HostSet::new(vec![], ranges, vec![], vec![])
+    } else {
+        HostSet::new(ranges, vec![], vec![], vec![])
+    }
+    .expect("hosts");
+    let order = ScanOrder::new(&hosts, &ports, seed, Shard::default());
     let iface = NetworkInterface {
         name: "fake0".into(),
         description: String::new(),
@@ -89,25 +110,19 @@ fn scan_resumed(
         ips: vec![],
         flags: 0,
     };
-    let path = route::Path::on(iface, src);
     let job = Job {
         hosts,
         runs: vec![],
         ports,
         order,
-        path,
+        path: route::Path::on(iface, src),
         router_mac: None,
         probe: Box::new(TcpSyn::new(US, src, opts.ttl, 1460, 1024)),
         cookie: Cookie::from_key([1, 2]),
         opts,
         recorder: None,
-        start,
-        done,
-    };
-    let run = Run {
-        first: n,
-        last: n,
-        gateway: None,
+        start: resume.0,
+        done: resume.1,
     };
     let channels = Channels {
         tx: Box::new(net.tx(16)),
@@ -115,7 +130,7 @@ fn scan_resumed(
         reply: Box::new(net.tx(1)),
         framing: Framing::Ethernet,
     };
-    Scan::with_hops(job, NextHops::fixed(v6, vec![run], THEM), channels)
+    Scan::with_hops(job, NextHops::fixed(v6, runs, THEM), channels)
 }
 
 /// A probe as the target sees it.
@@ -601,46 +616,14 @@ fn two_to_the_28_pairs_in_flat_memory_with_exact_retries() {
     o.max_retries = 1;
     o.reset = false;
     o.sport = SPORT;
-    let (src, _) = addrs(false);
     let first = u128::from(BASE);
-    let last = first + u128::from(HOSTS) - 1;
-    let hosts = HostSet::new(vec![(first, last)], vec![], vec![], vec![]).expect("a /8");
-    let ports = PortList::from_ports((1..=16).collect());
-    let order = ScanOrder::new(&hosts, &ports, 11, Shard::default());
-    let iface = NetworkInterface {
-        name: "fake0".into(),
-        description: String::new(),
-        index: 9,
-        mac: Some(US),
-        ips: vec![],
-        flags: 0,
-    };
-    let job = Job {
-        hosts,
-        runs: vec![],
-        ports,
-        order,
-        path: route::Path::on(iface, src),
-        router_mac: None,
-        probe: Box::new(TcpSyn::new(US, src, 64, 1460, 1024)),
-        cookie: Cookie::from_key([3, 4]),
-        opts: o,
-        recorder: None,
-        start: 0,
-        done: vec![],
-    };
     let runs = vec![Run {
         first,
-        last,
+        last: first + u128::from(HOSTS) - 1,
         gateway: None,
     }];
-    let channels = Channels {
-        tx: Box::new(net.tx(64)),
-        rx: Box::new(net.rx()),
-        reply: Box::new(net.tx(1)),
-        framing: Framing::Ethernet,
-    };
-    let scan = Scan::with_hops(job, NextHops::fixed(false, runs, THEM), channels);
+    let ports = PortList::from_ports((1..=16).collect());
+    let scan = fake_scan(false, runs, ports, 11, o, &net, (0, vec![]));
     // RSS every 100 ms while the scan runs.
     let done = std::sync::Arc::new(AtomicBool::new(false));
     let sampler = {

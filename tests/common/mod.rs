@@ -125,6 +125,16 @@ pub struct Line {
     pub reason: String,
 }
 
+/// `out` up to its last complete line when `allow_torn_end` (a run killed with SIGKILL may
+/// leave a torn last line, which is dropped there and only there), else all of it.
+pub fn complete_lines(out: &str, allow_torn_end: bool) -> &str {
+    match out.rfind('\n') {
+        Some(i) if allow_torn_end => &out[..=i],
+        _ if allow_torn_end => "",
+        _ => out,
+    }
+}
+
 /// Parses ndjson output, checking that every line is exactly one object.
 pub fn parse_ndjson(s: &str) -> Vec<Line> {
     s.lines()
