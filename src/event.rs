@@ -16,22 +16,31 @@ pub enum PortState {
     Closed,
     /// No answer, or an ICMP error: a firewall or the path is in the way.
     Filtered,
+    /// No answer where silence is what an open port gives too (UDP): open or filtered.
+    #[serde(rename = "open|filtered")]
+    OpenFiltered,
 }
 
 impl PortState {
     /// Every state, in reporting order.
-    pub const ALL: [PortState; 3] = [PortState::Open, PortState::Closed, PortState::Filtered];
+    pub const ALL: [PortState; 4] = [
+        PortState::Open,
+        PortState::Closed,
+        PortState::Filtered,
+        PortState::OpenFiltered,
+    ];
 
-    /// The lowercase name used in every format.
+    /// nmap's name, used in every format.
     pub fn as_str(self) -> &'static str {
         match self {
             PortState::Open => "open",
             PortState::Closed => "closed",
             PortState::Filtered => "filtered",
+            PortState::OpenFiltered => "open|filtered",
         }
     }
 
-    /// Parses `open`, `closed` or `filtered`.
+    /// Parses `open`, `closed`, `filtered` or `open|filtered`.
     pub fn parse(s: &str) -> Option<PortState> {
         PortState::ALL.into_iter().find(|st| st.as_str() == s)
     }

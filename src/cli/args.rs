@@ -159,7 +159,8 @@ pub struct Args {
     #[arg(long = "output-all", value_name = "BASE")]
     pub output_all: Option<PathBuf>,
 
-    /// Port states listed one by one: open, closed, filtered (comma-separated) or all.
+    /// Port states listed one by one: open, closed, filtered, open|filtered (comma-separated)
+    /// or all.
     #[arg(long, value_name = "LIST", default_value = "open", value_parser = parse_states)]
     pub states: StateSet,
 

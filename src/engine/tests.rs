@@ -82,9 +82,60 @@ fn scan_resumed(
     fake_scan(v6, runs, ports, 7, opts, net, (start, done))
 }
 
+/// TCP SYN probes, but silence means open|filtered: how a UDP module reports silent ports.
+struct SilenceIsOpenFiltered(TcpSyn);
+
+impl Probe for SilenceIsOpenFiltered {
+    fn name(&self) -> &'static str {
+        "test"
+    }
+    fn proto(&self) -> Proto {
+        self.0.proto()
+    }
+    fn frame_len(&self) -> usize {
+        self.0.frame_len()
+    }
+    fn reply_protocols(&self) -> &'static [u8] {
+        self.0.reply_protocols()
+    }
+    fn write(&self, buf: &mut [u8], spec: &crate::probe::ProbeSpec) {
+        self.0.write(buf, spec)
+    }
+    fn classify(
+        &self,
+        net: &Network,
+        v: &dyn crate::probe::Validate,
+    ) -> Option<crate::probe::Reply> {
+        self.0.classify(net, v)
+    }
+    fn follow_up(&self, reply: &crate::probe::Reply, mac: MacAddr, out: &mut Vec<u8>) -> bool {
+        self.0.follow_up(reply, mac, out)
+    }
+    fn unanswered(&self) -> PortState {
+        PortState::OpenFiltered
+    }
+}
+
 /// A scan from our address of `v6`'s family of the hosts of `runs` × `ports` in the order of
 /// `seed`, over `net`, resuming at `resume` (start, done positions).
 fn fake_scan(
+    v6: bool,
+    runs: Vec<Run>,
+    ports: PortList,
+    seed: u64,
+    opts: Options,
+    net: &FakeNet,
+    resume: (u64, Vec<(u64, u64)>),
+) -> Scan {
+    let (src, _) = addrs(v6);
+    let probe = Box::new(TcpSyn::new(US, src, opts.ttl, 1460, 1024));
+    fake_scan_with(probe, v6, runs, ports, seed, opts, net, resume)
+}
+
+/// [`fake_scan`] with another probe module.
+#[allow(clippy::too_many_arguments)]
+fn fake_scan_with(
+    probe: Box<dyn Probe>,
     v6: bool,
     runs: Vec<Run>,
     ports: PortList,
@@ -117,7 +168,7 @@ fn fake_scan(
         order,
         path: route::Path::on(iface, src),
         router_mac: None,
-        probe: Box::new(TcpSyn::new(US, src, opts.ttl, 1460, 1024)),
+        probe,
         cookie: Cookie::from_key([1, 2]),
         opts,
         recorder: None,
@@ -687,5 +738,49 @@ fn two_to_the_28_pairs_in_flat_memory_with_exact_retries() {
         peak < base + 8 * 1024,
         "RSS grew from {base} KiB to {peak} KiB: {:?}",
         &samples[..samples.len().min(50)]
+    );
+}
+
+#[test]
+fn the_probe_module_names_the_state_of_silent_pairs() {
+    // Port 80 answers SYN-ACK, 81 RST, the rest never answer.
+    let net = FakeNet::new(Box::new(|f: &[u8]| {
+        let p = read(f);
+        match (p.flags == tcp_flags::SYN, p.dport) {
+            (true, 80) => now(synack(&p)),
+            (true, 81) => now(rst(&p)),
+            _ => vec![],
+        }
+    }));
+    let (src, dst) = addrs(false);
+    let n = route::to_u128(dst);
+    let runs = vec![Run {
+        first: n,
+        last: n,
+        gateway: None,
+    }];
+    let mut o = options();
+    o.retries = 1;
+    o.max_retries = 1;
+    let probe = Box::new(SilenceIsOpenFiltered(TcpSyn::new(US, src, 64, 1460, 1024)));
+    let ports = PortList::from_ports(vec![79, 80, 81, 82]);
+    let (res, _) = run(fake_scan_with(
+        probe,
+        false,
+        runs,
+        ports,
+        7,
+        o,
+        &net,
+        (0, vec![]),
+    ));
+    assert_eq!(
+        states(&res),
+        vec![
+            (79, PortState::OpenFiltered, Reason::NoResponse),
+            (80, PortState::Open, Reason::SynAck),
+            (81, PortState::Closed, Reason::Reset),
+            (82, PortState::OpenFiltered, Reason::NoResponse),
+        ]
     );
 }

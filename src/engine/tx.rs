@@ -97,6 +97,9 @@ fn give_up(plan: &Plan, shared: &Shared, seg: u64, positions: Range<u64>, out: &
         shared.given_up.fetch_add(1, Ordering::Relaxed);
         let mut r = PortResult::filtered(ip, port, reason);
         r.proto = proto;
+        if reason == Reason::NoResponse {
+            r.state = plan.probe.unanswered();
+        }
         if !out.push(r) {
             return false;
         }

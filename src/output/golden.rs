@@ -146,3 +146,112 @@ fn every_ndjson_line_is_one_object() {
         assert_eq!(v["proto"], "tcp");
     }
 }
+
+/// Every format of a scan whose silent ports are open|filtered (as UDP's are): three
+/// open|filtered, one open, one closed on 127.0.0.1; `--states` as `listed`.
+fn render_open_filtered(format: Format, listed: &str) -> String {
+    let buf = Shared::default();
+    let run = RunInfo {
+        args: "synscan 127.0.0.1 -p 1-5".into(),
+        start: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+        scan_type: "syn",
+        ports_expr: "1-5".into(),
+        ports_per_host: 5,
+        hosts_total: 1,
+        resumed: false,
+        verbose: 1,
+        debug: 0,
+        open_only: false,
+    };
+    let lo: IpAddr = "127.0.0.1".parse().unwrap();
+    let hosts = crate::target::build_hosts(&[lo.to_string()], &[]).unwrap();
+    let mut rep = Reporter::new(
+        vec![writer(format, Box::new(buf.clone()))],
+        run,
+        StateSet::parse(listed).unwrap(),
+        hosts,
+    )
+    .with_clock(fixed_clock);
+    rep.begin().unwrap();
+    let r = |port, state, reason| PortResult {
+        ip: lo,
+        port,
+        proto: crate::event::Proto::Udp,
+        state,
+        reason,
+        ttl: None,
+        rtt: None,
+    };
+    for res in [
+        r(1, PortState::Open, Reason::SynAck),
+        r(2, PortState::Closed, Reason::PortUnreach),
+        r(3, PortState::OpenFiltered, Reason::NoResponse),
+        r(4, PortState::OpenFiltered, Reason::NoResponse),
+        r(5, PortState::OpenFiltered, Reason::NoResponse),
+    ] {
+        rep.result(res).unwrap();
+    }
+    rep.finish(ScanStats {
+        hosts_total: 1,
+        ports_total: 5,
+        ports_done: 5,
+        ..ScanStats::default()
+    })
+    .unwrap();
+    let bytes = buf.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn open_filtered_is_counted_listed_and_named_as_nmap_does() {
+    assert_eq!(
+        PortState::parse("open|filtered"),
+        Some(PortState::OpenFiltered)
+    );
+    assert!(StateSet::parse("open|filtered").is_ok());
+    let e = StateSet::parse("maybe").unwrap_err();
+    assert!(e.contains("open|filtered"), "{e}");
+    // Counted but not listed.
+    let text = render_open_filtered(Format::Text, "open");
+    assert!(
+        text.contains(
+            "Not shown: 1 closed port (port-unreach), 0 filtered ports, 3 open|filtered ports (no-response)"
+        ),
+        "{text}"
+    );
+    let xml = render_open_filtered(Format::Xml, "open");
+    assert!(
+        xml.contains(r#"<extraports state="open|filtered" count="3">"#)
+            && xml.contains(r#"<extrareasons reason="no-response" count="3""#),
+        "{xml}"
+    );
+    let gnmap = render_open_filtered(Format::Grepable, "open");
+    assert!(
+        gnmap.contains("Ignored State: open|filtered (3)"),
+        "{gnmap}"
+    );
+    // Listed.
+    let nd = render_open_filtered(Format::Ndjson, "all");
+    assert_eq!(nd.matches(r#""state":"open|filtered""#).count(), 3, "{nd}");
+    let xml = render_open_filtered(Format::Xml, "open|filtered");
+    assert_eq!(
+        xml.matches(r#"<state state="open|filtered" reason="no-response""#)
+            .count(),
+        3,
+        "{xml}"
+    );
+    let csv = render_open_filtered(Format::Csv, "all");
+    assert_eq!(
+        csv.matches(",open|filtered,no-response,").count(),
+        3,
+        "{csv}"
+    );
+    let text = render_open_filtered(Format::Text, "all");
+    let rows = text
+        .lines()
+        .filter(|l| l.contains("/udp open|filtered ") && l.ends_with(" no-response"))
+        .count();
+    assert_eq!(rows, 3, "{text}");
+    let gnmap = render_open_filtered(Format::Grepable, "all");
+    assert!(gnmap.contains("3/open|filtered/udp//"), "{gnmap}");
+}

@@ -59,10 +59,15 @@ impl<W: Write> FormatWriter for Grepable<W> {
                 h.ip,
                 ports.join(", ")
             )?;
-            let ignored = [PortState::Closed, PortState::Filtered, PortState::Open]
-                .into_iter()
-                .map(|s| (s, h.not_shown(s, at.listed)))
-                .max_by_key(|&(_, n)| n);
+            let ignored = [
+                PortState::Closed,
+                PortState::Filtered,
+                PortState::OpenFiltered,
+                PortState::Open,
+            ]
+            .into_iter()
+            .map(|s| (s, h.not_shown(s, at.listed)))
+            .max_by_key(|&(_, n)| n);
             if let Some((state, n)) = ignored.filter(|&(_, n)| n > 0) {
                 write!(self.out, "\tIgnored State: {state} ({n})")?;
             }

@@ -70,25 +70,25 @@ pub struct RunInfo {
 
 /// Which states are listed port by port (the others are only counted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StateSet([bool; 3]);
+pub struct StateSet([bool; 4]);
 
 impl StateSet {
     /// Only open ports (the default).
-    pub const OPEN: StateSet = StateSet([true, false, false]);
+    pub const OPEN: StateSet = StateSet([true, false, false, false]);
 
-    /// Parses `open,closed,filtered` (any subset, `all` for every state).
+    /// Parses `open,closed,filtered,open|filtered` (any subset, `all` for every state).
     pub fn parse(list: &str) -> Result<StateSet, String> {
-        let mut set = [false; 3];
+        let mut set = [false; 4];
         for item in list.split(',').map(str::trim) {
             if item == "all" {
-                set = [true; 3];
+                set = [true; 4];
                 continue;
             }
             match PortState::parse(item) {
                 Some(s) => set[s as usize] = true,
                 None => {
                     return Err(format!(
-                        "invalid state '{item}' in --states '{list}' (expected open, closed, filtered or all)"
+                        "invalid state '{item}' in --states '{list}' (expected open, closed, filtered, open|filtered or all)"
                     ));
                 }
             }
@@ -111,8 +111,8 @@ pub struct HostReport {
     pub hostname: Option<String>,
     /// Listed results, ascending by port.
     pub listed: Vec<PortResult>,
-    /// Results per state (open, closed, filtered).
-    pub counts: [u64; 3],
+    /// Results per state (open, closed, filtered, open|filtered).
+    pub counts: [u64; 4],
     /// Results per (state, reason), for nmap's extrareasons.
     pub reasons: BTreeMap<(PortState, Reason), u64>,
     /// The host answered at least once itself (SYN-ACK, RST, refused).
@@ -127,7 +127,7 @@ impl HostReport {
             ip,
             hostname,
             listed: Vec::new(),
-            counts: [0; 3],
+            counts: [0; 4],
             reasons: BTreeMap::new(),
             up: false,
             up_reason: None,

@@ -55,13 +55,23 @@ impl<W: Write> FormatWriter for Text<W> {
             }
             let closed = h.not_shown(PortState::Closed, at.listed);
             let filtered = h.not_shown(PortState::Filtered, at.listed);
-            if closed + filtered > 0 {
-                writeln!(
+            // open|filtered only when there are some: TCP scans never have any.
+            let open_filtered = h.not_shown(PortState::OpenFiltered, at.listed);
+            if closed + filtered + open_filtered > 0 {
+                write!(
                     self.out,
                     "Not shown: {}, {}",
                     not_shown_phrase(h, PortState::Closed, closed, verbose),
                     not_shown_phrase(h, PortState::Filtered, filtered, verbose),
                 )?;
+                if open_filtered > 0 {
+                    write!(
+                        self.out,
+                        ", {}",
+                        not_shown_phrase(h, PortState::OpenFiltered, open_filtered, verbose)
+                    )?;
+                }
+                writeln!(self.out)?;
             }
             if h.listed.is_empty() {
                 return Ok(());

@@ -78,7 +78,12 @@ impl<W: Write> FormatWriter for Xml<W> {
             }
             writeln!(o, "</hostnames>")?;
             write!(o, "<ports>")?;
-            for st in [PortState::Closed, PortState::Filtered, PortState::Open] {
+            for st in [
+                PortState::Closed,
+                PortState::Filtered,
+                PortState::OpenFiltered,
+                PortState::Open,
+            ] {
                 let n = h.not_shown(st, at.listed);
                 if n == 0 {
                     continue;

@@ -91,4 +91,10 @@ pub trait Probe: Send + Sync {
     /// A frame to send back after `reply` (to `dst_mac`), written into `out`; false when the
     /// module sends nothing back.
     fn follow_up(&self, reply: &Reply, dst_mac: MacAddr, out: &mut Vec<u8>) -> bool;
+    /// The state of a pair that never answered (reason `no-response`): filtered for TCP, where
+    /// an open port always answers; open|filtered for protocols where silence is what an open
+    /// port gives too (UDP).
+    fn unanswered(&self) -> PortState {
+        PortState::Filtered
+    }
 }
