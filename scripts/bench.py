@@ -861,6 +861,241 @@ def write_section(key, text):
     open(DOC, "w").write(doc)
 
 
+# The UDP bench's target: real daemons (dnsmasq, snmpd, chronyd) and "pong" responders that
+# answer any datagram, plus ports nft drops and ports it rejects with admin-prohibited.
+UDP_PONG = [7, 19, 37, 177, 520, 999]
+UDP_TRUTH = set(UDP_PONG) | {53, 123, 161}
+UDP_DROPPED = list(range(600, 610))
+
+
+class UdpLab:
+    """Scanner and target namespaces of the UDP bench (10.78.0.1 and .2 on a veth), the
+    target's services, and its ICMP limits (`lifted`: none; else the kernel's defaults)."""
+
+    def __init__(self, lifted):
+        self.tag = "sb%du" % (os.getpid() % 100000)
+        self.scan, self.tgt = self.tag + "s", self.tag + "t"
+        self.lifted = lifted
+        self.procs = []
+        self.dir = tempfile.mkdtemp(prefix="synscan-udp-bench-")
+
+    def ex(self, ns, cmd, **kw):
+        return subprocess.run(["ip", "netns", "exec", ns] + cmd, check=True, **kw)
+
+    def __enter__(self):
+        for n in (self.scan, self.tgt):
+            subprocess.run(["ip", "netns", "add", n], check=True)
+            subprocess.run(["ip", "-n", n, "link", "set", "lo", "up"], check=True)
+        a, b = self.tag + "a", self.tag + "b"
+        subprocess.run(["ip", "link", "add", a, "netns", self.scan, "type", "veth", "peer",
+                        "name", b, "netns", self.tgt], check=True)
+        subprocess.run(["ip", "-n", self.scan, "addr", "add", "10.78.0.1/24", "dev", a], check=True)
+        subprocess.run(["ip", "-n", self.tgt, "addr", "add", "10.78.0.2/24", "dev", b], check=True)
+        subprocess.run(["ip", "-n", self.scan, "link", "set", a, "up"], check=True)
+        subprocess.run(["ip", "-n", self.tgt, "link", "set", b, "up"], check=True)
+        self.iface = a
+        limits = ({"net.ipv4.icmp_ratelimit": "0", "net.ipv4.icmp_msgs_per_sec": "100000",
+                   "net.ipv4.icmp_msgs_burst": "100000"} if self.lifted else
+                  {"net.ipv4.icmp_ratelimit": "1000", "net.ipv4.icmp_msgs_per_sec": "1000",
+                   "net.ipv4.icmp_msgs_burst": "50"})
+        for k, v in limits.items():
+            self.ex(self.tgt, ["sysctl", "-qw", f"{k}={v}"])
+        rules = ("table inet f {\n chain in {\n type filter hook input priority 0;\n"
+                 f" udp dport 600-609 drop\n"
+                 " udp dport 610 reject with icmp type admin-prohibited\n }\n}\n")
+        self.ex(self.tgt, ["nft", "-f", "-"], input=rules, text=True)
+        d = self.dir
+        open(f"{d}/snmpd.conf", "w").write(f"rocommunity public\npersistentDir {d}/snmp\n")
+        open(f"{d}/chrony.conf", "w").write(
+            f"port 123\nallow all\nlocal stratum 8\ncmdport 0\npidfile {d}/chrony.pid\n"
+            f"driftfile {d}/chrony.drift\n")
+        quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        run = lambda cmd: self.procs.append(
+            subprocess.Popen(["ip", "netns", "exec", self.tgt] + cmd, **quiet))
+        run(["dnsmasq", "--no-daemon", "--port", "53", "--listen-address", "10.78.0.2",
+             "--bind-interfaces", "--no-resolv", "--no-hosts", f"--pid-file={d}/dnsmasq.pid"])
+        run(["snmpd", "-f", "-C", "-c", f"{d}/snmpd.conf", "-p", f"{d}/snmpd.pid", "-Lf",
+             "/dev/null", "udp:10.78.0.2:161"])
+        run(["chronyd", "-d", "-x", "-u", "root", "-f", f"{d}/chrony.conf"])
+        pong = ("import select,socket,time\nss=[]\n"
+                f"for p in {UDP_PONG}:\n"
+                "  s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(('10.78.0.2',p)); ss.append(s)\n"
+                "end=time.time()+3600\n"
+                "while time.time()<end:\n"
+                "  r,_,_=select.select(ss,[],[],1)\n"
+                "  for s in r:\n"
+                "    d,a=s.recvfrom(4096); s.sendto(b'pong',a)\n")
+        run(["python3", "-c", pong])
+        for _ in range(100):
+            out = subprocess.run(["ip", "netns", "exec", self.tgt, "ss", "-Hlun"],
+                                 stdout=subprocess.PIPE, text=True).stdout
+            if all(f":{p} " in out for p in (53, 123, 161, 999)):
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("UDP bench services did not start")
+        self.tmac = open_ns_file(self.tgt, f"/sys/class/net/{b}/address")
+        self.smac = open_ns_file(self.scan, f"/sys/class/net/{a}/address")
+        # masscan 1.3.2 blocks in poll() on a silent interface after its wait.
+        ka = ("import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+              "end=time.time()+3600\nwhile time.time()<end:\n"
+              "  s.sendto(b'k',('10.78.0.1',9)); time.sleep(0.2)\n")
+        run(["python3", "-c", ka])
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            p.kill()
+            p.wait()
+        time.sleep(0.2)
+        for n in (self.scan, self.tgt):
+            subprocess.run(["ip", "netns", "del", n])
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def cmd(self, c):
+        return ["ip", "netns", "exec", self.scan] + c
+
+    def masscan(self, ports, *extra):
+        return self.cmd(["masscan", "10.78.0.2", "-p" + ports, "--router-mac", self.tmac,
+                         "--adapter", self.iface, "--adapter-ip", "10.78.0.1",
+                         "--adapter-mac", self.smac, "--rate", "100000", "--wait", "2",
+                         "-oL", "-", *extra])
+
+
+def open_ns_file(ns, path):
+    return subprocess.run(["ip", "netns", "exec", ns, "cat", path], stdout=subprocess.PIPE,
+                          text=True, check=True).stdout.strip()
+
+
+def udp_parse_ndjson(out):
+    """synscan ndjson: (open UDP ports, closed count)."""
+    import json
+    opened, closed = set(), 0
+    for line in out.splitlines():
+        try:
+            v = json.loads(line)
+        except ValueError:
+            continue
+        if v.get("proto") != "udp":
+            continue
+        if v.get("state") == "open":
+            opened.add(v["port"])
+        elif v.get("state") == "closed":
+            closed += 1
+    return opened, closed
+
+
+def udp_parse_nmap_xml(out):
+    opened = {int(p) for p in re.findall(r'protocol="udp" portid="(\d+)"><state state="open"', out)}
+    closed = len(re.findall(r'protocol="udp" portid="\d+"><state state="closed"', out))
+    closed += sum(int(n) for n in re.findall(r'<extraports state="closed" count="(\d+)"', out))
+    return opened, closed
+
+
+def udp_parse_masscan(out):
+    opened = {int(l.split()[2]) for l in out.splitlines() if l.startswith("open udp ")}
+    return opened, None
+
+
+def udp_measure(name, cmd, parse, runs, timeout):
+    walls, founds, closeds, timeouts = [], [], [], 0
+    for _ in range(runs):
+        wall, rss, out = timed(cmd, timeout=timeout)
+        if wall is None:
+            timeouts += 1
+            wall = timeout
+        opened, closed = parse(out)
+        walls.append(wall)
+        founds.append(opened)
+        closeds.append(closed)
+    row = {
+        "tool": name, "median": statistics.median(walls), "min": min(walls), "max": max(walls),
+        "found": min(len(f & UDP_TRUTH) for f in founds),
+        "missed": max(len(UDP_TRUTH - f) for f in founds),
+        "false": max(len(f - UDP_TRUTH) for f in founds),
+        "closed": None if closeds[0] is None else min(closeds),
+        "truth": len(UDP_TRUTH), "cmd": " ".join(cmd[4:]), "runs": runs, "timeouts": timeouts,
+        "timeout": timeout,
+    }
+    print(f"  {name:24} median {row['median']:.2f}s found {row['found']}/{row['truth']} "
+          f"missed<= {row['missed']} false<= {row['false']} closed {row['closed']}", flush=True)
+    return row
+
+
+def nmap_udp_top(n):
+    path = "/usr/share/nmap/nmap-services"
+    freq = {}
+    for line in open(path):
+        f = line.split("#")[0].split()
+        if len(f) >= 3 and f[1].endswith("/udp"):
+            p = int(f[1].split("/")[0])
+            freq[p] = max(freq.get(p, 0.0), float(f[2]))
+    ranked = sorted((p for p in freq if freq[p] > 0), key=lambda p: (-freq[p], p))
+    return ranked[:n]
+
+
+def bench_udp():
+    """-sU -p 1-1000 of one lab host with its ICMP limits lifted, then with the kernel's
+    default limits, then --top-ports 100; synscan (default and --udp-patient), nmap -sU -T4
+    and masscan's UDP, in one run."""
+    sections = []
+    nmap_runs = int(os.environ.get("UDP_NMAP_RUNS", "1"))
+    for lifted in (True, False):
+        with UdpLab(lifted) as lab:
+            what = "limits lifted" if lifted else "kernel's default ICMP limits"
+            print(f"udp: -p 1-1000, {what}", flush=True)
+            ours = ["-sU", "-p", "1-1000", "10.78.0.2", "--format", "ndjson", "--states", "all",
+                    "--no-progress"]
+            rows = [udp_measure("synscan", lab.cmd([SYNSCAN] + ours), udp_parse_ndjson, RUNS,
+                                TIMEOUT)]
+            if not lifted:
+                rows.append(udp_measure("synscan --udp-patient",
+                                        lab.cmd([SYNSCAN] + ours + ["--udp-patient"]),
+                                        udp_parse_ndjson, 1, 3000))
+            rows.append(udp_measure("nmap -sU -T4", lab.cmd(
+                ["nmap", "-sU", "-T4", "-n", "-Pn", "-p", "1-1000", "10.78.0.2", "-oX", "-"]),
+                udp_parse_nmap_xml, nmap_runs if lifted else 1, 3000))
+            rows.append(udp_measure("masscan", lab.masscan("U:1-1000"), udp_parse_masscan, RUNS,
+                                    TIMEOUT))
+            sections.append((f"UDP, 1 host × ports 1-1000, {what}", rows))
+            if lifted:
+                top = nmap_udp_top(100)
+                print("udp: --top-ports 100, limits lifted", flush=True)
+                rows = [udp_measure("synscan", lab.cmd(
+                    [SYNSCAN, "-sU", "--top-ports", "100", "10.78.0.2", "--format", "ndjson",
+                     "--states", "all", "--no-progress"]), udp_parse_ndjson, RUNS, TIMEOUT)]
+                rows.append(udp_measure("nmap -sU -T4", lab.cmd(
+                    ["nmap", "-sU", "-T4", "-n", "-Pn", "--top-ports", "100", "10.78.0.2", "-oX",
+                     "-"]), udp_parse_nmap_xml, nmap_runs, 3000))
+                rows.append(udp_measure("masscan", lab.masscan(
+                    "U:" + ",".join(map(str, top))), udp_parse_masscan, RUNS, TIMEOUT))
+                sections.append(("UDP, 1 host × nmap's top 100 UDP ports, limits lifted", rows))
+    return sections
+
+
+def udp_table(title, sections, note):
+    out = [f"### {title}", "", note, "",
+           "Truth: " + ", ".join(map(str, sorted(UDP_TRUTH))) + " answer (dnsmasq 53, chronyd "
+           "123, snmpd 161; the rest answer any datagram); 600-609 are dropped by nft, 610 is "
+           "rejected with admin-prohibited, everything else is closed. \"closed\" is how many "
+           "closed ports a tool classified (masscan reports open ports only). In the top-100 "
+           "run only the truth ports among those 100 can be found.", ""]
+    for sub, rows in sections:
+        base = rows[0]["median"]
+        out += [f"#### {sub}", "",
+                "| tool | wall median | min–max | vs synscan | found | missed | false | closed | runs |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        for r in rows:
+            wall = (f"> {r['timeout']} s" if r["timeouts"] else f"{r['median']:.2f} s")
+            truth = len(UDP_TRUTH)
+            out.append(f"| {r['tool']} | {wall} | {r['min']:.2f}–{r['max']:.2f} s | "
+                       f"{r['median'] / base:.1f}× | {r['found']}/{truth} | {r['missed']} | "
+                       f"{r['false']} | {'—' if r['closed'] is None else r['closed']} | "
+                       f"{r['runs']} |")
+        out += ["", "Commands: " + "; ".join(f"`{r['cmd']}`" for r in rows), ""]
+    return "\n".join(out)
+
+
 BENCHES = {
     "connect": (bench_connect, "Connect scan, 1 host × 65535 ports on loopback", table),
     "syn-loopback": (bench_syn_loopback, "SYN scan on loopback (all ports; top 1000)", table),
@@ -877,6 +1112,7 @@ BENCHES = {
     "memory": (bench_memory, "Memory of --dry-run over large work", memory_table),
     "flat": (bench_flat, "Sweeps in flat memory: any-IP /16, /14, /12 × port 80 and /20 × 100 "
              "ports", flat_table),
+    "udp": (bench_udp, "UDP scans (-sU) beside nmap -sU and masscan", udp_table),
     "ranking": (bench_ranking, "Default port lists against nmap's open-frequency data",
                 ranking_table),
 }

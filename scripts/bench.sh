@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks against peers, in one run, on this machine (as root: the lab benches build network
 # namespaces). Usage: scripts/bench.sh [connect syn-loopback send-rate full-port sweep
-# full-port6 sweep6 loss congestion memory flat ranking wire] (LOSS_RUNS=N sets the runs of loss and
+# full-port6 sweep6 loss congestion memory flat ranking wire udp] (LOSS_RUNS=N sets the runs of loss and
 # congestion, default 3). send-rate and full-port also run the binary of BASE_REV (default
 # 9914b39, before the probe-module redesign), built in a git worktree under target/, for the
 # IPv4 before/after rows; BASE_REV= (empty) skips it. flat also runs the binary of FLAT_REV
@@ -10,10 +10,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for t in nmap masscan zmap ethtool tshark; do command -v "$t" >/dev/null || need+=("$t"); done
+for pair in nmap:nmap masscan:masscan zmap:zmap ethtool:ethtool tshark:tshark \
+            dnsmasq:dnsmasq-base snmpd:snmpd chronyd:chrony; do
+  PATH="$PATH:/usr/sbin:/sbin" command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
+done
 if [ ${#need[@]} -gt 0 ]; then
-  apt-get install -y "${need[@]}" >/dev/null 2>&1 ||
-    { apt-get update >/dev/null && apt-get install -y "${need[@]}" >/dev/null; }
+  # Installed daemons must not start in this machine's network (policy-rc.d refuses).
+  created_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+    created_policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >/dev/null 2>&1 ||
+    { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >/dev/null; }
+  [ "$created_policy" -eq 0 ] || rm -f /usr/sbin/policy-rc.d
 fi
 cargo build --release --quiet
 cargo build --release --quiet --example sendmmsg_ceiling

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests use (nmap, ndiff,
 # xsltproc, nftables, iptables, tcpdump, tshark, iproute2, python3, python3-scapy, util-linux,
-# libcap2-bin, man-db, time), then runs formatting, lints, every test, and a bounded fuzzing pass.
+# libcap2-bin, man-db, time, and the UDP lab's daemons dnsmasq-base, snmpd and chrony, which
+# never start outside the tests' namespaces), then runs formatting, lints, every test, and a
+# bounded fuzzing pass. Debian's chrony package replaces systemd-timesyncd as the time daemon.
 #
 # Works as root (no sudo needed) and as a normal user with sudo: only the package install and
 # the test binaries (the lab tests create network namespaces) run as root; building, linting
@@ -25,7 +27,7 @@ need_pkgs=()
 for pair in nmap:nmap ndiff:ndiff xsltproc:xsltproc nft:nftables iptables:iptables \
             tcpdump:tcpdump tshark:tshark dumpcap:wireshark-common ip:iproute2 \
             python3:python3 setpriv:util-linux unshare:util-linux capsh:libcap2-bin \
-            man:man-db; do
+            man:man-db dnsmasq:dnsmasq-base snmpd:snmpd chronyd:chrony; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 \
     || need_pkgs+=("$pkg")

@@ -121,11 +121,13 @@ pub enum Reason {
     RejectRoute,
     /// The local system refused the probe with an error not listed above.
     LocalError,
+    /// A UDP datagram came back from the probed port.
+    UdpResponse,
 }
 
 impl Reason {
     /// Every reason, in the order of [`Reason::code`].
-    pub const ALL: [Reason; 19] = [
+    pub const ALL: [Reason; 20] = [
         Reason::SynAck,
         Reason::Reset,
         Reason::ConnRefused,
@@ -145,6 +147,7 @@ impl Reason {
         Reason::AddrUnreach,
         Reason::RejectRoute,
         Reason::LocalError,
+        Reason::UdpResponse,
     ];
 
     /// A one-byte code (the index in [`Reason::ALL`]).
@@ -179,6 +182,7 @@ impl Reason {
             Reason::AddrUnreach => "addr-unreach",
             Reason::RejectRoute => "reject-route",
             Reason::LocalError => "local-error",
+            Reason::UdpResponse => "udp-response",
         }
     }
 
@@ -187,6 +191,7 @@ impl Reason {
         matches!(
             self,
             Reason::SynAck
+                | Reason::UdpResponse
                 | Reason::Reset
                 | Reason::ConnRefused
                 | Reason::PortUnreach
@@ -210,6 +215,30 @@ impl fmt::Display for Reason {
     }
 }
 
+/// The first bytes of a reply's data (a UDP answer), for the outputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyData {
+    /// The whole data's length.
+    pub len: u32,
+    /// Its first bytes.
+    pub head: Box<[u8]>,
+}
+
+impl Serialize for ReplyData {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        use std::fmt::Write;
+        let mut hex = String::with_capacity(self.head.len() * 2);
+        for b in self.head.iter() {
+            let _ = write!(hex, "{b:02x}");
+        }
+        let mut st = s.serialize_struct("ReplyData", 2)?;
+        st.serialize_field("len", &self.len)?;
+        st.serialize_field("hex", &hex)?;
+        st.end()
+    }
+}
+
 /// The result for one (host, port).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PortResult {
@@ -227,6 +256,8 @@ pub struct PortResult {
     pub ttl: Option<u8>,
     /// Round-trip time of the answering attempt, when known.
     pub rtt: Option<Duration>,
+    /// What the reply carried (UDP answers).
+    pub data: Option<Box<ReplyData>>,
 }
 
 /// The JSON shape of a result, shared by the ndjson and json formats.
@@ -243,6 +274,8 @@ pub struct JsonResult<'a> {
     rtt_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     hostname: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply: Option<&'a ReplyData>,
 }
 
 impl PortResult {
@@ -256,6 +289,7 @@ impl PortResult {
             reason,
             ttl: None,
             rtt: None,
+            data: None,
         }
     }
 
@@ -266,7 +300,7 @@ impl PortResult {
     }
 
     /// The JSON view of this result.
-    pub fn json<'a>(&self, hostname: Option<&'a str>) -> JsonResult<'a> {
+    pub fn json<'a>(&'a self, hostname: Option<&'a str>) -> JsonResult<'a> {
         JsonResult {
             ip: self.ip,
             port: self.port,
@@ -276,6 +310,7 @@ impl PortResult {
             ttl: self.ttl,
             rtt_ms: self.rtt_ms(),
             hostname,
+            reply: self.data.as_deref(),
         }
     }
 }
@@ -307,6 +342,11 @@ pub struct ScanStats {
     pub slowed_to: Option<u64>,
     /// Which ranking chose the ports ("top 1000 ports of nmap's ranking (...)"), if one did.
     pub ports_source: Option<String>,
+    /// UDP ports left open|filtered where the targets' ICMP rate limit still let answers
+    /// through: some may be closed (`--udp-patient` waits the limit out).
+    pub rate_limited: u64,
+    /// The answer rate seen under that limit, per second.
+    pub limited_rate: Option<f64>,
 }
 
 impl ScanStats {

@@ -44,8 +44,9 @@ impl RateLimiter {
         let burst = BURST.as_nanos() as u64;
         let tat = self.tat_ns.max(now_ns);
         let after = tat + self.interval_ns * n;
-        if after > now_ns + burst + self.interval_ns {
-            let wait = after - (now_ns + burst + self.interval_ns);
+        // A group larger than the burst allowance leaves once the schedule has caught up.
+        if after > now_ns + burst + self.interval_ns && tat > now_ns {
+            let wait = (after - (now_ns + burst + self.interval_ns)).min(tat - now_ns);
             return Err(Duration::from_nanos(wait.max(1000)));
         }
         self.tat_ns = after;

@@ -348,3 +348,79 @@ pub const MAX_RECV_BATCH: usize = 64;
 
 /// Bytes kept of each received frame: replies to probes are far shorter.
 pub const RECV_FRAME: usize = 2048;
+
+/// Turns on IP_RECVERR (IPV6_RECVERR) on a UDP socket: the kernel queues every ICMP error
+/// about its datagrams with the ICMP type and code. Without it a connected UDP socket hears
+/// only the "hard" errors (port unreachable, prohibited), never net or host unreachable.
+pub fn recv_errors(fd: std::os::fd::RawFd, v6: bool) -> io::Result<()> {
+    let (level, name) = if v6 {
+        (libc::IPPROTO_IPV6, libc::IPV6_RECVERR)
+    } else {
+        (libc::IPPROTO_IP, libc::IP_RECVERR)
+    };
+    let one: libc::c_int = 1;
+    // SAFETY: a pointer to an int, with its length.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The oldest ICMP (`false`) or ICMPv6 (`true`) error queued on `fd` by
+/// [`recv_errors`], as (family, type, code); `None` when nothing is queued.
+pub fn queued_icmp(fd: std::os::fd::RawFd) -> Option<(bool, u8, u8)> {
+    let mut data = [0u8; 256];
+    // u64 words keep the control buffer aligned for cmsghdr.
+    let mut control = [0u64; 64];
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: data.len(),
+    };
+    // SAFETY: msghdr is plain data; all zero is an empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: msg points at live buffers of the lengths it gives.
+    let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return None;
+    }
+    // SAFETY: the kernel filled msg_control up to msg_controllen; the CMSG macros walk it
+    // within those bounds.
+    let mut c = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    while !c.is_null() {
+        // SAFETY: c is a header inside the control buffer (checked by FIRSTHDR/NXTHDR).
+        let h = unsafe { &*c };
+        let v4 = h.cmsg_level == libc::IPPROTO_IP && h.cmsg_type == libc::IP_RECVERR;
+        let v6 = h.cmsg_level == libc::IPPROTO_IPV6 && h.cmsg_type == libc::IPV6_RECVERR;
+        // SAFETY: arithmetic on a length.
+        let head = unsafe { libc::CMSG_LEN(0) } as usize;
+        let room = (h.cmsg_len as usize).saturating_sub(head);
+        if (v4 || v6) && room >= std::mem::size_of::<libc::sock_extended_err>() {
+            // SAFETY: the payload holds a sock_extended_err (its length checked above).
+            let e = unsafe {
+                std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::sock_extended_err>())
+            };
+            return match e.ee_origin {
+                libc::SO_EE_ORIGIN_ICMP => Some((false, e.ee_type, e.ee_code)),
+                libc::SO_EE_ORIGIN_ICMP6 => Some((true, e.ee_type, e.ee_code)),
+                _ => None,
+            };
+        }
+        // SAFETY: as for CMSG_FIRSTHDR.
+        c = unsafe { libc::CMSG_NXTHDR(&msg, c) };
+    }
+    None
+}

@@ -121,10 +121,7 @@ fn malformed_input_is_one_line_and_exit_2() {
         (vec!["127.0.0.1", "-A"], "-A (OS and version detection"),
         (vec!["127.0.0.1", "-sC"], "no scripting engine"),
         (vec!["127.0.0.1", "--script", "vuln"], "no scripting engine"),
-        (
-            vec!["127.0.0.1", "-sU"],
-            "-sU (UDP scan) is not yet supported",
-        ),
+        (vec!["127.0.0.1", "-sSUT"], "combines scan types"),
         (vec!["127.0.0.1", "-sn"], "not yet supported"),
         (vec!["127.0.0.1", "-sV"], "not yet supported"),
         (vec!["127.0.0.1", "-PS80"], "not yet supported"),

@@ -317,17 +317,7 @@ fn dry_run_covers_every_pair_once_and_shards_partition_it() {
 }
 
 fn nobody(net: &Net, args: &[&str]) -> Output {
-    let mut c = net.command("setpriv");
-    c.args([
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        "--inh-caps=-all",
-        "--bounding-set=-all",
-        bin(),
-    ]);
-    c.args(args);
-    run_cmd(c, b"", Duration::from_secs(60))
+    synscan_as_nobody(&net.ns, args)
 }
 
 #[test]

@@ -1,10 +1,10 @@
 //! Ethernet frames (and everything inside: IPv4, IPv6, TCP, UDP, ICMP and ICMPv6 with quotes
-//! and neighbor discovery, ARP, VLAN tags) through the parser, the TCP SYN probe module's
-//! reply classification, its follow-up, and the dissector: no panic on any input.
+//! and neighbor discovery, ARP, VLAN tags) through the parser, the TCP SYN and UDP probe
+//! modules' reply classification, the SYN's follow-up, and the dissector: no panic on any input.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::net::IpAddr;
-use synscan::probe::{Cookie, Probe, TcpSyn, Validate};
+use synscan::probe::{Cookie, Payloads, Probe, TcpSyn, Udp, Validate};
 use synscan::wire::{Network, parse_ethernet};
 
 /// A scan of every address and port from the packet's destination.
@@ -25,6 +25,8 @@ impl Validate for Everything {
     }
 }
 
+static PAYLOADS: std::sync::OnceLock<std::sync::Arc<Payloads>> = std::sync::OnceLock::new();
+
 fuzz_target!(|data: &[u8]| {
     if let Ok((eth, net)) = parse_ethernet(data) {
         let dst = match net {
@@ -33,11 +35,16 @@ fuzz_target!(|data: &[u8]| {
             _ => None,
         };
         if let Some(dst) = dst {
+            let ip = data.get(14 + 4 * usize::from(eth.vlan.is_some())..).unwrap_or(&[]);
             let m = TcpSyn::new(eth.dst, dst, 64, 1460, 64240);
-            if let Some(r) = m.classify(&net, &Everything(dst)) {
+            if let Some(r) = m.classify(&net, ip, &Everything(dst)) {
                 let mut out = Vec::new();
                 let _ = m.follow_up(&r, eth.src, &mut out);
             }
+            // The UDP module: payload checks on whatever the datagram carries.
+            let payloads = PAYLOADS.get_or_init(|| std::sync::Arc::new(Payloads::shipped()));
+            let u = Udp::new(eth.dst, dst, 64, std::sync::Arc::clone(payloads));
+            let _ = u.classify(&net, ip, &Everything(dst));
         }
     }
     let _ = synscan::toolkit::dissect::dissect_frame(data).show();

@@ -74,6 +74,21 @@ pub struct Args {
     #[arg(short = 's', long = "scan-type", value_name = "TYPE", value_parser = parse_scan_type)]
     pub scan_type: Option<ScanType>,
 
+    /// UDP scan (nmap's -sU); with -sS or -sT (-sSU), TCP and UDP in one run.
+    #[arg(long = "udp")]
+    pub udp: bool,
+
+    /// UDP payloads per port from FILE, replacing the shipped ones for the ports it names
+    /// (format: docs/usage.md#udp-payload-files).
+    #[arg(long = "udp-payload-file", value_name = "FILE")]
+    pub udp_payload_file: Option<PathBuf>,
+
+    /// UDP: wait out the targets' ICMP rate limits, pacing retries at the rate answers come
+    /// back, until every closed port is classified (slow: about a second per closed port
+    /// with Linux's default limit).
+    #[arg(long = "udp-patient")]
+    pub udp_patient: bool,
+
     /// Timing template 0-5 (paranoid, sneaky, polite, normal, aggressive, insane), as nmap's
     /// -T; explicit timing flags override it.
     #[arg(short = 'T', long = "timing", value_name = "0-5", value_parser = parse_timing)]
@@ -334,7 +349,7 @@ impl Args {
         &self,
         targets: &[String],
         excludes: &[String],
-        ports: &crate::target::PortList,
+        ports: &str,
         seed: u64,
     ) -> Vec<String> {
         let mut v: Vec<String> = targets.to_vec();
@@ -348,8 +363,14 @@ impl Args {
             "exclude",
             (!excludes.is_empty()).then(|| excludes.join(",")),
         );
-        opt("ports", Some(ports.compact()));
+        opt("ports", Some(ports.to_string()));
         opt("scan-type", self.scan_type.map(|t| t.as_str().to_string()));
+        opt(
+            "udp-payload-file",
+            self.udp_payload_file
+                .as_ref()
+                .map(|f| f.display().to_string()),
+        );
         opt("timing", self.timing.map(|n| n.to_string()));
         opt("rate", self.rate.map(|n| n.to_string()));
         opt("min-rate", self.min_rate.map(|n| n.to_string()));
@@ -378,6 +399,8 @@ impl Args {
             ("--no-reset", self.no_reset),
             ("--include-broadcast", self.include_broadcast),
             ("--sequential", self.sequential),
+            ("--udp", self.udp),
+            ("--udp-patient", self.udp_patient),
         ] {
             if on {
                 v.push(flag.into());
@@ -581,7 +604,12 @@ mod tests {
             "-v",
         ]);
         let ports = crate::target::PortList::parse("22,80-90").unwrap();
-        let argv = a.scan_argv(&["10.0.0.0/24".into()], &["10.0.0.5".into()], &ports, 77);
+        let argv = a.scan_argv(
+            &["10.0.0.0/24".into()],
+            &["10.0.0.5".into()],
+            &ports.compact(),
+            77,
+        );
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         let b = parse(&argv);
         // Every scan option survives; outputs are not saved.
@@ -630,7 +658,7 @@ mod tests {
         assert_eq!(b.verbose, 0, "-v is output, not the scan");
         // --max-rtt-timeout (which conflicts with --timeout) is saved as given.
         let c = parse(&["10.0.0.1", "--max-rtt-timeout", "300ms"]);
-        let argv = c.scan_argv(&["10.0.0.1".into()], &[], &ports, 1);
+        let argv = c.scan_argv(&["10.0.0.1".into()], &[], &ports.compact(), 1);
         assert!(
             argv.contains(&"--max-rtt-timeout=300000000ns".to_string()),
             "{argv:?}"

@@ -23,6 +23,20 @@ pub fn normalize(argv: Vec<OsString>) -> Result<Vec<OsString>, String> {
         if let Some(why) = unsupported(s) {
             return Err(why);
         }
+        // -sU, and -sSU / -sTU (a TCP technique plus UDP).
+        if let Some(letters) = s
+            .strip_prefix("-s")
+            .filter(|l| l.len() <= 2 && l.contains('U'))
+        {
+            for c in letters.chars() {
+                out.push(OsString::from(match c {
+                    'S' => "--scan-type=syn",
+                    'T' => "--scan-type=connect",
+                    _ => "--udp",
+                }));
+            }
+            continue;
+        }
         match rewrite(s) {
             Some(r) => out.push(OsString::from(r)),
             None => out.push(a),
@@ -65,11 +79,6 @@ fn rewrite(s: &str) -> Option<String> {
 /// Scan types of nmap's `-s?` that synscan lacks, with the reason.
 fn scan_type_message(letter: char) -> Option<String> {
     let (flag, what, instead) = match letter {
-        'U' => (
-            "-sU",
-            "UDP scan",
-            "not yet supported: synscan scans TCP only for now",
-        ),
         'n' | 'P' => (
             "-sn",
             "host discovery only",
@@ -102,13 +111,13 @@ fn scan_type_message(letter: char) -> Option<String> {
 
 /// Why `s` is a flag synscan does not support, if it is one.
 fn unsupported(s: &str) -> Option<String> {
-    // `-sSV`, `-sU`, `-sn` ...: every letter must be S or T, and only one of them.
+    // `-sSV`, `-sn` ...: every letter must be S, T or U, with at most one of S and T.
     if let Some(letters) = s.strip_prefix("-s")
         && !letters.is_empty()
         && letters.chars().all(|c| c.is_ascii_alphabetic())
     {
         if let Some(m) = letters.chars().find_map(|c| {
-            if c == 'S' || c == 'T' {
+            if c == 'S' || c == 'T' || c == 'U' {
                 None
             } else {
                 Some(scan_type_message(c).unwrap_or_else(|| {
@@ -118,9 +127,11 @@ fn unsupported(s: &str) -> Option<String> {
         }) {
             return Some(m);
         }
-        if letters.len() > 1 {
+        let tcp = letters.chars().filter(|&c| c == 'S' || c == 'T').count();
+        let udp = letters.chars().filter(|&c| c == 'U').count();
+        if tcp > 1 || udp > 1 {
             return Some(format!(
-                "-s{letters} combines scan types: choose one of -sS (SYN) and -sT (connect)"
+                "-s{letters} combines scan types: choose one of -sS (SYN) and -sT (connect), plus -sU for UDP"
             ));
         }
         return None;
@@ -237,6 +248,9 @@ mod tests {
                 "-sS"
             ]
         );
+        assert_eq!(norm(&["-sU"]).unwrap(), ["--udp"]);
+        assert_eq!(norm(&["-sSU"]).unwrap(), ["--scan-type=syn", "--udp"]);
+        assert_eq!(norm(&["-sUT"]).unwrap(), ["--udp", "--scan-type=connect"]);
         // After `--` nothing is judged: a target may look like a flag.
         assert!(norm(&["--", "-O"]).is_ok());
     }
@@ -249,8 +263,7 @@ mod tests {
             (vec!["-sC"], "-sC (default scripts) is not supported"),
             (vec!["--script=http-title"], "--script is not supported"),
             (vec!["--script", "vuln"], "--script is not supported"),
-            (vec!["-sU"], "-sU (UDP scan) is not yet supported"),
-            (vec!["-sSU"], "-sU (UDP scan) is not yet supported"),
+            (vec!["-sUU"], "choose one of -sS"),
             (
                 vec!["-sV"],
                 "-sV (service and version detection) is not yet",

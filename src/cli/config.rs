@@ -5,8 +5,9 @@
 use super::args::Args;
 use crate::connect::ConnectOptions;
 use crate::error::{Error, Result};
+use crate::event::Proto;
 use crate::output::{Format, StateSet};
-pub use crate::scan::config::{Destination, ScanConfig, SynArgs};
+pub use crate::scan::config::{Destination, Pass, ScanConfig, SynArgs};
 use crate::target::{self, PortList};
 
 use std::io::Read;
@@ -119,26 +120,27 @@ impl ScanConfig {
                     .map_or_else(|| t.clone(), |(ip, _)| ip.to_string())
             })
             .collect();
-        let (ports, ports_source) = match (&args.ports, args.top_ports, args.fast) {
-            (Some(expr), _, _) => (PortList::parse(expr)?, None),
-            (None, top, fast) => {
-                let (n, flag) = match (top, fast) {
-                    (Some(n), _) => (n, "--top-ports"),
-                    (None, true) => (100, "-F"),
-                    (None, false) => (1000, "--top-ports"),
-                };
-                let ranking = target::Ranking::discover(args.servicedb.as_deref())?;
-                let list = ranking.top(n, flag)?;
-                let source = format!("top {n} ports of {}", ranking.describe_source());
-                (list, Some(source))
-            }
-        };
-        let pairs = u128::from(hosts.len()) * ports.len() as u128;
+        let (passes, ports_source) = passes(&args)?;
+        let ports_per_host: u64 = passes.iter().map(|p| p.ports.len() as u64).sum();
+        let pairs = u128::from(hosts.len()) * u128::from(ports_per_host);
         if pairs > u128::from(target::MAX_PAIRS) {
             return Err(Error::input(format!(
                 "the scan holds {pairs} (host, port) pairs, more than the 2^40 ({}) one scan may hold: narrow the targets or the ports",
                 target::MAX_PAIRS
             )));
+        }
+        let mut payloads = crate::probe::Payloads::shipped();
+        if let Some(file) = &args.udp_payload_file {
+            let text = std::fs::read_to_string(file).map_err(|e| {
+                Error::input(format!(
+                    "cannot read --udp-payload-file '{}': {}",
+                    file.display(),
+                    crate::files::plain(&e)
+                ))
+            })?;
+            payloads
+                .parse_file(&file.display().to_string(), &text)
+                .map_err(|e| Error::input(format!("--udp-payload-file {e}")))?;
         }
         if args.shard.is_some_and(|s| s.count > 1) && args.seed.is_none() {
             return Err(Error::input(
@@ -153,10 +155,16 @@ impl ScanConfig {
         };
         let timing = resolve_timing(&args)?;
         let seed = args.seed.unwrap_or_else(rand::random);
-        let scan_argv = args.scan_argv(&resolved, &excludes, &ports, seed);
+        let scan_argv = args.scan_argv(
+            &resolved,
+            &excludes,
+            &crate::scan::config::ports_expr(&passes),
+            seed,
+        );
         Ok(ScanConfig {
             hosts,
-            ports,
+            passes,
+            udp_payloads: std::sync::Arc::new(payloads),
             scan_type: args.scan_type,
             seed,
             cookie: crate::probe::Cookie::random(),
@@ -200,7 +208,7 @@ impl ScanConfig {
         file: PathBuf,
         state: crate::resume::ResumeState,
     ) -> Result<()> {
-        if self.hosts.len() != state.hosts || self.ports.compact() != state.ports {
+        if self.hosts.len() != state.hosts || self.ports_expr() != state.ports {
             return Err(Error::input(format!(
                 "resume file '{}': its targets no longer expand to the {} hosts and ports {} it was saved with",
                 file.display(),
@@ -219,6 +227,84 @@ impl ScanConfig {
         self.resume = Some((file, state));
         Ok(())
     }
+}
+
+/// The protocols to scan and their ports: `-p` (with `T:`/`U:` prefixes), `--top-ports`,
+/// `-F` or the default top 1000, from each protocol's ranking; and which ranking chose them.
+fn passes(args: &Args) -> Result<(Vec<Pass>, Option<String>)> {
+    let udp = args.udp;
+    // -sU alone scans UDP only; with -sS or -sT, both.
+    let tcp = !udp || args.scan_type.is_some();
+    let mut protos = Vec::new();
+    if tcp {
+        protos.push(Proto::Tcp);
+    }
+    if udp {
+        protos.push(Proto::Udp);
+    }
+    if let Some(expr) = &args.ports {
+        let (t, u) = PortList::parse_by_proto(expr)?;
+        let prefixed = |letter: &str| {
+            expr.split(',')
+                .any(|i| i.trim().to_ascii_uppercase().starts_with(letter))
+        };
+        if !udp && prefixed("U:") {
+            return Err(Error::input(format!(
+                "port list '{expr}' names UDP ports (U:) but no UDP scan was asked for: add -sU"
+            )));
+        }
+        if !tcp && prefixed("T:") {
+            return Err(Error::input(format!(
+                "port list '{expr}' names TCP ports (T:) but only a UDP scan was asked for: add -sS or -sT"
+            )));
+        }
+        let mut passes = Vec::new();
+        for proto in protos {
+            let list = match proto {
+                Proto::Tcp => t.clone(),
+                Proto::Udp => u.clone(),
+            };
+            match list {
+                Some(ports) => passes.push(Pass { proto, ports }),
+                None => {
+                    return Err(Error::input(format!(
+                        "port list '{expr}' has no {} ports: give them with {}",
+                        proto.as_str().to_uppercase(),
+                        if proto == Proto::Tcp {
+                            "T:PORTS"
+                        } else {
+                            "U:PORTS"
+                        }
+                    )));
+                }
+            }
+        }
+        return Ok((passes, None));
+    }
+    let (n, flag) = match (args.top_ports, args.fast) {
+        (Some(n), _) => (n, "--top-ports"),
+        (None, true) => (100, "-F"),
+        (None, false) => (1000, "--top-ports"),
+    };
+    let mut passes = Vec::new();
+    let mut sources = Vec::new();
+    for proto in protos {
+        let ranking = target::Ranking::discover(args.servicedb.as_deref(), proto)?;
+        passes.push(Pass {
+            proto,
+            ports: ranking.top(n, flag)?,
+        });
+        let what = if passes.len() > 1 || udp {
+            format!(" {}", proto.as_str().to_uppercase())
+        } else {
+            String::new()
+        };
+        sources.push(format!(
+            "top {n}{what} ports of {}",
+            ranking.describe_source()
+        ));
+    }
+    Ok((passes, Some(sources.join(" and "))))
 }
 
 /// Timing after `-T` and the explicit flags, which win over the template.
@@ -333,6 +419,7 @@ impl Timing {
             ttl: args.ttl.unwrap_or(64),
             reset: !args.no_reset,
             send_path: args.send_path.unwrap_or_default(),
+            udp_patient: args.udp_patient,
         }
     }
 }

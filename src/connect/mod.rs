@@ -6,6 +6,8 @@
 //! no tasks, no futures, no runtime threads, and the socket is ours from creation (socket2) to
 //! close, so we can set SO_LINGER and read SO_ERROR directly.
 
+pub mod udp;
+
 use crate::error::{Error, Result};
 use crate::event::{PortResult, PortState, Reason, ResultSink, ScanStats};
 use crate::rate::RateLimiter;
@@ -476,6 +478,7 @@ impl<'a, I: Iterator<Item = (IpAddr, u16)>> ConnectEngine<'a, I> {
                 reason,
                 ttl: None,
                 rtt,
+                data: None,
             })
             .map_err(|e| Error::io("write results", e))
     }

@@ -72,7 +72,18 @@ pub struct Options {
     pub ttl: u8,
     /// Positions per segment ([`SEGMENT`]).
     pub segment: u64,
+    /// `--udp-patient`: while retry passes still get answers (a target's ICMP rate limit
+    /// letting a trickle through), send more, paced at the rate answers came back, until a
+    /// pass gets none.
+    pub patient: bool,
 }
+
+/// Source ports in use: attempt k uses base + k mod this (patient scans run many passes).
+pub const SPORT_SPAN: u32 = 8;
+
+/// Most passes of a patient scan per segment (a bound, never reached in practice: every
+/// pass but the last must get answers).
+pub const PATIENT_PASSES: u32 = 100_000;
 
 /// Counters and clocks shared by the threads.
 pub(crate) struct Shared {
@@ -102,6 +113,11 @@ pub(crate) struct Shared {
     pub timed_out: AtomicBool,
     /// Notes for `-v`/`-d`, printed by the calling thread.
     pub notes: std::sync::Mutex<Vec<String>>,
+    /// Pairs left without an answer in segments where the last retry pass still got
+    /// answers: silence there may be a rate limit's, not a firewall's (UDP).
+    pub limited: AtomicU64,
+    /// Answers per second (×1000) of the last such pass.
+    pub limited_rate_milli: AtomicU64,
 }
 
 impl Shared {
@@ -178,7 +194,9 @@ impl Plan {
         if self.opts.fixed_sport {
             self.opts.sport
         } else {
-            self.opts.sport.wrapping_add(attempt as u16)
+            self.opts
+                .sport
+                .wrapping_add((attempt % u32::from(self.sport_count())) as u16)
         }
     }
 
@@ -187,7 +205,7 @@ impl Plan {
         if self.opts.fixed_sport {
             1
         } else {
-            self.opts.max_retries.max(self.opts.retries) as u16 + 1
+            (self.opts.max_retries.max(self.opts.retries) + 1).min(SPORT_SPAN) as u16
         }
     }
 }
@@ -312,6 +330,8 @@ impl Scan {
             slowed_to: AtomicU64::new(0),
             timed_out: AtomicBool::new(false),
             notes: std::sync::Mutex::new(Vec::new()),
+            limited: AtomicU64::new(0),
+            limited_rate_milli: AtomicU64::new(0),
         });
         let (results_tx, results) = mpsc::channel::<Vec<PortResult>>();
         let (ready_tx, ready) = mpsc::sync_channel::<()>(1);
@@ -407,6 +427,9 @@ impl Scan {
             timed_out,
             kernel_drops: rx_result?,
             slowed_to: Some(shared.slowed_to.load(Ordering::Relaxed)).filter(|&r| r > 0),
+            rate_limited: shared.limited.load(Ordering::Relaxed),
+            limited_rate: Some(shared.limited_rate_milli.load(Ordering::Relaxed) as f64 / 1000.0)
+                .filter(|&r| r > 0.0),
             ..ScanStats::default()
         };
         stats.ports_done =
@@ -461,8 +484,10 @@ impl<'a> Batch<'a> {
 }
 
 /// Prints the probes a scan would send (first attempts, in send order) as
-/// `DST_IP:DST_PORT sport=N seq=N` (`[DST_IP]:DST_PORT` for IPv6), sending nothing. `src`
-/// gives each target's source address (`None`: the target is skipped, no route).
+/// `DST_IP:DST_PORT sport=N seq=N` (`[DST_IP]:DST_PORT` for IPv6; UDP probes as
+/// `DST_IP:DST_PORT/udp sport=N cookie=N`), sending nothing. `src` gives each target's
+/// source address (`None`: the target is skipped, no route).
+#[allow(clippy::too_many_arguments)]
 pub fn dry_run(
     hosts: &HostSet,
     ports: &PortList,
@@ -470,17 +495,22 @@ pub fn dry_run(
     src: &dyn Fn(IpAddr) -> Option<IpAddr>,
     sport: u16,
     cookie: &Cookie,
+    proto: crate::event::Proto,
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<u64> {
     let mut n = 0;
+    let (suffix, field) = match proto {
+        crate::event::Proto::Tcp => ("", "seq"),
+        crate::event::Proto::Udp => ("/udp", "cookie"),
+    };
     for (dst, port) in order.iter(hosts, ports, 0) {
         let Some(s) = src(dst) else {
             continue;
         };
         let seq = cookie.value(s, dst, sport, port);
         match dst {
-            IpAddr::V4(d) => writeln!(out, "{d}:{port} sport={sport} seq={seq}")?,
-            IpAddr::V6(d) => writeln!(out, "[{d}]:{port} sport={sport} seq={seq}")?,
+            IpAddr::V4(d) => writeln!(out, "{d}:{port}{suffix} sport={sport} {field}={seq}")?,
+            IpAddr::V6(d) => writeln!(out, "[{d}]:{port}{suffix} sport={sport} {field}={seq}")?,
         }
         n += 1;
     }

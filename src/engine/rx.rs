@@ -5,7 +5,7 @@
 
 use super::{Batch, Plan, Shared};
 use crate::error::{Error, Result};
-use crate::event::{PortResult, PortState};
+use crate::event::{PortResult, PortState, ReplyData};
 use crate::link::{Framing, LinkRx, LinkTx};
 use crate::probe::Validate;
 use crate::wire::{parse_ethernet, parse_ip};
@@ -88,17 +88,23 @@ fn receive(
                 return Err(Error::io(format!("receive on {}", plan.path.iface.name), e));
             }
         };
-        let (from_mac, net) = match plan.framing {
+        let (from_mac, net, ip_at) = match plan.framing {
             Framing::Ethernet => match parse_ethernet(frame) {
-                Ok((eth, net)) => (eth.src, net),
+                // A VLAN tag puts the IP header four bytes further.
+                Ok((eth, net)) => (
+                    eth.src,
+                    net,
+                    crate::wire::ETH_LEN + 4 * usize::from(eth.vlan.is_some()),
+                ),
                 Err(_) => continue,
             },
             Framing::Ip => match parse_ip(frame) {
-                Ok(net) => (MacAddr::zero(), net),
+                Ok(net) => (MacAddr::zero(), net, 0),
                 Err(_) => continue,
             },
         };
-        let Some(reply) = plan.probe.classify(&net, &scope) else {
+        let ip = frame.get(ip_at..).unwrap_or(&[]);
+        let Some(reply) = plan.probe.classify(&net, ip, &scope) else {
             continue;
         };
         if !plan.answer(&shared.window, reply.target, reply.port) {
@@ -152,6 +158,12 @@ fn receive(
             reason: reply.reason,
             ttl: Some(reply.ttl),
             rtt: rtt.map(Duration::from_micros),
+            data: reply.data.map(|head| {
+                Box::new(ReplyData {
+                    len: reply.data_len,
+                    head,
+                })
+            }),
         });
         if !alive {
             return Ok(());

@@ -49,6 +49,7 @@ fn options() -> Options {
         reset: true,
         ttl: 64,
         segment: SEGMENT,
+        patient: false,
     }
 }
 
@@ -104,9 +105,10 @@ impl Probe for SilenceIsOpenFiltered {
     fn classify(
         &self,
         net: &Network,
+        ip: &[u8],
         v: &dyn crate::probe::Validate,
     ) -> Option<crate::probe::Reply> {
-        self.0.classify(net, v)
+        self.0.classify(net, ip, v)
     }
     fn follow_up(&self, reply: &crate::probe::Reply, mac: MacAddr, out: &mut Vec<u8>) -> bool {
         self.0.follow_up(reply, mac, out)

@@ -51,10 +51,20 @@ fn send_all(
                 shared.window.claim(seg, pos - from, Mark::Done);
             }
         }
-        if !probe_segment(plan, shared, tx, batch, seg, from..to, &mut rate)? {
+        let mut limited = false;
+        if !probe_segment(
+            plan,
+            shared,
+            tx,
+            batch,
+            seg,
+            from..to,
+            &mut rate,
+            &mut limited,
+        )? {
             return Ok(());
         }
-        if !give_up(plan, shared, seg, from..to, out) {
+        if !give_up(plan, shared, seg, from..to, limited, out) {
             return Ok(());
         }
         seg += 1;
@@ -66,8 +76,16 @@ fn send_all(
 /// Reports every pair of the segment still unanswered after its last cool-down: no-arp or
 /// no-ndp for on-link hosts that never answered neighbour discovery, no-response otherwise.
 /// Waits first (at most a cool-down) for the receiver to catch up with what has arrived.
-/// False when the reporting thread is gone.
-fn give_up(plan: &Plan, shared: &Shared, seg: u64, positions: Range<u64>, out: &mut Batch) -> bool {
+/// `limited`: answers still trickled in on the last pass, so silence there is counted as
+/// possibly a rate limit's. False when the reporting thread is gone.
+fn give_up(
+    plan: &Plan,
+    shared: &Shared,
+    seg: u64,
+    positions: Range<u64>,
+    limited: bool,
+    out: &mut Batch,
+) -> bool {
     let since = shared.now_us();
     let end = Instant::now() + cooldown_length(plan, shared);
     while shared.drained_us.load(Ordering::Acquire) < since
@@ -99,6 +117,9 @@ fn give_up(plan: &Plan, shared: &Shared, seg: u64, positions: Range<u64>, out: &
         r.proto = proto;
         if reason == Reason::NoResponse {
             r.state = plan.probe.unanswered();
+            if limited {
+                shared.limited.fetch_add(1, Ordering::Relaxed);
+            }
         }
         if !out.push(r) {
             return false;
@@ -132,21 +153,31 @@ impl Pending<'_> {
         let now = self.shared.now_us();
         let (probe, recorder) = (&self.plan.probe, &self.plan.recorder);
         let mut record_err = None;
-        let n = self.probes.len();
-        let mut it = self.probes.iter_mut();
-        let mut fill = |buf: &mut [u8]| {
-            if let Some(p) = it.next() {
-                p.tsval = now as u32;
-                probe.write(buf, p);
-                if let Some(r) = recorder
-                    && let Err(e) = r.record(buf)
-                {
-                    record_err.get_or_insert(e);
+        // One send per run of frames of the same length (TCP: the whole batch).
+        let mut from = 0;
+        while from < self.probes.len() {
+            let len_of = |p: &ProbeSpec| probe.frame_len_of(p.dport, usize::from(p.k));
+            let len = len_of(&self.probes[from]);
+            let run = self.probes[from..]
+                .iter()
+                .take_while(|p| len_of(p) == len)
+                .count();
+            let mut it = self.probes[from..from + run].iter_mut();
+            let mut fill = |buf: &mut [u8]| {
+                if let Some(p) = it.next() {
+                    p.tsval = now as u32;
+                    probe.write(buf, p);
+                    if let Some(r) = recorder
+                        && let Err(e) = r.record(buf)
+                    {
+                        record_err.get_or_insert(e);
+                    }
                 }
-            }
-        };
-        tx.send_batch(n, probe.frame_len(), &mut fill)
-            .map_err(|e| Error::io("send probes", e))?;
+            };
+            tx.send_batch(run, len, &mut fill)
+                .map_err(|e| Error::io("send probes", e))?;
+            from += run;
+        }
         if let Some(e) = record_err {
             return Err(Error::io("write --pcap file", e));
         }
@@ -178,8 +209,11 @@ struct PassRecord {
 }
 
 /// Probes one segment: the first pass, then retry passes after cool-downs, as long as
-/// `--retries` and the loss seen call for them, then the last cool-down. False when the scan
-/// was stopped or ran out of time (the segment's silent pairs are then not reported).
+/// `--retries` and the loss seen call for them (with `--udp-patient`, as long as answers
+/// keep trickling in, paced at their rate), then the last cool-down. `limited` is set when
+/// a module whose silence means open|filtered still got answers on its last retry pass: a
+/// rate limit (or loss) may hide closed ports. False when the scan was stopped or ran out of
+/// time (the segment's silent pairs are then not reported).
 #[allow(clippy::too_many_arguments)]
 fn probe_segment(
     plan: &Plan,
@@ -189,14 +223,21 @@ fn probe_segment(
     seg: u64,
     positions: Range<u64>,
     rate: &mut Option<f64>,
+    limited: &mut bool,
 ) -> Result<bool> {
+    let silence_ambiguous = plan.probe.unanswered() == crate::event::PortState::OpenFiltered;
+    let last_attempt = if plan.opts.patient {
+        plan.opts.max_retries.max(super::PATIENT_PASSES)
+    } else {
+        plan.opts.max_retries
+    };
     let detail = plan.opts.detail;
     // The first pass, the last retry pass, and what congestion control has seen.
     let mut first: Option<PassRecord> = None;
     let mut retry_pass: Option<PassRecord> = None;
     let mut congestion = Congestion::default();
     let mut pass_start_us = 0u64;
-    for attempt in 0..=plan.opts.max_retries {
+    for attempt in 0..=last_attempt {
         if attempt > 0 {
             let cd = cooldown(plan, shared);
             let replies = shared.replies.load(Ordering::Relaxed);
@@ -247,9 +288,35 @@ fn probe_segment(
                     ));
                 }
             }
-            if attempt > plan.opts.retries
-                && slower.is_none()
-                && !still_losing(retry_pass.as_ref(), replies)
+            // The pass just cooled down: what it got back, and how fast.
+            let last = if attempt == 1 { first } else { retry_pass };
+            let answers = last.map_or(0, |p| replies.saturating_sub(p.replies_before));
+            // Over the pass and its cool-down: the window answers could come back in.
+            let window = shared.now_us().saturating_sub(pass_start_us) as f64 / 1e6;
+            let answer_rate = answers as f64 / window.max(1e-3);
+            if attempt > 1 && silence_ambiguous {
+                *limited = answers > 0;
+                if answers > 0 {
+                    shared
+                        .limited_rate_milli
+                        .store((answer_rate * 1000.0) as u64, Ordering::Relaxed);
+                }
+            }
+            let patient_more = plan.opts.patient && attempt > plan.opts.retries && answers > 0;
+            if patient_more {
+                // Paced at what the targets' limit let through, never faster than asked.
+                let paced = answer_rate.max(0.2);
+                *rate = Some(rate.map_or(paced, |r| r.min(paced)));
+                if detail >= 1 {
+                    shared.note(format!(
+                        "patient: {answers} answers at {}: next pass at that rate",
+                        crate::rate::human(answer_rate)
+                    ));
+                }
+            } else if attempt > plan.opts.max_retries
+                || (attempt > plan.opts.retries
+                    && slower.is_none()
+                    && !still_losing(retry_pass.as_ref(), replies))
             {
                 return Ok(!shared.stopped());
             }
@@ -302,12 +369,13 @@ fn probe_segment(
                 }
                 Hop::Silent => continue,
             };
+            let frames = plan.probe.frames_per_probe(port).clamp(1, 256);
             // Unlimited scans skip the clock read (2% of the sender's cycles at full speed).
-            if !limiter.unlimited() && limiter.try_acquire(Instant::now(), 1).is_err() {
+            if !limiter.unlimited() && limiter.try_acquire(Instant::now(), frames as u64).is_err() {
                 // Out of tokens: what was allowed leaves now, then wait for the next.
                 pending.flush(tx)?;
                 let mut past = false;
-                while let Err(wait) = limiter.try_acquire(Instant::now(), 1) {
+                while let Err(wait) = limiter.try_acquire(Instant::now(), frames as u64) {
                     std::thread::sleep(wait.min(Duration::from_millis(5)));
                     if shared.stopped() {
                         return Ok(false);
@@ -322,17 +390,20 @@ fn probe_segment(
                 }
             }
             let cookie = plan.cookie.value(plan.path.src, dst, sport, port);
-            pending.push(
-                tx,
-                ProbeSpec {
-                    dst_mac: mac,
-                    dst,
-                    sport,
-                    dport: port,
-                    cookie,
-                    tsval: 0,
-                },
-            )?;
+            for k in 0..frames {
+                pending.push(
+                    tx,
+                    ProbeSpec {
+                        dst_mac: mac,
+                        dst,
+                        sport,
+                        dport: port,
+                        cookie,
+                        tsval: 0,
+                        k: k as u8,
+                    },
+                )?;
+            }
             sent_this_pass += 1;
         }
         pending.flush(tx)?;
@@ -471,15 +542,21 @@ fn still_losing(retry_pass: Option<&PassRecord>, replies: u64) -> bool {
 /// The cool-down after a pass: `--wait` if given; else the RTO (srtt + 4 rttvar) of the RTTs
 /// measured from SYN-ACK timestamp echoes, or three times the delay to the first reply when
 /// only RSTs came back, or `--initial-rtt-timeout` (else `--timeout`) when nothing answered;
-/// at least `--min-rtt-timeout` (10 ms), at most `--timeout`.
+/// at least `--min-rtt-timeout` (10 ms), at most `--timeout`. Modules whose silence is
+/// ambiguous (UDP) wait at least [`ICMP_LIMIT_WINDOW`].
 pub(super) fn cooldown_length(plan: &Plan, shared: &Shared) -> Duration {
     if let Some(w) = plan.opts.wait {
         return w;
     }
+    let (min, max) = (plan.opts.min_rtt, plan.opts.timeout.max(plan.opts.min_rtt));
+    let min = if plan.probe.unanswered() == crate::event::PortState::OpenFiltered {
+        min.max(ICMP_LIMIT_WINDOW).min(max)
+    } else {
+        min
+    };
     let rto = shared.rto_us.load(Ordering::Relaxed);
     let first_reply = shared.first_reply_us.load(Ordering::Relaxed);
     let first_send = shared.first_send_us.load(Ordering::Relaxed);
-    let (min, max) = (plan.opts.min_rtt, plan.opts.timeout.max(plan.opts.min_rtt));
     let est = if rto > 0 {
         Duration::from_micros(rto)
     } else if first_reply > 0 && first_send > 0 {
@@ -489,6 +566,12 @@ pub(super) fn cooldown_length(plan: &Plan, shared: &Shared) -> Duration {
     };
     (est + Duration::from_millis(2)).clamp(min, max)
 }
+
+/// The shortest cool-down after a UDP pass. Linux gives each destination one ICMP error a
+/// second by default (net.ipv4.icmp_ratelimit, net.ipv6.icmp.ratelimit): a shorter wait
+/// hears none of the trickle a rate-limited target lets through, so a limit would pass for
+/// filtering, and `--udp-patient` would have no rate to pace at.
+const ICMP_LIMIT_WINDOW: Duration = Duration::from_secs(1);
 
 /// Waits until the cool-down has passed since the last probe and replies have gone quiet for
 /// half of it (replies still queued on a busy link extend the wait, up to four cool-downs).

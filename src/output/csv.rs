@@ -39,7 +39,7 @@ impl<W: Write> FormatWriter for Csv<W> {
             r.proto,
             r.state,
             r.reason,
-            service_name(r.port).unwrap_or(""),
+            service_name(r.port, r.proto).unwrap_or(""),
         )?;
         if let Some(t) = r.ttl {
             write!(self.out, "{t}")?;

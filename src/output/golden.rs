@@ -2,7 +2,7 @@
 //! Regenerate with `UPDATE_GOLDEN=1 cargo test golden` after an intended change.
 
 use super::*;
-use crate::event::{PortResult, PortState, Reason, ScanStats};
+use crate::event::{PortResult, PortState, Proto, Reason, ScanStats};
 use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Default)]
@@ -30,8 +30,12 @@ fn render(format: Format) -> String {
     let run = RunInfo {
         args: "synscan -sT 127.0.0.1 10.9.9.9 -p 22,80,443,8080 --states open,filtered".into(),
         start: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
-        scan_type: "connect",
-        ports_expr: "22,80,443,8080".into(),
+        scans: vec![super::ScanInfo {
+            scan_type: "connect",
+            proto: Proto::Tcp,
+            ports_expr: "22,80,443,8080".into(),
+            count: 4,
+        }],
         ports_per_host: 4,
         hosts_total: 2,
         resumed: false,
@@ -60,6 +64,7 @@ fn render(format: Format) -> String {
         reason,
         ttl: ms.map(|_| 64),
         rtt: ms.map(Duration::from_micros),
+        data: None,
     };
     for res in [
         r(lo, 443, PortState::Closed, Reason::Reset, Some(40)),
@@ -154,8 +159,12 @@ fn render_open_filtered(format: Format, listed: &str) -> String {
     let run = RunInfo {
         args: "synscan 127.0.0.1 -p 1-5".into(),
         start: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
-        scan_type: "syn",
-        ports_expr: "1-5".into(),
+        scans: vec![super::ScanInfo {
+            scan_type: "syn",
+            proto: Proto::Tcp,
+            ports_expr: "1-5".into(),
+            count: 5,
+        }],
         ports_per_host: 5,
         hosts_total: 1,
         resumed: false,
@@ -181,6 +190,7 @@ fn render_open_filtered(format: Format, listed: &str) -> String {
         reason,
         ttl: None,
         rtt: None,
+        data: None,
     };
     for res in [
         r(1, PortState::Open, Reason::SynAck),

@@ -49,7 +49,7 @@ impl<W: Write> FormatWriter for Grepable<W> {
                         r.port,
                         r.state,
                         r.proto,
-                        service_name(r.port).unwrap_or("")
+                        service_name(r.port, r.proto).unwrap_or("")
                     )
                 })
                 .collect();

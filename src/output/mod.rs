@@ -42,6 +42,19 @@ pub enum Format {
     Xml,
 }
 
+/// One protocol's part of the run, as nmap's `<scaninfo>` gives it.
+#[derive(Debug, Clone)]
+pub struct ScanInfo {
+    /// `connect`, `syn` or `udp`, as nmap's scaninfo names them.
+    pub scan_type: &'static str,
+    /// The protocol.
+    pub proto: crate::event::Proto,
+    /// The port list written compactly (`1-1024,8080`).
+    pub ports_expr: String,
+    /// Number of ports.
+    pub count: u64,
+}
+
 /// Facts about the run that every format may print.
 #[derive(Debug, Clone)]
 pub struct RunInfo {
@@ -49,11 +62,9 @@ pub struct RunInfo {
     pub args: String,
     /// When the scan started.
     pub start: SystemTime,
-    /// `connect` or `syn`, as nmap's scaninfo names them.
-    pub scan_type: &'static str,
-    /// The port list written compactly (`1-1024,8080`).
-    pub ports_expr: String,
-    /// Number of ports per host.
+    /// What is scanned, one entry per protocol (nmap's scaninfo).
+    pub scans: Vec<ScanInfo>,
+    /// Number of ports per host, every protocol together.
     pub ports_per_host: u64,
     /// Number of hosts.
     pub hosts_total: u64,
@@ -491,7 +502,8 @@ impl Reporter {
 
     /// Ports never heard from are filtered only when every port was probed to the end.
     fn complete(&self, h: &mut HostReport, complete: bool) {
-        h.listed.sort_by_key(|r| r.port);
+        // As nmap lists them: TCP ports, then UDP ports, each ascending.
+        h.listed.sort_by_key(|r| (r.proto, r.port));
         let seen: u64 = h.counts.iter().sum();
         if self.keep == Keep::All && complete && seen < self.run.ports_per_host && h.up {
             let missing = self.run.ports_per_host - seen;
@@ -558,6 +570,23 @@ pub fn summary_line(report: &Report) -> String {
             None => String::new(),
         }
         + &proxy_note(report)
+        + &limit_note(s)
+}
+
+/// "; N ports open|filtered under an ICMP rate limit ..." when a UDP scan met one.
+pub fn limit_note(s: &ScanStats) -> String {
+    if s.rate_limited == 0 {
+        return String::new();
+    }
+    format!(
+        "; {} open|filtered {} under the targets' ICMP rate limit ({}answers trickled in): some may be closed, --udp-patient waits the limit out",
+        s.rate_limited,
+        if s.rate_limited == 1 { "port" } else { "ports" },
+        match s.limited_rate {
+            Some(r) => format!("about {r:.1}/s "),
+            None => String::new(),
+        }
+    )
 }
 
 /// ", N hosts timed out (--host-timeout)" when the deadline ended the scan.

@@ -75,6 +75,7 @@ impl Record {
             reason: self.reason,
             ttl: self.ttl,
             rtt: self.rtt_us.map(|us| Duration::from_micros(us.into())),
+            data: None,
         }
     }
 

@@ -25,7 +25,11 @@ impl<W: Write> FormatWriter for Text<W> {
             self.out,
             "synscan {} {} scan of {} {} x {} {} started {}",
             env!("CARGO_PKG_VERSION"),
-            run.scan_type,
+            run.scans
+                .iter()
+                .map(|s| s.scan_type)
+                .collect::<Vec<_>>()
+                .join("+"),
             run.hosts_total,
             if run.hosts_total == 1 {
                 "host"
@@ -83,7 +87,9 @@ impl<W: Write> FormatWriter for Text<W> {
                     [
                         format!("{}/{}", r.port, r.proto),
                         r.state.to_string(),
-                        service_name(r.port).unwrap_or("unknown").to_string(),
+                        service_name(r.port, r.proto)
+                            .unwrap_or("unknown")
+                            .to_string(),
                         r.reason.to_string(),
                     ]
                 })

@@ -2,7 +2,7 @@
 //! that ndiff compares and nmap.xsl renders. Written at the end, in one piece.
 
 use super::{Ending, FormatWriter, HostReport, Report, RunInfo, rfc3339, summary_line, unix_secs};
-use crate::event::PortState;
+use crate::event::{PortState, Proto};
 use crate::services::service_name;
 use quick_xml::escape::escape;
 use std::io::{self, Write};
@@ -39,11 +39,13 @@ impl<W: Write> FormatWriter for Xml<W> {
             rfc3339(run.start),
             env!("CARGO_PKG_VERSION")
         )?;
-        writeln!(
-            o,
-            r#"<scaninfo type="{}" protocol="tcp" numservices="{}" services="{}"/>"#,
-            run.scan_type, run.ports_per_host, run.ports_expr
-        )?;
+        for scan in &run.scans {
+            writeln!(
+                o,
+                r#"<scaninfo type="{}" protocol="{}" numservices="{}" services="{}"/>"#,
+                scan.scan_type, scan.proto, scan.count, scan.ports_expr
+            )?;
+        }
         if let Some(src) = &at.stats.ports_source {
             // nmap's DTD has no attribute for it: a comment beside the scaninfo says it.
             // Comments are not escaped, and may not hold "--".
@@ -89,11 +91,13 @@ impl<W: Write> FormatWriter for Xml<W> {
                     continue;
                 }
                 writeln!(o, r#"<extraports state="{st}" count="{n}">"#)?;
+                // Counts are kept per state, not per protocol: the first protocol names them.
+                let proto = run.scans.first().map_or(Proto::Tcp, |s| s.proto);
                 for ((s, reason), count) in &h.reasons {
                     if *s == st {
                         writeln!(
                             o,
-                            r#"<extrareasons reason="{reason}" count="{count}" proto="tcp"/>"#
+                            r#"<extrareasons reason="{reason}" count="{count}" proto="{proto}"/>"#
                         )?;
                     }
                 }
@@ -109,7 +113,7 @@ impl<W: Write> FormatWriter for Xml<W> {
                     r.reason,
                     r.ttl.unwrap_or(0)
                 )?;
-                if let Some(name) = service_name(r.port) {
+                if let Some(name) = service_name(r.port, r.proto) {
                     write!(o, r#"<service name="{name}" method="table" conf="3"/>"#)?;
                 }
                 writeln!(o, "</port>")?;

@@ -15,9 +15,15 @@
 
 mod cookie;
 pub mod tcp_syn;
+#[cfg(test)]
+mod testing;
+pub mod udp;
+pub mod udp_payloads;
 
 pub use cookie::Cookie;
 pub use tcp_syn::TcpSyn;
+pub use udp::Udp;
+pub use udp_payloads::Payloads;
 
 use crate::event::{PortState, Proto, Reason};
 use crate::wire::Network;
@@ -39,10 +45,12 @@ pub struct ProbeSpec {
     pub cookie: u32,
     /// Microseconds since the scan began (truncated), for RTTs echoed back.
     pub tsval: u32,
+    /// Which of the probe's frames ([`Probe::frames_per_probe`]).
+    pub k: u8,
 }
 
 /// A validated answer to one of our probes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     /// The probed host.
     pub target: IpAddr,
@@ -60,6 +68,28 @@ pub struct Reply {
     pub ttl: u8,
     /// Our send time echoed back (a TCP timestamp), when present.
     pub tsecr: Option<u32>,
+    /// The first bytes of the reply's data (UDP), for the outputs.
+    pub data: Option<Box<[u8]>>,
+    /// The length of the reply's data.
+    pub data_len: u32,
+}
+
+impl Reply {
+    /// An answer from `target:port` to our `sport`, filtered until the module says more.
+    pub fn new(target: IpAddr, port: u16, sport: u16, cookie: u32, ttl: u8) -> Reply {
+        Reply {
+            target,
+            port,
+            sport,
+            cookie,
+            state: PortState::Filtered,
+            reason: Reason::NoResponse,
+            ttl,
+            tsecr: None,
+            data: None,
+            data_len: 0,
+        }
+    }
 }
 
 /// What a module may ask of the scan while validating a packet.
@@ -80,14 +110,24 @@ pub trait Probe: Send + Sync {
     fn name(&self) -> &'static str;
     /// The protocol of its results.
     fn proto(&self) -> Proto;
-    /// Length of a probe frame, link header included.
+    /// Length of the longest probe frame, link header included.
     fn frame_len(&self) -> usize;
+    /// Frames one probe of `port` takes: several where protocols share the port (each frame
+    /// is a [`ProbeSpec::k`]).
+    fn frames_per_probe(&self, _port: u16) -> usize {
+        1
+    }
+    /// Length of frame `k` of a probe of `port`.
+    fn frame_len_of(&self, _port: u16, _k: usize) -> usize {
+        self.frame_len()
+    }
     /// IP protocol numbers answers arrive in (the receive filter passes these only).
     fn reply_protocols(&self) -> &'static [u8];
-    /// Writes the probe for `spec` into `buf` (at least [`Probe::frame_len`] bytes).
+    /// Writes the probe for `spec` into `buf` (at least [`Probe::frame_len_of`] bytes).
     fn write(&self, buf: &mut [u8], spec: &ProbeSpec);
-    /// The answer `net` is to one of our probes, if it is one.
-    fn classify(&self, net: &Network, v: &dyn Validate) -> Option<Reply>;
+    /// The answer `net` (parsed from the IP packet `ip`) is to one of our probes, if it is
+    /// one.
+    fn classify(&self, net: &Network, ip: &[u8], v: &dyn Validate) -> Option<Reply>;
     /// A frame to send back after `reply` (to `dst_mac`), written into `out`; false when the
     /// module sends nothing back.
     fn follow_up(&self, reply: &Reply, dst_mac: MacAddr, out: &mut Vec<u8>) -> bool;

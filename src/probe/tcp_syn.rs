@@ -177,6 +177,8 @@ impl TcpSyn {
             reason,
             ttl,
             tsecr: t.timestamps.map(|(_, ecr)| ecr).filter(|&e| e != 0),
+            data: None,
+            data_len: 0,
         })
     }
 
@@ -206,6 +208,8 @@ impl TcpSyn {
             reason,
             ttl,
             tsecr: None,
+            data: None,
+            data_len: 0,
         })
     }
 }
@@ -264,7 +268,7 @@ impl Probe for TcpSyn {
         out[t + 16..t + 18].copy_from_slice(&ck.to_be_bytes());
     }
 
-    fn classify(&self, net: &Network, v: &dyn Validate) -> Option<Reply> {
+    fn classify(&self, net: &Network, _ip: &[u8], v: &dyn Validate) -> Option<Reply> {
         match net {
             Network::Ipv4(ip, t) if IpAddr::V4(ip.dst) == v.src() => match t {
                 Transport::Tcp(tcp) => self.tcp_answer(IpAddr::V4(ip.src), ip.ttl, tcp, v),
@@ -334,39 +338,8 @@ impl Probe for TcpSyn {
 mod tests {
     use super::*;
     use crate::probe::Cookie;
+    use crate::probe::testing::{Scope, families};
     use crate::wire::{Ipv4Repr, Ipv6Repr, Quoted, icmp, parse_ethernet};
-
-    /// A validator over one target and port, source ports 40000-40001.
-    struct V {
-        src: IpAddr,
-        them: IpAddr,
-        cookie: Cookie,
-    }
-
-    impl Validate for V {
-        fn src(&self) -> IpAddr {
-            self.src
-        }
-        fn ours(&self, sport: u16) -> bool {
-            (40000..40002).contains(&sport)
-        }
-        fn probed(&self, target: IpAddr, port: u16) -> bool {
-            target == self.them && port == 80
-        }
-        fn cookie(&self, target: IpAddr, sport: u16, dport: u16) -> u32 {
-            self.cookie.value(self.src, target, sport, dport)
-        }
-    }
-
-    fn families() -> [(IpAddr, IpAddr); 2] {
-        [
-            (
-                IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
-                IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9)),
-            ),
-            ("fd93::1".parse().unwrap(), "fd93::9".parse().unwrap()),
-        ]
-    }
 
     #[test]
     fn probes_have_valid_checksums_and_the_cookie_as_seq() {
@@ -380,6 +353,7 @@ mod tests {
                 dport: 65535,
                 cookie: 0xdead_beef,
                 tsval: 0xffff_fff0,
+                k: 0,
             };
             m.write(&mut buf, &spec);
             let (eth, net) = parse_ethernet(&buf).unwrap();
@@ -437,16 +411,18 @@ mod tests {
     #[test]
     fn accepts_only_what_matches_the_cookie() {
         for (us, them) in families() {
-            let v = V {
+            let v = Scope {
                 src: us,
                 them,
                 cookie: Cookie::from_key([1, 2]),
+                sports: 40000..40002,
+                ports: &[80],
             };
             let m = TcpSyn::new(MacAddr::zero(), us, 64, 1460, 64240);
             let seq = v.cookie(them, 40000, 80);
             let sa = tcp_flags::SYN | tcp_flags::ACK;
             let rst = tcp_flags::RST | tcp_flags::ACK;
-            let check = |from, to, t| m.classify(&net(from, to, t), &v);
+            let check = |from, to, t| m.classify(&net(from, to, t), &[], &v);
             let ok = check(them, us, tcp_reply(80, 40000, sa, seq.wrapping_add(1))).unwrap();
             assert_eq!(
                 (ok.state, ok.reason, ok.ttl),
@@ -530,6 +506,8 @@ mod tests {
                 reason: Reason::SynAck,
                 ttl: 64,
                 tsecr: None,
+                data: None,
+                data_len: 0,
             };
             let mut out = Vec::new();
             assert!(m.follow_up(&r, MacAddr::new(2, 0, 0, 0, 0, 9), &mut out));
@@ -550,7 +528,7 @@ mod tests {
             );
             let closed = Reply {
                 state: PortState::Closed,
-                ..r
+                ..r.clone()
             };
             assert!(!m.follow_up(&closed, MacAddr::zero(), &mut out));
         }

@@ -3,6 +3,7 @@
 //! arguments is the command line's business.
 
 use crate::connect::ConnectOptions;
+use crate::event::Proto;
 use crate::output::{Format, StateSet};
 use crate::target::{self, HostSet, PortList, Shard};
 use std::fs::File;
@@ -69,14 +70,27 @@ pub struct SynArgs {
     pub reset: bool,
     /// `--send-path`.
     pub send_path: crate::link::SendPath,
+    /// `--udp-patient`.
+    pub udp_patient: bool,
+}
+
+/// One protocol's part of a scan: its ports on every host.
+#[derive(Debug, Clone)]
+pub struct Pass {
+    /// TCP or UDP.
+    pub proto: Proto,
+    /// Ports to scan on every host.
+    pub ports: PortList,
 }
 
 /// A complete, validated scan.
 pub struct ScanConfig {
     /// Hosts to scan.
     pub hosts: HostSet,
-    /// Ports to scan on every host.
-    pub ports: PortList,
+    /// The protocols scanned, in order (TCP before UDP), each with its ports.
+    pub passes: Vec<Pass>,
+    /// What UDP probes carry, per port (shipped, plus `--udp-payload-file`).
+    pub udp_payloads: std::sync::Arc<crate::probe::Payloads>,
     /// Requested technique (`None`: choose by privileges).
     pub scan_type: Option<ScanType>,
     /// Seed of the order, the shards and the default source port.
@@ -124,15 +138,54 @@ pub struct ScanConfig {
 }
 
 impl ScanConfig {
-    /// The walk over `hosts` (all of the scan's, or one family's): seeded and shardable, or
-    /// sequential with `-r`.
-    pub fn order(&self, hosts: &HostSet) -> target::ScanOrder {
+    /// The walk over `hosts` × `ports` (one pass's): seeded and shardable, or sequential
+    /// with `-r`.
+    pub fn order(&self, hosts: &HostSet, ports: &PortList) -> target::ScanOrder {
         if self.sequential {
-            target::ScanOrder::sequential(hosts, &self.ports, self.shard)
+            target::ScanOrder::sequential(hosts, ports, self.shard)
         } else {
-            target::ScanOrder::new(hosts, &self.ports, self.seed, self.shard)
+            target::ScanOrder::new(hosts, ports, self.seed, self.shard)
         }
     }
+
+    /// Ports per host, every protocol together.
+    pub fn ports_per_host(&self) -> u64 {
+        self.passes.iter().map(|p| p.ports.len() as u64).sum()
+    }
+
+    /// The ports written back as `-p` takes them: `1-1024` for one protocol,
+    /// `T:22,80,U:53` for several.
+    pub fn ports_expr(&self) -> String {
+        ports_expr(&self.passes)
+    }
+
+    /// True when UDP is scanned.
+    pub fn scans_udp(&self) -> bool {
+        self.passes.iter().any(|p| p.proto == Proto::Udp)
+    }
+
+    /// True when TCP is scanned.
+    pub fn scans_tcp(&self) -> bool {
+        self.passes.iter().any(|p| p.proto == Proto::Tcp)
+    }
+}
+
+/// See [`ScanConfig::ports_expr`].
+pub fn ports_expr(passes: &[Pass]) -> String {
+    if let [one] = passes {
+        return one.ports.compact();
+    }
+    passes
+        .iter()
+        .map(|p| {
+            let letter = match p.proto {
+                Proto::Tcp => "T",
+                Proto::Udp => "U",
+            };
+            format!("{letter}:{}", p.ports.compact())
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 impl Destination {

@@ -11,7 +11,7 @@ pub mod source_port;
 use crate::connect;
 use crate::engine;
 use crate::error::{Error, Result};
-use crate::event::{PortResult, Reason, ResultSink, ScanStats};
+use crate::event::{PortResult, Proto, Reason, ResultSink, ScanStats};
 use crate::output::progress::Progress;
 use crate::output::{self, Report, Reporter, RunInfo};
 use crate::privilege;
@@ -48,12 +48,20 @@ fn technique(config: &ScanConfig) -> Result<bool> {
             privilege::HOW_TO_ENABLE
         )));
     }
+    let instead = match (config.scans_tcp(), config.scans_udp()) {
+        (true, true) => "a connect() scan for TCP and connected UDP sockets for UDP",
+        (false, true) => "a scan with connected UDP sockets",
+        _ => "a connect() scan",
+    };
     eprintln!(
-        "synscan: no raw-socket privilege, falling back to a connect() scan ({})",
+        "synscan: no raw-socket privilege, falling back to {instead} ({})",
         privilege::HOW_TO_ENABLE
     );
     Ok(false)
 }
+
+/// Resume stages per protocol pass: pass `p`'s engine `k` is stage `p × PASS_STAGES + k`.
+const PASS_STAGES: u32 = 1 << 16;
 
 /// Runs the scan `config` describes until it ends or `stop` is set.
 pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
@@ -76,28 +84,48 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         )));
     }
     if let Some((_, state)) = &config.resume {
+        let pass = config
+            .passes
+            .get((state.stage / PASS_STAGES) as usize)
+            .ok_or_else(|| Error::input("resume file: its stage is past the scan's protocols"))?;
         // A segment in flight, four times over for slack.
         state
-            .check_window(config.order(&config.hosts).len(), 4 * engine::SEGMENT)
+            .check_window(
+                config.order(&config.hosts, &pass.ports).len(),
+                4 * engine::SEGMENT,
+            )
             .map_err(Error::input)?;
     }
     let raw_side = if technique(&config)? {
-        Some(raw::prepare(&config, &config.hosts, deadline)?)
+        Some(raw::prepare(&config, &config.hosts, deadline, PASS_STAGES)?)
     } else {
         None
     };
-    let scan_type = if raw_side.is_some() {
-        ScanType::Syn
-    } else {
-        ScanType::Connect
-    };
-    let order_all = config.order(&config.hosts);
+    let raw = raw_side.is_some();
+    let orders: Vec<ScanOrder> = config
+        .passes
+        .iter()
+        .map(|p| config.order(&config.hosts, &p.ports))
+        .collect();
+    let total: u64 = orders.iter().map(ScanOrder::len).sum();
     let run = RunInfo {
         args: config.command_line.clone(),
         start: SystemTime::now(),
-        scan_type: scan_type.as_str(),
-        ports_expr: config.ports.compact(),
-        ports_per_host: config.ports.len() as u64,
+        scans: config
+            .passes
+            .iter()
+            .map(|p| output::ScanInfo {
+                scan_type: match (p.proto, raw) {
+                    (Proto::Udp, _) => "udp",
+                    (Proto::Tcp, true) => ScanType::Syn.as_str(),
+                    (Proto::Tcp, false) => ScanType::Connect.as_str(),
+                },
+                proto: p.proto,
+                ports_expr: p.ports.compact(),
+                count: p.ports.len() as u64,
+            })
+            .collect(),
+        ports_per_host: config.ports_per_host(),
         hosts_total: config.hosts.len(),
         resumed: config.resume.is_some(),
         verbose: config.verbose,
@@ -110,7 +138,7 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         .map(|(format, dest)| output::writer(format, dest.into_writer()))
         .collect();
     let mut reporter = Reporter::new(writers, run, config.states, config.hosts.clone());
-    let progress = Progress::new(order_all.len(), config.progress);
+    let progress = Progress::new(total, config.progress);
     let write_err = |e| Error::io("write results", e);
     reporter.begin().map_err(write_err)?;
     let resumed = config.resume.as_ref().map(|(_, state)| state);
@@ -123,7 +151,8 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         finished: Finished::default(),
         tracking: false,
         coverage: None,
-        order: order_all.clone(),
+        order: orders[0].clone(),
+        ports: config.passes[0].ports.clone(),
         config,
         checkpoint: Checkpoint::new(config.resume_file.clone(), config.checkpoint_every),
         stage: 0,
@@ -135,56 +164,89 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
     };
     let mut stats = ScanStats::default();
     let mut coverages = Vec::new();
-    let connect_all = raw_side.is_none();
-    if let Some(side) = raw_side {
-        coverages = side.engines.iter().map(|p| p.scan.coverage()).collect();
-        // Reported before any checkpoint is written: a resumed run has them all.
-        if resumed.is_none() {
-            report_unroutable(config, &side.unroutable, &mut sink, &mut stats)
-                .map_err(write_err)?;
+    let (mut engine_passes, unroutable) = match raw_side {
+        Some(side) => (side.passes, side.unroutable),
+        None => (Vec::new(), Vec::new()),
+    };
+    for (p, pass) in config.passes.iter().enumerate() {
+        let base = p as u32 * PASS_STAGES;
+        if stats.interrupted || stats.timed_out {
+            break;
         }
-        for (k, prepared) in side.engines.into_iter().enumerate() {
-            let k = k as u32;
-            if stats.interrupted || stats.timed_out {
-                break;
+        let engines = if raw {
+            std::mem::take(&mut engine_passes[p])
+        } else {
+            Vec::new()
+        };
+        // Passes an interrupted run finished are not run again.
+        if resumed.is_some_and(|state| state.stage >= base + PASS_STAGES) {
+            continue;
+        }
+        sink.order = orders[p].clone();
+        sink.ports = pass.ports.clone();
+        let fresh = resumed.is_none_or(|state| state.stage < base);
+        if raw {
+            coverages = engines.iter().map(|e| e.scan.coverage()).collect();
+            // Reported before the pass's first checkpoint: a resumed run has them all.
+            if fresh {
+                report_unroutable(config, pass, &unroutable, &mut sink, &mut stats)
+                    .map_err(write_err)?;
             }
-            // Engines an interrupted run finished are not run again.
-            if resumed.is_some_and(|state| k < state.stage) {
-                continue;
+            for (k, prepared) in engines.into_iter().enumerate() {
+                let k = base + k as u32;
+                if stats.interrupted || stats.timed_out {
+                    break;
+                }
+                // Engines an interrupted run finished are not run again.
+                if resumed.is_some_and(|state| k < state.stage) {
+                    continue;
+                }
+                sink.begin_stage(k, finished_for(k), Some(prepared.scan.coverage()));
+                let s = prepared.scan.run(&mut sink, stop)?;
+                add(&mut stats, &s);
+                sink.done_before = stats.ports_done;
+                sink.open_before = stats.open;
             }
-            sink.begin_stage(k, finished_for(k), Some(prepared.scan.coverage()));
-            let s = prepared.scan.run(&mut sink, stop)?;
+        } else {
+            let hosts = &config.hosts;
+            let order = &orders[p];
+            let ports = &pass.ports;
+            // Pairs an interrupted run reported are skipped (the order is the same).
+            let before = finished_for(base);
+            let from = before.start();
+            sink.begin_stage(base, before.clone(), None);
+            let pair_at = |k: u64| {
+                let pos = from + k;
+                if before.contains(pos) {
+                    return None;
+                }
+                let (h, p) = order.pair_at_position(pos);
+                Some((hosts.get(h)?, ports.get(p)?))
+            };
+            let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let count = order.len().saturating_sub(from);
+            let s = match pass.proto {
+                Proto::Tcp => connect::run_parallel(
+                    &config.connect,
+                    count,
+                    pair_at,
+                    workers,
+                    &mut sink,
+                    stop,
+                )?,
+                Proto::Udp => connect::udp::run(
+                    &config.connect,
+                    &config.udp_payloads,
+                    count,
+                    pair_at,
+                    &mut sink,
+                    stop,
+                )?,
+            };
             add(&mut stats, &s);
             sink.done_before = stats.ports_done;
             sink.open_before = stats.open;
         }
-    }
-    if connect_all && !stats.interrupted && !stats.timed_out {
-        let hosts = &config.hosts;
-        let order = &order_all;
-        let ports = &config.ports;
-        // Pairs an interrupted run reported are skipped (the order is the same).
-        let before = finished_for(0);
-        let from = before.start();
-        sink.begin_stage(0, before.clone(), None);
-        let pair_at = |k: u64| {
-            let pos = from + k;
-            if before.contains(pos) {
-                return None;
-            }
-            let (h, p) = order.pair_at_position(pos);
-            Some((hosts.get(h)?, ports.get(p)?))
-        };
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let s = connect::run_parallel(
-            &config.connect,
-            order.len().saturating_sub(from),
-            pair_at,
-            workers,
-            &mut sink,
-            stop,
-        )?;
-        add(&mut stats, &s);
     }
     progress.finish();
     if stats.interrupted {
@@ -202,12 +264,13 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
     }
     stats.elapsed = started.elapsed();
     stats.hosts_total = config.hosts.len();
-    stats.ports_total = order_all.len();
+    stats.ports_total = total;
     stats.ports_source = config.ports_source.clone();
     if stats.timed_out {
         // The connect engine probes every position; raw engines from the one that stopped on.
-        let engines = (!connect_all).then(|| coverages.get(sink.stage as usize..).unwrap_or(&[]));
-        stats.hosts_timed_out = unfinished_hosts(config, &order_all, &sink.finished, engines);
+        let k = (sink.stage % PASS_STAGES) as usize;
+        let engines = raw.then(|| coverages.get(k..).unwrap_or(&[]));
+        stats.hosts_timed_out = unfinished_hosts(config, &sink.order, &sink.finished, engines);
         eprintln!(
             "synscan: --host-timeout reached: {} of {} hosts not finished (their results so far are kept)",
             stats.hosts_timed_out, stats.hosts_total
@@ -217,6 +280,12 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         reporter.show_silent(true);
     }
     let report = reporter.finish(stats.clone()).map_err(write_err)?;
+    if stats.rate_limited > 0 {
+        eprintln!(
+            "synscan: note: {}",
+            output::limit_note(&stats).trim_start_matches("; ")
+        );
+    }
     let proxies = report.syn_proxies();
     if !proxies.is_empty() {
         let list: Vec<String> = proxies.iter().map(|ip| ip.to_string()).collect();
@@ -235,6 +304,7 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
 /// reported) as filtered with the kernel's reason.
 fn report_unroutable(
     config: &ScanConfig,
+    pass: &config::Pass,
     unroutable: &[(crate::route::Piece, Reason)],
     sink: &mut Sink,
     stats: &mut ScanStats,
@@ -254,7 +324,9 @@ fn report_unroutable(
     sink.tracking = false;
     let mut report = |ip: IpAddr, port: u16, reason: Reason| -> io::Result<()> {
         stats.ports_done += 1;
-        sink.result(PortResult::filtered(ip, port, reason))
+        let mut r = PortResult::filtered(ip, port, reason);
+        r.proto = pass.proto;
+        sink.result(r)
     };
     if config.shard.count == 1 {
         for (p, reason) in unroutable {
@@ -265,7 +337,7 @@ fn report_unroutable(
             let mut x = first;
             loop {
                 let ip = crate::route::from_u128(x, p.first);
-                for &port in config.ports.as_slice() {
+                for &port in pass.ports.as_slice() {
                     report(ip, port, *reason)?;
                 }
                 if x >= last {
@@ -276,8 +348,8 @@ fn report_unroutable(
         }
     } else {
         // Only this shard's pairs: walk its part of the order.
-        let order = config.order(&config.hosts);
-        for (ip, port) in order.iter(&config.hosts, &config.ports, 0) {
+        let order = config.order(&config.hosts, &pass.ports);
+        for (ip, port) in order.iter(&config.hosts, &pass.ports, 0) {
             if let Some(reason) = reason_of(ip) {
                 report(ip, port, reason)?;
             }
@@ -334,6 +406,11 @@ fn add(total: &mut ScanStats, s: &ScanStats) {
     total.interrupted |= s.interrupted;
     total.timed_out |= s.timed_out;
     total.slowed_to = match (total.slowed_to, s.slowed_to) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    total.rate_limited += s.rate_limited;
+    total.limited_rate = match (total.limited_rate, s.limited_rate) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
@@ -408,19 +485,23 @@ fn dry_run(config: &ScanConfig) -> Result<Outcome> {
     let sport = a
         .source_port
         .unwrap_or_else(|| source_port::default_sport(config.seed));
-    let order = config.order(hosts);
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let n = engine::dry_run(
-        hosts,
-        &config.ports,
-        &order,
-        &src_of,
-        sport,
-        &config.cookie,
-        &mut out,
-    )
-    .map_err(|e| Error::io("write dry run", e))?;
+    let mut n = 0;
+    for pass in &config.passes {
+        let order = config.order(hosts, &pass.ports);
+        n += engine::dry_run(
+            hosts,
+            &pass.ports,
+            &order,
+            &src_of,
+            sport,
+            &config.cookie,
+            pass.proto,
+            &mut out,
+        )
+        .map_err(|e| Error::io("write dry run", e))?;
+    }
     Ok(Outcome {
         stats: ScanStats {
             probes_sent: 0,

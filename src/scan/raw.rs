@@ -3,30 +3,31 @@
 //! CAP_NET_RAW raised and every capability dropped right after, source ports reserved, and
 //! the targets the kernel will not route at all set aside with its reason.
 
-use super::config::{ScanConfig, SynArgs};
+use super::config::{Pass, ScanConfig, SynArgs};
 use super::source_port;
 use crate::engine::{Job, Options, Run, Scan};
 use crate::error::{Error, Result};
+use crate::event::Proto;
 use crate::event::Reason;
 use crate::privilege;
-use crate::probe::TcpSyn;
+use crate::probe::{Probe, TcpSyn, Udp};
 use crate::route::{self, Path, Piece};
 use crate::target::HostSet;
 use std::collections::BTreeMap;
-use std::net::{IpAddr, TcpListener};
+use std::net::IpAddr;
 use std::time::Instant;
 
 /// A raw engine ready to run, its privileges already dropped.
 pub struct Prepared {
     pub scan: Scan,
     /// Sockets bound to our source ports so the kernel hands them to nobody else.
-    pub _reserved: Vec<TcpListener>,
+    pub _reserved: Vec<source_port::Held>,
 }
 
-/// The raw side of a scan: one engine per path, and the runs of targets the kernel will not
-/// route at all (reported with its reason, never probed).
+/// The raw side of a scan: per protocol pass, one engine per path; and the runs of targets
+/// the kernel will not route at all (reported with its reason, never probed).
 pub struct RawSide {
-    pub engines: Vec<Prepared>,
+    pub passes: Vec<Vec<Prepared>>,
     pub unroutable: Vec<(Piece, Reason)>,
 }
 
@@ -102,23 +103,48 @@ fn run_of(p: &Piece, gateway: Option<IpAddr>) -> Run {
     }
 }
 
-/// Finds each target's path, raises CAP_NET_RAW, opens every path's channels, drops every
-/// capability, reserves the source ports and resolves next hops.
-pub fn prepare(config: &ScanConfig, hosts: &HostSet, deadline: Option<Instant>) -> Result<RawSide> {
+/// The probe module of `proto` for `path`.
+fn probe_for(config: &ScanConfig, proto: Proto, path: &Path) -> Box<dyn Probe> {
+    let a = &config.syn;
+    match proto {
+        Proto::Tcp => {
+            let overhead = if path.src.is_ipv6() { 60 } else { 40 };
+            let mss = (path.mtu.clamp(1280, 65535) - overhead) as u16;
+            Box::new(TcpSyn::new(path.src_mac, path.src, a.ttl, mss, 64240))
+        }
+        Proto::Udp => Box::new(Udp::new(
+            path.src_mac,
+            path.src,
+            a.ttl,
+            std::sync::Arc::clone(&config.udp_payloads),
+        )),
+    }
+}
+
+/// Finds each target's path, raises CAP_NET_RAW, opens every path's channels for every
+/// pass, drops every capability, reserves the source ports and resolves next hops. Pass
+/// `p`'s engine `k` is resume stage `p × stride + k`.
+pub fn prepare(
+    config: &ScanConfig,
+    hosts: &HostSet,
+    deadline: Option<Instant>,
+    stride: u32,
+) -> Result<RawSide> {
     let a = &config.syn;
     let all = pnet::datalink::interfaces();
     let (groups, unroutable) = group(hosts, a, &all)?;
-    let probe_for = |path: &Path| {
-        let overhead = if path.src.is_ipv6() { 60 } else { 40 };
-        let mss = (path.mtu.clamp(1280, 65535) - overhead) as u16;
-        TcpSyn::new(path.src_mac, path.src, a.ttl, mss, 64240)
-    };
     privilege::raise_raw()?;
-    let opened: Vec<Result<crate::link::Channels>> = groups
-        .values()
-        .map(|(path, _)| {
-            use crate::probe::Probe;
-            crate::link::open(path, probe_for(path).reply_protocols(), a.send_path)
+    let opened: Vec<Vec<Result<crate::link::Channels>>> = config
+        .passes
+        .iter()
+        .map(|pass| {
+            groups
+                .values()
+                .map(|(path, _)| {
+                    let probe = probe_for(config, pass.proto, path);
+                    crate::link::open(path, probe.reply_protocols(), a.send_path)
+                })
+                .collect()
         })
         .collect();
     privilege::drop_all()?;
@@ -132,54 +158,88 @@ pub fn prepare(config: &ScanConfig, hosts: &HostSet, deadline: Option<Instant>) 
         }
         None => None,
     };
-    let mut engines = Vec::new();
-    for ((path, runs), channels) in groups.into_values().zip(opened) {
-        let channels = channels?;
-        let (sport, reserved) =
-            source_port::reserve(path.src, a.source_port, a.max_retries, config.seed);
-        let opts = Options {
-            rate: config.connect.rate,
-            min_rate: a.min_rate,
-            retries: a.retries,
-            max_retries: a.max_retries,
-            wait: a.wait,
-            timeout: a.max_rtt,
-            min_rtt: a.min_rtt,
-            initial_rtt: a.initial_rtt,
-            deadline,
-            detail: if config.debug > 0 {
-                2
-            } else {
-                config.verbose.min(1)
-            },
-            sport,
-            fixed_sport: a.source_port.is_some(),
-            reset: a.reset,
-            ttl: a.ttl,
-            segment: crate::engine::SEGMENT,
-        };
-        let (start, done) = super::resume_start(config, engines.len() as u32);
-        let job = Job {
-            hosts: hosts.clone(),
-            runs,
-            ports: config.ports.clone(),
-            order: config.order(hosts),
-            probe: Box::new(probe_for(&path)),
-            path,
-            router_mac: a.router_mac,
-            cookie: config.cookie,
-            opts,
-            recorder: recorder.clone(),
-            start,
-            done,
-        };
-        engines.push(Prepared {
-            scan: Scan::new(job, channels)?,
-            _reserved: reserved,
-        });
+    let mut passes = Vec::new();
+    for ((p, pass), opened) in config.passes.iter().enumerate().zip(opened) {
+        let mut engines = Vec::new();
+        for ((path, runs), channels) in groups.values().zip(opened) {
+            let stage = p as u32 * stride + engines.len() as u32;
+            engines.push(engine_for(
+                config,
+                hosts,
+                pass,
+                path.clone(),
+                runs.clone(),
+                channels?,
+                deadline,
+                stage,
+                recorder.clone(),
+            )?);
+        }
+        passes.push(engines);
     }
-    Ok(RawSide {
-        engines,
-        unroutable,
+    Ok(RawSide { passes, unroutable })
+}
+
+/// One engine: pass `pass` over the targets `runs` of `path`.
+#[allow(clippy::too_many_arguments)]
+fn engine_for(
+    config: &ScanConfig,
+    hosts: &HostSet,
+    pass: &Pass,
+    path: Path,
+    runs: Vec<Run>,
+    channels: crate::link::Channels,
+    deadline: Option<Instant>,
+    stage: u32,
+    recorder: Option<crate::capture::Recorder>,
+) -> Result<Prepared> {
+    let a = &config.syn;
+    let (sport, reserved) = source_port::reserve(
+        path.src,
+        pass.proto,
+        a.source_port,
+        a.max_retries.min(crate::engine::SPORT_SPAN - 1),
+        config.seed,
+    );
+    let opts = Options {
+        rate: config.connect.rate,
+        min_rate: a.min_rate,
+        retries: a.retries,
+        max_retries: a.max_retries,
+        wait: a.wait,
+        timeout: a.max_rtt,
+        min_rtt: a.min_rtt,
+        initial_rtt: a.initial_rtt,
+        deadline,
+        detail: if config.debug > 0 {
+            2
+        } else {
+            config.verbose.min(1)
+        },
+        sport,
+        fixed_sport: a.source_port.is_some(),
+        reset: a.reset,
+        ttl: a.ttl,
+        segment: crate::engine::SEGMENT,
+        patient: a.udp_patient && pass.proto == Proto::Udp,
+    };
+    let (start, done) = super::resume_start(config, stage);
+    let job = Job {
+        hosts: hosts.clone(),
+        runs,
+        ports: pass.ports.clone(),
+        order: config.order(hosts, &pass.ports),
+        probe: probe_for(config, pass.proto, &path),
+        path,
+        router_mac: a.router_mac,
+        cookie: config.cookie,
+        opts,
+        recorder,
+        start,
+        done,
+    };
+    Ok(Prepared {
+        scan: Scan::new(job, channels)?,
+        _reserved: reserved,
     })
 }

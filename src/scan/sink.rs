@@ -25,8 +25,10 @@ pub struct Sink<'a> {
     pub tracking: bool,
     /// The positions the running engine probes (`None`: all of them).
     pub coverage: Option<Coverage>,
-    /// The scan's order.
+    /// The running pass's order.
     pub order: ScanOrder,
+    /// The running pass's ports.
+    pub ports: crate::target::PortList,
     pub config: &'a ScanConfig,
     pub checkpoint: Checkpoint,
     /// The engine running now.
@@ -67,7 +69,7 @@ impl Sink<'_> {
                 .map(|(ip, n)| (*ip, n.clone()))
                 .collect(),
             hosts: c.hosts.len(),
-            ports: c.ports.compact(),
+            ports: c.ports_expr(),
             cookie_key: Some(c.cookie.key()),
             stage: self.stage,
             position: self.finished.start(),
@@ -89,7 +91,7 @@ impl ResultSink for Sink<'_> {
     fn result(&mut self, r: PortResult) -> io::Result<()> {
         if self.tracking {
             let c = self.config;
-            if let (Some(h), Some(p)) = (c.hosts.index_of(r.ip), c.ports.index_of(r.port))
+            if let (Some(h), Some(p)) = (c.hosts.index_of(r.ip), self.ports.index_of(r.port))
                 && let Some(pos) = self.order.position_of(h, p)
             {
                 self.finished.mark(pos);

@@ -6,6 +6,7 @@ use crate::services;
 
 /// The ranked list of common TCP ports, most common first (provenance: docs/data-sources.md).
 const TOP_PORTS: &str = include_str!("../../data/top-tcp-ports.txt");
+const TOP_UDP_PORTS: &str = include_str!("../../data/top-udp-ports.txt");
 
 /// A de-duplicated, ascending list of TCP ports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,8 +22,13 @@ impl PortList {
         PortList { ports }
     }
 
-    /// Parses an nmap-style port expression.
+    /// Parses an nmap-style port expression (service names from the TCP table).
     pub fn parse(expr: &str) -> Result<PortList> {
+        PortList::parse_names(expr, crate::event::Proto::Tcp)
+    }
+
+    /// Parses an nmap-style port expression, service names from `proto`'s table.
+    pub fn parse_names(expr: &str, proto: crate::event::Proto) -> Result<PortList> {
         let whole = expr;
         let expr = expr.trim();
         if expr.is_empty() {
@@ -38,13 +44,13 @@ impl PortList {
                 Some(("T" | "t", rest)) => rest,
                 Some((proto, _)) => {
                     return Err(Error::input(format!(
-                        "unsupported protocol '{proto}:' in port list '{whole}' (only TCP is scanned; UDP scanning is not yet supported)"
+                        "unexpected protocol '{proto}:' in port list '{whole}'"
                     )));
                 }
                 None => item,
             };
             if item.bytes().any(|b| b.is_ascii_alphabetic()) {
-                let found = services::ports_for_name(item);
+                let found = services::ports_for_name(item, proto);
                 if found.is_empty() {
                     return Err(Error::input(format!(
                         "unknown port or service name '{item}' in port list '{whole}'"
@@ -80,6 +86,54 @@ impl PortList {
             ports.extend(lo..=hi);
         }
         Ok(PortList::from_ports(ports))
+    }
+
+    /// Parses nmap's per-protocol form, `-p U:53,161,T:22,80`: a `T:` or `U:` prefix applies
+    /// to its item and those after it up to the next prefix; items before any prefix apply
+    /// to both. Returns the TCP and the UDP items (`None`: no item for that protocol).
+    pub fn parse_by_proto(expr: &str) -> Result<(Option<PortList>, Option<PortList>)> {
+        let whole = expr;
+        let (mut tcp, mut udp) = (Vec::new(), Vec::new());
+        let mut current: Option<char> = None;
+        for item in expr.trim().split(',') {
+            let item = item.trim();
+            let item = match item.split_once(':') {
+                Some((p, rest)) if p.eq_ignore_ascii_case("t") => {
+                    current = Some('T');
+                    rest
+                }
+                Some((p, rest)) if p.eq_ignore_ascii_case("u") => {
+                    current = Some('U');
+                    rest
+                }
+                Some((p, _)) => {
+                    return Err(Error::input(format!(
+                        "unsupported protocol '{p}:' in port list '{whole}' (T: for TCP, U: for UDP)"
+                    )));
+                }
+                None => item,
+            };
+            match current {
+                Some('T') => tcp.push(item),
+                Some(_) => udp.push(item),
+                None => {
+                    tcp.push(item);
+                    udp.push(item);
+                }
+            }
+        }
+        let list = |items: Vec<&str>, proto| -> Result<Option<PortList>> {
+            if items.is_empty() {
+                return Ok(None);
+            }
+            PortList::parse_names(&items.join(","), proto)
+                .map(Some)
+                .map_err(|e| Error::input(e.to_string().replace(&items.join(","), whole)))
+        };
+        Ok((
+            list(tcp, crate::event::Proto::Tcp)?,
+            list(udp, crate::event::Proto::Udp)?,
+        ))
     }
 
     /// Number of ports.
@@ -137,8 +191,12 @@ impl PortList {
 }
 
 /// The shipped ranking, most common first.
-pub(super) fn top_ranking() -> impl Iterator<Item = u16> {
-    TOP_PORTS.lines().filter_map(|l| l.trim().parse().ok())
+pub(super) fn top_ranking(proto: crate::event::Proto) -> impl Iterator<Item = u16> {
+    let text = match proto {
+        crate::event::Proto::Tcp => TOP_PORTS,
+        crate::event::Proto::Udp => TOP_UDP_PORTS,
+    };
+    text.lines().filter_map(|l| l.trim().parse().ok())
 }
 
 fn parse_port(s: &str, whole: &str) -> Result<u16> {

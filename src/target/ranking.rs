@@ -5,6 +5,7 @@
 
 use super::PortList;
 use crate::error::{Error, Result};
+use crate::event::Proto;
 use std::path::{Path, PathBuf};
 
 /// Where nmap keeps `nmap-services`, in the order nmap's own packages install it.
@@ -18,23 +19,25 @@ const NMAP_SERVICES: &[&str] = &[
 pub enum RankingSource {
     /// An nmap-services file.
     Nmap(PathBuf),
-    /// synscan's own list in `data/top-tcp-ports.txt`.
+    /// synscan's own list in `data/top-tcp-ports.txt` or `data/top-udp-ports.txt`.
     Shipped,
 }
 
-/// TCP ports, most often open first.
+/// Ports of one protocol, most often open first.
 #[derive(Debug, Clone)]
 pub struct Ranking {
     source: RankingSource,
     ports: Vec<u16>,
+    proto: Proto,
 }
 
 impl Ranking {
     /// The ranking shipped with synscan.
-    pub fn shipped() -> Ranking {
+    pub fn shipped(proto: Proto) -> Ranking {
         Ranking {
             source: RankingSource::Shipped,
-            ports: super::ports::top_ranking().collect(),
+            ports: super::ports::top_ranking(proto).collect(),
+            proto,
         }
     }
 
@@ -42,7 +45,7 @@ impl Ranking {
     /// frequencies), else `$NMAPDIR/nmap-services`, else nmap's usual install paths; the
     /// shipped ranking when none is found. An installed file that cannot be used is skipped
     /// with a warning on stderr.
-    pub fn discover(explicit: Option<&Path>) -> Result<Ranking> {
+    pub fn discover(explicit: Option<&Path>, proto: Proto) -> Result<Ranking> {
         if let Some(path) = explicit {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 Error::input(format!(
@@ -51,7 +54,7 @@ impl Ranking {
                     crate::files::plain(&e)
                 ))
             })?;
-            return Ranking::from_nmap_services(path, &text).map_err(|why| {
+            return Ranking::from_nmap_services(path, &text, proto).map_err(|why| {
                 Error::input(format!("--servicedb file '{}': {why}", path.display()))
             });
         }
@@ -63,7 +66,7 @@ impl Ranking {
             let Ok(text) = std::fs::read_to_string(&path) else {
                 continue;
             };
-            match Ranking::from_nmap_services(&path, &text) {
+            match Ranking::from_nmap_services(&path, &text, proto) {
                 Ok(r) => return Ok(r),
                 Err(why) => eprintln!(
                     "synscan: warning: ignoring '{}': {why}; using the shipped port ranking",
@@ -71,12 +74,17 @@ impl Ranking {
                 ),
             }
         }
-        Ok(Ranking::shipped())
+        Ok(Ranking::shipped(proto))
     }
 
     /// Parses nmap-services text (`name port/proto frequency [# comment]`): TCP ports by
-    /// descending open frequency, ties by ascending port, as nmap orders them.
-    pub fn from_nmap_services(path: &Path, text: &str) -> std::result::Result<Ranking, String> {
+    /// descending open frequency, ties by ascending port, as nmap orders them (`proto`'s
+    /// lines only).
+    pub fn from_nmap_services(
+        path: &Path,
+        text: &str,
+        proto: Proto,
+    ) -> std::result::Result<Ranking, String> {
         let mut rows: Vec<(f64, u16)> = Vec::new();
         for (n, line) in text.lines().enumerate() {
             let line = line.split('#').next().unwrap_or("");
@@ -84,13 +92,13 @@ impl Ranking {
             let (Some(_name), Some(port_proto)) = (f.next(), f.next()) else {
                 continue;
             };
-            let Some((port, proto)) = port_proto.split_once('/') else {
+            let Some((port, line_proto)) = port_proto.split_once('/') else {
                 return Err(format!(
                     "line {}: '{port_proto}' is not PORT/PROTOCOL",
                     n + 1
                 ));
             };
-            if proto != "tcp" {
+            if line_proto != proto.as_str() {
                 continue;
             }
             let port: u16 = port
@@ -110,7 +118,10 @@ impl Ranking {
         // nmap ranks only ports with a frequency above zero.
         rows.retain(|r| r.0 > 0.0 && r.1 != 0);
         if rows.is_empty() {
-            return Err("no TCP port with an open frequency".into());
+            return Err(format!(
+                "no {} port with an open frequency",
+                proto.as_str().to_uppercase()
+            ));
         }
         rows.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         let mut ports: Vec<u16> = Vec::with_capacity(rows.len());
@@ -123,6 +134,7 @@ impl Ranking {
         Ok(Ranking {
             source: RankingSource::Nmap(path.to_path_buf()),
             ports,
+            proto,
         })
     }
 
@@ -157,6 +169,9 @@ impl Ranking {
     pub fn describe_source(&self) -> String {
         match &self.source {
             RankingSource::Nmap(p) => format!("nmap's ranking ({})", p.display()),
+            RankingSource::Shipped if self.proto == Proto::Udp => {
+                "synscan's shipped UDP ranking".into()
+            }
             RankingSource::Shipped => "synscan's shipped ranking".into(),
         }
     }
@@ -177,7 +192,7 @@ mod tests {
 
     #[test]
     fn nmap_order_is_frequency_then_port() {
-        let r = Ranking::from_nmap_services(Path::new("x"), SAMPLE).unwrap();
+        let r = Ranking::from_nmap_services(Path::new("x"), SAMPLE, Proto::Tcp).unwrap();
         assert_eq!(r.ports, vec![80, 22, 1, 9]);
         assert_eq!(r.top(2, "--top-ports").unwrap().as_slice(), &[22, 80]);
         let e = r.top(5, "--top-ports").unwrap_err().to_string();
@@ -196,19 +211,31 @@ mod tests {
             ("domain 53/udp 0.2\n", "no TCP port"),
             ("", "no TCP port"),
         ] {
-            let e = Ranking::from_nmap_services(Path::new("x"), text).unwrap_err();
+            let e = Ranking::from_nmap_services(Path::new("x"), text, Proto::Tcp).unwrap_err();
             assert!(e.contains(want), "{text:?}: {e}");
         }
     }
 
     #[test]
     fn shipped_ranking() {
-        let r = Ranking::shipped();
+        let r = Ranking::shipped(Proto::Tcp);
         assert_eq!(r.source(), &RankingSource::Shipped);
         let top = r.top(1000, "--top-ports").unwrap();
         for common in [21, 22, 23, 25, 80, 443, 3389, 8080] {
             assert!(top.contains(common), "{common}");
         }
         assert!(r.top(0, "--top-ports").is_err());
+        let u = Ranking::shipped(Proto::Udp);
+        let top = u.top(100, "--top-ports").unwrap();
+        for common in [53, 123, 161, 137, 500, 1900, 5353] {
+            assert!(top.contains(common), "{common}");
+        }
+        assert!(u.top(1000, "--top-ports").is_ok());
+    }
+
+    #[test]
+    fn the_udp_ranking_reads_udp_lines() {
+        let r = Ranking::from_nmap_services(Path::new("x"), SAMPLE, Proto::Udp).unwrap();
+        assert_eq!(r.ports, vec![53]);
     }
 }

@@ -362,7 +362,8 @@ impl Matcher {
                         Transport::Icmpv6(_) => wire::PROTO_ICMPV6,
                         _ => ip.next_header,
                     };
-                    (IpAddr::V6(ip.src), IpAddr::V6(ip.dst), proto, 0, t)
+                    let flow = ip.flow_label as u16;
+                    (IpAddr::V6(ip.src), IpAddr::V6(ip.dst), proto, flow, t)
                 }
                 _ => continue,
             };

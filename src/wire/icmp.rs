@@ -100,7 +100,7 @@ pub struct Quoted {
     pub proto: u8,
     /// Its TTL or hop limit as it reached the reporting node.
     pub ttl: u8,
-    /// Its IPv4 identification (0 for IPv6).
+    /// Its IPv4 identification, or the low 16 bits of its IPv6 flow label.
     pub id: u16,
     /// Quoted source port (TCP, UDP).
     pub src_port: u16,
@@ -133,7 +133,15 @@ pub fn parse_quoted(b: &[u8]) -> Result<Quoted> {
                 let end = (ipv6::HEADER_LEN + usize::from(p.payload_len())).min(b.len());
                 let (nh, rest) = ipv6::skip_extensions(p.next_header(), &b[ipv6::HEADER_LEN..end])
                     .unwrap_or((p.next_header(), &[]));
-                (p.src().into(), p.dst().into(), nh, p.hop_limit(), 0, rest)
+                let flow = p.flow_label() as u16;
+                (
+                    p.src().into(),
+                    p.dst().into(),
+                    nh,
+                    p.hop_limit(),
+                    flow,
+                    rest,
+                )
             }
             Some(_) => return Err(Error::Malformed),
             None => return Err(Error::Truncated),

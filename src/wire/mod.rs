@@ -112,6 +112,24 @@ fn transport(proto: u8, payload: &[u8]) -> Result<Transport> {
     })
 }
 
+/// The transport segment of the IP packet `b` (IPv4, or IPv6 past extension headers), up
+/// to the length its header gives; `None` when it cannot be found.
+pub fn upper_layer(b: &[u8]) -> Option<&[u8]> {
+    match b.first()? >> 4 {
+        4 => {
+            let p = ipv4::Packet::new_checked(b).ok()?;
+            let end = usize::from(p.total_len()).min(b.len());
+            b.get(p.header_len()..end)
+        }
+        6 => {
+            let p = ipv6::Packet::new_checked(b).ok()?;
+            let end = (ipv6::HEADER_LEN + usize::from(p.payload_len())).min(b.len());
+            ipv6::skip_extensions(p.next_header(), b.get(ipv6::HEADER_LEN..end)?).map(|(_, s)| s)
+        }
+        _ => None,
+    }
+}
+
 /// Parses an IPv4 packet and its transport header. The buffer must hold the whole packet
 /// (total length), else it is [`Error::Truncated`].
 pub fn parse_ipv4(b: &[u8]) -> Result<(Ipv4Repr, Transport)> {

@@ -116,6 +116,21 @@ pub fn synscan_in(ns: Option<&str>, args: &[&str], input: &[u8]) -> Output {
     run_cmd(cmd, input, Duration::from_secs(120))
 }
 
+/// Runs synscan with `args` inside namespace `ns` as nobody, with no capability at all.
+pub fn synscan_as_nobody(ns: &str, args: &[&str]) -> Output {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns, "setpriv"]).args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        bin(),
+    ]);
+    c.args(args);
+    run_cmd(c, b"", Duration::from_secs(60))
+}
+
 /// One parsed ndjson line.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Line {
