@@ -521,6 +521,9 @@ fn shipped() -> Vec<(&'static [u16], Payload)> {
         0x02, 0x04, 0, 0, 0, 0, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x30, 0x0e, 0x30, 0x0c, 0x06,
         0x08, 0x2b, 0x06, 0x01, 0x02, 0x01, 0x01, 0x01, 0x00, 0x05, 0x00,
     ];
+    // The same GetRequest as SNMPv2c (version 1): agents may answer only one of them.
+    let mut snmp_v2c = snmp_v1.clone();
+    snmp_v2c[4] = 1;
     let snmp_v3 = vec![
         0x30, 0x3e, 0x02, 0x01, 0x03, 0x30, 0x11, 0x02, 0x04, 0, 0, 0, 0, 0x02, 0x03, 0x00, 0xff,
         0xe3, 0x04, 0x01, 0x04, 0x02, 0x01, 0x03, 0x04, 0x10, 0x30, 0x0e, 0x04, 0x00, 0x02, 0x01,
@@ -629,7 +632,11 @@ xmlns:wsd=\"http://schemas.xmlsoap.org/ws/2005/04/discovery\">\
         ),
         (
             &[161],
-            payload("snmp", snmp_v1, &[(17, Ber32)], Echo::SnmpRequestId),
+            payload("snmp", snmp_v1.clone(), &[(17, Ber32)], Echo::SnmpRequestId),
+        ),
+        (
+            &[161],
+            payload("snmpv2c", snmp_v2c, &[(17, Ber32)], Echo::SnmpRequestId),
         ),
         (
             &[161],
@@ -742,10 +749,11 @@ mod tests {
     fn ber_templates_are_well_formed_and_carry_the_cookie() {
         let c = 0xdead_beef;
         assert_eq!(snmp_request_id(&sent(161, 0, c)), Some(u64::from(ber32(c))));
-        assert_eq!(snmp_msg_id(&sent(161, 1, c)), Some(u64::from(ber32(c))));
+        assert_eq!(snmp_request_id(&sent(161, 1, c)), Some(u64::from(ber32(c))));
+        assert_eq!(snmp_msg_id(&sent(161, 2, c)), Some(u64::from(ber32(c))));
         assert_eq!(ldap_message_id(&sent(389, 0, c)), Some(u64::from(ber32(c))));
         // The message lengths agree with the bytes.
-        for (port, k) in [(161, 0), (161, 1), (389, 0)] {
+        for (port, k) in [(161, 0), (161, 1), (161, 2), (389, 0)] {
             let b = sent(port, k, c);
             assert_eq!(usize::from(b[1]) + 2, b.len(), "{port}/{k}");
         }
