@@ -861,8 +861,9 @@ def write_section(key, text):
     open(DOC, "w").write(doc)
 
 
-# The UDP bench's target: real daemons (dnsmasq, snmpd, chronyd) and "pong" responders that
-# answer any datagram, plus ports nft drops and ports it rejects with admin-prohibited.
+# The UDP bench's target: real daemons (dnsmasq, snmpd, chronyd), an echo server on 7 and
+# "pong" responders that answer any datagram, plus ports nft drops and ports it rejects with
+# admin-prohibited.
 UDP_PONG = [7, 19, 37, 177, 520, 999]
 UDP_TRUTH = set(UDP_PONG) | {53, 123, 161}
 UDP_DROPPED = list(range(600, 610))
@@ -924,7 +925,7 @@ class UdpLab:
                 "while time.time()<end:\n"
                 "  r,_,_=select.select(ss,[],[],1)\n"
                 "  for s in r:\n"
-                "    d,a=s.recvfrom(4096); s.sendto(b'pong',a)\n")
+                "    d,a=s.recvfrom(4096); s.sendto(d if s.getsockname()[1]==7 else b'pong',a)\n")
         run(["python3", "-c", pong])
         for _ in range(100):
             out = subprocess.run(["ip", "netns", "exec", self.tgt, "ss", "-Hlun"],
@@ -1076,7 +1077,8 @@ def bench_udp():
 def udp_table(title, sections, note):
     out = [f"### {title}", "", note, "",
            "Truth: " + ", ".join(map(str, sorted(UDP_TRUTH))) + " answer (dnsmasq 53, chronyd "
-           "123, snmpd 161; the rest answer any datagram); 600-609 are dropped by nft, 610 is "
+           "123, snmpd 161, an echo server on 7; the rest answer any datagram with \"pong\"); "
+           "600-609 are dropped by nft, 610 is "
            "rejected with admin-prohibited, everything else is closed. \"closed\" is how many "
            "closed ports a tool classified (masscan reports open ports only). In the top-100 "
            "run only the truth ports among those 100 can be found.", ""]

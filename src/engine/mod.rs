@@ -113,6 +113,8 @@ pub(crate) struct Shared {
     pub timed_out: AtomicBool,
     /// Notes for `-v`/`-d`, printed by the calling thread.
     pub notes: std::sync::Mutex<Vec<String>>,
+    /// Closed answers (port unreachable, RST) so far.
+    pub closed: AtomicU64,
     /// Pairs left without an answer in segments where the last retry pass still got
     /// answers: silence there may be a rate limit's, not a firewall's (UDP).
     pub limited: AtomicU64,
@@ -330,6 +332,7 @@ impl Scan {
             slowed_to: AtomicU64::new(0),
             timed_out: AtomicBool::new(false),
             notes: std::sync::Mutex::new(Vec::new()),
+            closed: AtomicU64::new(0),
             limited: AtomicU64::new(0),
             limited_rate_milli: AtomicU64::new(0),
         });

@@ -149,6 +149,9 @@ fn receive(
             // A lost RST only leaves the target a half-open entry to time out.
             let _ = reply_tx.send(&follow);
         }
+        if reply.state == PortState::Closed {
+            shared.closed.fetch_add(1, Ordering::Relaxed);
+        }
         shared.replies.fetch_add(1, Ordering::Relaxed);
         let alive = batch.push(PortResult {
             ip: reply.target,

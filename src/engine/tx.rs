@@ -197,6 +197,8 @@ impl Pending<'_> {
 struct PassRecord {
     /// Replies counted when the pass began.
     replies_before: u64,
+    /// Closed answers (port unreachable, RST) counted when the pass began.
+    closed_before: u64,
     /// Probes sent.
     sent: u64,
     /// Time spent sending them.
@@ -239,7 +241,8 @@ fn probe_segment(
     let mut pass_start_us = 0u64;
     for attempt in 0..=last_attempt {
         if attempt > 0 {
-            let cd = cooldown(plan, shared);
+            let last_sent = if attempt == 1 { first } else { retry_pass };
+            let cd = cooldown(plan, shared, last_sent.as_ref());
             let replies = shared.replies.load(Ordering::Relaxed);
             let reply_secs = shared
                 .last_reply_us
@@ -333,6 +336,7 @@ fn probe_segment(
         }
         let mut limiter = RateLimiter::new(*rate);
         let replies_before = shared.replies.load(Ordering::Relaxed);
+        let closed_before = shared.closed.load(Ordering::Relaxed);
         let pass_start = Instant::now();
         pass_start_us = shared.now_us();
         let sport = plan.sport(attempt);
@@ -417,6 +421,7 @@ fn probe_segment(
         let secs = pass_start.elapsed().as_secs_f64().max(1e-4);
         let record = PassRecord {
             replies_before,
+            closed_before,
             sent: sent_this_pass,
             secs,
             reply_secs: secs,
@@ -427,7 +432,7 @@ fn probe_segment(
             retry_pass = Some(record);
         }
     }
-    let cd = cooldown(plan, shared);
+    let cd = cooldown(plan, shared, retry_pass.or(first).as_ref());
     if detail >= 1
         && let Some(p) = retry_pass.or(first)
     {
@@ -451,7 +456,7 @@ fn at_deadline(plan: &Plan, shared: &Shared) -> bool {
     shared
         .last_send_us
         .store(shared.now_us(), Ordering::Relaxed);
-    cooldown(plan, shared);
+    cooldown(plan, shared, None);
     false
 }
 
@@ -542,18 +547,12 @@ fn still_losing(retry_pass: Option<&PassRecord>, replies: u64) -> bool {
 /// The cool-down after a pass: `--wait` if given; else the RTO (srtt + 4 rttvar) of the RTTs
 /// measured from SYN-ACK timestamp echoes, or three times the delay to the first reply when
 /// only RSTs came back, or `--initial-rtt-timeout` (else `--timeout`) when nothing answered;
-/// at least `--min-rtt-timeout` (10 ms), at most `--timeout`. Modules whose silence is
-/// ambiguous (UDP) wait at least [`ICMP_LIMIT_WINDOW`].
+/// at least `--min-rtt-timeout` (10 ms), at most `--timeout`.
 pub(super) fn cooldown_length(plan: &Plan, shared: &Shared) -> Duration {
     if let Some(w) = plan.opts.wait {
         return w;
     }
     let (min, max) = (plan.opts.min_rtt, plan.opts.timeout.max(plan.opts.min_rtt));
-    let min = if plan.probe.unanswered() == crate::event::PortState::OpenFiltered {
-        min.max(ICMP_LIMIT_WINDOW).min(max)
-    } else {
-        min
-    };
     let rto = shared.rto_us.load(Ordering::Relaxed);
     let first_reply = shared.first_reply_us.load(Ordering::Relaxed);
     let first_send = shared.first_send_us.load(Ordering::Relaxed);
@@ -567,16 +566,37 @@ pub(super) fn cooldown_length(plan: &Plan, shared: &Shared) -> Duration {
     (est + Duration::from_millis(2)).clamp(min, max)
 }
 
-/// The shortest cool-down after a UDP pass. Linux gives each destination one ICMP error a
-/// second by default (net.ipv4.icmp_ratelimit, net.ipv6.icmp.ratelimit): a shorter wait
-/// hears none of the trickle a rate-limited target lets through, so a limit would pass for
-/// filtering, and `--udp-patient` would have no rate to pace at.
+/// The shortest cool-down after a UDP pass that looks rate-limited ([`limit_suspected`]).
+/// Linux gives each destination one ICMP error a second by default (net.ipv4.icmp_ratelimit,
+/// net.ipv6.icmp.ratelimit): a shorter wait hears none of the trickle a rate-limited target
+/// lets through, so a limit would pass for filtering, and `--udp-patient` would have no rate
+/// to pace at.
 const ICMP_LIMIT_WINDOW: Duration = Duration::from_secs(1);
+
+/// True when a pass of a module whose silence is ambiguous (UDP) looks like it met an ICMP
+/// rate limit: the targets sent closed answers, so their silence is not a blanket drop, yet
+/// more of the pass's pairs stayed silent than were answered closed. A target without a limit
+/// answers every closed port at once and leaves only its dropped ports silent.
+fn limit_suspected(plan: &Plan, shared: &Shared, pass: &PassRecord) -> bool {
+    if plan.probe.unanswered() != crate::event::PortState::OpenFiltered {
+        return false;
+    }
+    let closed = shared
+        .closed
+        .load(Ordering::Relaxed)
+        .saturating_sub(pass.closed_before);
+    let answered = shared
+        .replies
+        .load(Ordering::Relaxed)
+        .saturating_sub(pass.replies_before);
+    closed > 0 && pass.sent.saturating_sub(answered) > closed
+}
 
 /// Waits until the cool-down has passed since the last probe and replies have gone quiet for
 /// half of it (replies still queued on a busy link extend the wait, up to four cool-downs).
-/// Returns how long it waited.
-fn cooldown(plan: &Plan, shared: &Shared) -> Duration {
+/// After a `pass` that looks rate-limited, at least [`ICMP_LIMIT_WINDOW`] (the answers that
+/// arrive during the wait decide it). Returns how long it waited.
+fn cooldown(plan: &Plan, shared: &Shared, pass: Option<&PassRecord>) -> Duration {
     let started = Instant::now();
     let last_send = shared
         .last_send_us
@@ -594,7 +614,11 @@ fn cooldown(plan: &Plan, shared: &Shared) -> Duration {
         if shared.stopped() {
             return started.elapsed();
         }
-        let cd = cooldown_length(plan, shared).as_micros() as u64;
+        let mut cd = cooldown_length(plan, shared);
+        if pass.is_some_and(|p| limit_suspected(plan, shared, p)) {
+            cd = cd.max(ICMP_LIMIT_WINDOW.min(plan.opts.timeout.max(plan.opts.min_rtt)));
+        }
+        let cd = cd.as_micros() as u64;
         let now = shared.now_us();
         let last_reply = shared.last_reply_us.load(Ordering::Relaxed);
         let quiet = now.saturating_sub(last_reply) >= cd / 2;
@@ -612,6 +636,7 @@ mod tests {
     fn pass(sent: u64, secs: f64) -> PassRecord {
         PassRecord {
             replies_before: 1000,
+            closed_before: 0,
             sent,
             secs,
             reply_secs: secs,
