@@ -497,6 +497,28 @@ fn a_rate_limited_target_leaves_closed_ports_open_filtered_unless_patient() {
         "{}",
         patient.stderr
     );
+    // IPv6 alike, with a pass small enough for the limit's burst to answer most of it.
+    let v6 = t.synscan(&[
+        "-sU",
+        "-p",
+        "2000-2011",
+        "--states",
+        "all",
+        "--format",
+        "ndjson",
+        "--udp-patient",
+        "fd77::2",
+    ]);
+    let p6 = states(&v6);
+    assert_eq!(p6.len(), 12);
+    for (port, st) in &p6 {
+        assert_eq!(
+            st,
+            &("closed".to_string(), "port-unreach".to_string()),
+            "{port}: {}",
+            v6.stderr
+        );
+    }
 }
 
 /// Starts the echo servers of [`ECHO`] on the target's IPv4 address.
@@ -522,6 +544,8 @@ fn tcp_and_udp_in_one_run_with_ports_per_protocol() {
     let dir = tempfile::tempdir().expect("tempdir");
     let xml = dir.path().join("out.xml");
     let normal = dir.path().join("out.txt");
+    let grepable = dir.path().join("out.gnmap");
+    let list = dir.path().join("out.list");
     let out = t.synscan(&[
         "-sSU",
         "-p",
@@ -536,6 +560,10 @@ fn tcp_and_udp_in_one_run_with_ports_per_protocol() {
         xml.to_str().expect("path"),
         "-oN",
         normal.to_str().expect("path"),
+        "-oG",
+        grepable.to_str().expect("path"),
+        "-oL",
+        list.to_str().expect("path"),
         "10.77.0.2",
     ]);
     assert_eq!(out.code, Some(0), "{out:?}");
@@ -600,6 +628,24 @@ fn tcp_and_udp_in_one_run_with_ports_per_protocol() {
     assert!(rows[3].starts_with("1000/udp"), "{text}");
     assert!(rows[4].starts_with("9999/udp"), "{text}");
     assert!(text.contains("syn+udp scan of 1 host x 5 ports"), "{text}");
+    // Grepable and list name each port's protocol as nmap and masscan do.
+    let g = std::fs::read_to_string(&grepable).expect("grepable");
+    for want in [
+        "22/open/tcp//ssh",
+        "80/closed/tcp//http",
+        "7/open/udp//echo",
+        "9999/open/udp//",
+    ] {
+        assert!(g.contains(want), "{want}: {g}");
+    }
+    let l = std::fs::read_to_string(&list).expect("list");
+    for want in [
+        "open tcp 22 10.77.0.2",
+        "open udp 7 10.77.0.2",
+        "open udp 9999 10.77.0.2",
+    ] {
+        assert!(l.contains(want), "{want}: {l}");
+    }
 }
 
 /// A responder that answers only datagrams starting with MAGIC, with "ok" and the four bytes

@@ -575,8 +575,9 @@ const ICMP_LIMIT_WINDOW: Duration = Duration::from_secs(1);
 
 /// True when a pass of a module whose silence is ambiguous (UDP) looks like it met an ICMP
 /// rate limit: the targets sent closed answers, so their silence is not a blanket drop, yet
-/// more of the pass's pairs stayed silent than were answered closed. A target without a limit
-/// answers every closed port at once and leaves only its dropped ports silent.
+/// more of the pass's pairs stayed silent than were answered closed (with `--udp-patient`,
+/// any stayed silent). A target without a limit answers every closed port at once and leaves
+/// only its dropped ports silent.
 fn limit_suspected(plan: &Plan, shared: &Shared, pass: &PassRecord) -> bool {
     if plan.probe.unanswered() != crate::event::PortState::OpenFiltered {
         return false;
@@ -589,7 +590,10 @@ fn limit_suspected(plan: &Plan, shared: &Shared, pass: &PassRecord) -> bool {
         .replies
         .load(Ordering::Relaxed)
         .saturating_sub(pass.replies_before);
-    closed > 0 && pass.sent.saturating_sub(answered) > closed
+    let silent = pass.sent.saturating_sub(answered);
+    // A patient scan waits whenever anything stayed silent beside closed answers: a limit's
+    // burst (six errors on Linux) can answer most of a small pass.
+    closed > 0 && (silent > closed || (plan.opts.patient && silent > 0))
 }
 
 /// Waits until the cool-down has passed since the last probe and replies have gone quiet for
