@@ -289,6 +289,11 @@ fn raw_and_unprivileged_udp_scans_are_exact_on_both_families_and_nmap_agrees() {
     for (addr, v6) in [("10.77.0.2", false), ("fd77::2", true)] {
         let raw = t.synscan(&scan_args(addr));
         assert_eq!(states(&raw), expected(v6), "raw {addr}: {raw:?}");
+        // The TX ring sends frames too large for its slots (QUIC, DTLS, IKE, SNMPv3) too.
+        let mut ring = scan_args(addr);
+        ring.extend(["--send-path", "ring"]);
+        let ring = t.synscan(&ring);
+        assert_eq!(states(&ring), expected(v6), "ring {addr}: {ring:?}");
         // The DNS answer is kept: dnsmasq's version.bind TXT, with our ID first.
         let dns = parse_ndjson(&raw.stdout)
             .into_iter()
@@ -735,6 +740,10 @@ fn udp_command_line_mistakes_are_one_line_errors() {
             "has no TCP ports: give them with T:PORTS".into(),
         ),
         (vec!["-sUU", "127.0.0.1"], "combines scan types".into()),
+        (
+            vec!["-sU", "-p", "U:", "127.0.0.1"],
+            "no port after 'U:' in port list 'U:'".into(),
+        ),
         (
             vec!["-sU", "-p", "S:80", "127.0.0.1"],
             "unsupported protocol 'S:'".into(),

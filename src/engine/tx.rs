@@ -239,6 +239,8 @@ fn probe_segment(
     let mut retry_pass: Option<PassRecord> = None;
     let mut congestion = Congestion::default();
     let mut pass_start_us = 0u64;
+    // The pace of patient passes (`--udp-patient`), kept out of `rate`, which carries over.
+    let mut patient_rate: Option<f64> = None;
     for attempt in 0..=last_attempt {
         if attempt > 0 {
             let last_sent = if attempt == 1 { first } else { retry_pass };
@@ -307,9 +309,10 @@ fn probe_segment(
             }
             let patient_more = plan.opts.patient && attempt > plan.opts.retries && answers > 0;
             if patient_more {
-                // Paced at what the targets' limit let through, never faster than asked.
+                // Paced at what the targets' limit let through, never faster than asked; for
+                // this segment only (the next one starts at the scan's rate).
                 let paced = answer_rate.max(0.2);
-                *rate = Some(rate.map_or(paced, |r| r.min(paced)));
+                patient_rate = Some(rate.map_or(paced, |r| r.min(paced)));
                 if detail >= 1 {
                     shared.note(format!(
                         "patient: {answers} answers at {}: next pass at that rate",
@@ -334,7 +337,7 @@ fn probe_segment(
         if past_deadline(plan, shared) {
             return Ok(at_deadline(plan, shared));
         }
-        let mut limiter = RateLimiter::new(*rate);
+        let mut limiter = RateLimiter::new(patient_rate.or(*rate));
         let replies_before = shared.replies.load(Ordering::Relaxed);
         let closed_before = shared.closed.load(Ordering::Relaxed);
         let pass_start = Instant::now();

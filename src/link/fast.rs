@@ -41,11 +41,17 @@ pub fn open_mmsg(iface: &NetworkInterface, bypass: bool) -> io::Result<MmsgSende
     })
 }
 
-/// Opens a PACKET_TX_RING sender on `iface` (4096 slots of 128 bytes).
+/// Opens a PACKET_TX_RING sender on `iface` (4096 slots of 128 bytes), with a `sendmmsg`
+/// sender beside it for frames larger than a slot (UDP payloads).
 pub fn open_ring(iface: &NetworkInterface, bypass: bool) -> io::Result<RingSender> {
     let sock = send_socket(iface, bypass)?;
     let ring = sys::TxRing::new(sock.as_fd(), 128, 4096)?;
-    Ok(RingSender { sock, ring })
+    let oversize = open_mmsg(iface, bypass)?;
+    Ok(RingSender {
+        sock,
+        ring,
+        oversize,
+    })
 }
 
 /// Waits a moment for room in a full queue. Sleeping, not spinning: the threads draining
@@ -121,6 +127,9 @@ impl DataLinkSender for MmsgSender {
 pub struct RingSender {
     sock: Socket,
     ring: sys::TxRing,
+    /// Frames larger than a slot go this way: a send() on a socket with a TX ring only
+    /// kicks the ring.
+    oversize: MmsgSender,
 }
 
 impl RingSender {
@@ -164,10 +173,7 @@ impl DataLinkSender for RingSender {
         func: &mut dyn FnMut(&mut [u8]),
     ) -> Option<io::Result<()>> {
         if packet_size > self.ring.max_frame() {
-            return Some(Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "frame larger than a TX ring slot",
-            )));
+            return self.oversize.build_and_send(num_packets, packet_size, func);
         }
         for i in 0..num_packets {
             if let Err(e) = self.slot(packet_size) {

@@ -108,8 +108,17 @@ impl Udp {
         Some(reply)
     }
 
-    /// An ICMP or ICMPv6 error quoting one of our probes.
-    fn error(&self, reason: Reason, q: &wire::Quoted, ttl: u8, v: &dyn Validate) -> Option<Reply> {
+    /// An ICMP or ICMPv6 error from `from` quoting one of our probes. Port unreachable means
+    /// closed only from the target itself, as nmap reads it: from a router or firewall on
+    /// the path it says nothing about the port's own state (filtered).
+    fn error(
+        &self,
+        from: IpAddr,
+        reason: Reason,
+        q: &wire::Quoted,
+        ttl: u8,
+        v: &dyn Validate,
+    ) -> Option<Reply> {
         if q.proto != PROTO_UDP || q.src != v.src() || !v.ours(q.src_port) {
             return None;
         }
@@ -122,7 +131,7 @@ impl Udp {
         }
         let mut reply = Reply::new(q.dst, q.dst_port, q.src_port, cookie, ttl);
         reply.reason = reason;
-        reply.state = if reason == Reason::PortUnreach {
+        reply.state = if reason == Reason::PortUnreach && from == q.dst {
             PortState::Closed
         } else {
             PortState::Filtered
@@ -207,7 +216,13 @@ impl Probe for Udp {
                     code,
                     quoted: Some(q),
                     ..
-                }) => self.error(super::tcp_syn::icmp_reason(*icmp_type, *code)?, q, h.ttl, v),
+                }) => self.error(
+                    IpAddr::V4(h.src),
+                    super::tcp_syn::icmp_reason(*icmp_type, *code)?,
+                    q,
+                    h.ttl,
+                    v,
+                ),
                 _ => None,
             },
             Network::Ipv6(h, t) if IpAddr::V6(h.dst) == v.src() => match t {
@@ -218,6 +233,7 @@ impl Probe for Udp {
                     quoted: Some(q),
                     ..
                 }) => self.error(
+                    IpAddr::V6(h.src),
                     super::tcp_syn::icmpv6_reason(*icmp_type, *code)?,
                     q,
                     h.hop_limit,
@@ -399,6 +415,15 @@ mod tests {
             assert_eq!(
                 (r.state, r.reason),
                 (PortState::Closed, Reason::PortUnreach)
+            );
+            // The same error from a router on the path says nothing of the port: filtered.
+            let mut routed = icmp_err(quoted);
+            let src_at = if src.is_ipv6() { 14 + 8 } else { 14 + 12 };
+            routed[src_at + 1] ^= 0x40;
+            let r = classify(&m, &routed, &v).expect("filtered");
+            assert_eq!(
+                (r.state, r.reason),
+                (PortState::Filtered, Reason::PortUnreach)
             );
             let mut other = quoted.to_vec();
             other[if src.is_ipv6() { 3 } else { 5 }] ^= 1;

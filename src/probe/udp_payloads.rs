@@ -204,6 +204,9 @@ pub fn ldap_message_id(b: &[u8]) -> Option<u64> {
     ber_uint(msg).map(|(id, _)| id)
 }
 
+/// Most payloads a file may give one port: every payload is a datagram per probe.
+pub const MAX_PER_PORT: usize = 16;
+
 /// Payloads by port. Ports with the same list share it: a file line may name 65535 ports.
 #[derive(Debug, Clone, Default)]
 pub struct Payloads {
@@ -301,6 +304,18 @@ impl Payloads {
                 continue;
             }
             lines.push(parse_line(line).map_err(at)?);
+        }
+        let mut per_port: HashMap<u16, usize> = HashMap::new();
+        for (ports, _) in &lines {
+            for &p in ports {
+                let n = per_port.entry(p).or_default();
+                *n += 1;
+                if *n > MAX_PER_PORT {
+                    return Err(format!(
+                        "{name}: port {p} has more than {MAX_PER_PORT} payloads (each is a datagram per probe)"
+                    ));
+                }
+            }
         }
         self.replace(&lines);
         Ok(lines.len())
@@ -813,6 +828,10 @@ mod tests {
             ),
             ("udp 1 \"ab", "f:1: unterminated string"),
             ("udp 0x \"ab\"", "f:1: ports '0x'"),
+            (
+                &"udp 7 \"x\"\n".repeat(17),
+                "f: port 7 has more than 16 payloads",
+            ),
         ] {
             let e = Payloads::default().parse_file("f", bad).unwrap_err();
             assert!(e.starts_with(want), "{bad}: {e}");

@@ -271,6 +271,16 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         let k = (sink.stage % PASS_STAGES) as usize;
         let engines = raw.then(|| coverages.get(k..).unwrap_or(&[]));
         stats.hosts_timed_out = unfinished_hosts(config, &sink.order, &sink.finished, engines);
+        // A later protocol's pass never ran: every host with a pair in it is unfinished.
+        let pass = (sink.stage / PASS_STAGES) as usize;
+        if let Some(next) = orders.get(pass + 1) {
+            let all = if config.shard.count == 1 {
+                config.hosts.len()
+            } else {
+                unfinished_hosts(config, next, &Finished::default(), None)
+            };
+            stats.hosts_timed_out = stats.hosts_timed_out.max(all);
+        }
         eprintln!(
             "synscan: --host-timeout reached: {} of {} hosts not finished (their results so far are kept)",
             stats.hosts_timed_out, stats.hosts_total

@@ -95,9 +95,10 @@ impl PortList {
         let whole = expr;
         let (mut tcp, mut udp) = (Vec::new(), Vec::new());
         let mut current: Option<char> = None;
-        for item in expr.trim().split(',') {
-            let item = item.trim();
-            let item = match item.split_once(':') {
+        let raw_item_prefixed = |i: &str| i.contains(':');
+        for raw in expr.trim().split(',') {
+            let raw = raw.trim();
+            let item = match raw.split_once(':') {
                 Some((p, rest)) if p.eq_ignore_ascii_case("t") => {
                     current = Some('T');
                     rest
@@ -111,8 +112,16 @@ impl PortList {
                         "unsupported protocol '{p}:' in port list '{whole}' (T: for TCP, U: for UDP)"
                     )));
                 }
-                None => item,
+                None => raw,
             };
+            if item.is_empty() {
+                return Err(Error::input(match current {
+                    Some(p) if raw_item_prefixed(raw) => {
+                        format!("no port after '{p}:' in port list '{whole}'")
+                    }
+                    _ => format!("empty item in port list '{whole}'"),
+                }));
+            }
             match current {
                 Some('T') => tcp.push(item),
                 Some(_) => udp.push(item),
@@ -126,9 +135,16 @@ impl PortList {
             if items.is_empty() {
                 return Ok(None);
             }
-            PortList::parse_names(&items.join(","), proto)
+            let joined = items.join(",");
+            // The messages quote the list they parsed: quote the user's instead.
+            PortList::parse_names(&joined, proto)
                 .map(Some)
-                .map_err(|e| Error::input(e.to_string().replace(&items.join(","), whole)))
+                .map_err(|e| {
+                    Error::input(
+                        e.to_string()
+                            .replace(&format!("'{joined}'"), &format!("'{whole}'")),
+                    )
+                })
         };
         Ok((
             list(tcp, crate::event::Proto::Tcp)?,
