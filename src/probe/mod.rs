@@ -104,6 +104,19 @@ pub trait Validate {
     fn cookie(&self, target: IpAddr, sport: u16, dport: u16) -> u32;
 }
 
+/// The cookie of the probe an ICMP or ICMPv6 error quotes, when the quote is one of ours of
+/// IP protocol `proto`: from our address and one of our source ports to a probed pair. The
+/// module then checks the cookie where its probe carried it (TCP sequence, IP id).
+pub fn quoted_cookie(q: &crate::wire::Quoted, proto: u8, v: &dyn Validate) -> Option<u32> {
+    if q.proto != proto || q.src != v.src() || !v.ours(q.src_port) {
+        return None;
+    }
+    if !v.probed(q.dst, q.dst_port) {
+        return None;
+    }
+    Some(v.cookie(q.dst, q.src_port, q.dst_port))
+}
+
 /// A probe type.
 pub trait Probe: Send + Sync {
     /// The module's name (`tcp-syn`).

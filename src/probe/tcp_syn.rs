@@ -189,13 +189,7 @@ impl TcpSyn {
         ttl: u8,
         v: &dyn Validate,
     ) -> Option<Reply> {
-        if q.proto != PROTO_TCP || q.src != v.src() || !v.ours(q.src_port) {
-            return None;
-        }
-        if !v.probed(q.dst, q.dst_port) {
-            return None;
-        }
-        let cookie = v.cookie(q.dst, q.src_port, q.dst_port);
+        let cookie = super::quoted_cookie(q, PROTO_TCP, v)?;
         if q.seq != Some(cookie) {
             return None;
         }

@@ -89,14 +89,14 @@ impl Udp {
             return None;
         }
         let cookie = v.cookie(from, t.dst_port, t.src_port);
-        let data = wire::upper_layer(ip)
+        // The datagram's data, borrowed: only a matching answer's first bytes are copied.
+        let data: &[u8] = wire::upper_layer(ip)
             .and_then(|seg| {
-                udp::Packet::new_checked(seg)
-                    .ok()
-                    .map(|p| p.payload().to_vec())
+                let len = usize::from(udp::Packet::new_checked(seg).ok()?.len());
+                seg.get(udp::HEADER_LEN..len.min(seg.len()))
             })
-            .unwrap_or_default();
-        if !self.payloads.answered_by(t.src_port, cookie, &data) {
+            .unwrap_or(&[]);
+        if !self.payloads.answered_by(t.src_port, cookie, data) {
             return None;
         }
         let mut reply = Reply::new(from, t.src_port, t.dst_port, cookie, ttl);
@@ -119,13 +119,7 @@ impl Udp {
         ttl: u8,
         v: &dyn Validate,
     ) -> Option<Reply> {
-        if q.proto != PROTO_UDP || q.src != v.src() || !v.ours(q.src_port) {
-            return None;
-        }
-        if !v.probed(q.dst, q.dst_port) {
-            return None;
-        }
-        let cookie = v.cookie(q.dst, q.src_port, q.dst_port);
+        let cookie = super::quoted_cookie(q, PROTO_UDP, v)?;
         if q.id != ip_id(cookie) {
             return None;
         }
