@@ -1098,6 +1098,108 @@ def udp_table(title, sections, note):
     return "\n".join(out)
 
 
+def parse_up(out):
+    """Hosts found up: synscan's list host records (`up host 0 IP TS`), nmap -oG's
+    `Status: Up`, masscan --ping's `open icmp 0 IP TS`, or zmap's one address a line."""
+    hosts = set()
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 4 and f[0] == "up" and f[1] == "host":
+            hosts.add(f[3])
+        elif len(f) >= 4 and f[0] == "open" and f[1] == "icmp":
+            hosts.add(f[3])
+        elif line.startswith("Host:") and "Status: Up" in line:
+            hosts.add(f[1])
+        elif re.fullmatch(r"\d+\.\d+\.\d+\.\d+", line.strip()):
+            hosts.add(line.strip())
+    return hosts
+
+
+def parse_open_pairs(out):
+    """(address, port) of open ports in list output or nmap -oG."""
+    pairs = set()
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 4 and f[0] == "open" and f[1] == "tcp":
+            pairs.add((f[3], int(f[2])))
+        elif line.startswith("Host:") and "Ports:" in line:
+            for m in re.finditer(r"(\d+)/open/tcp", line):
+                pairs.add((f[1], int(m.group(1))))
+    return pairs
+
+
+def bench_discovery():
+    """-sn of an any-IP /16 of which 256 addresses answer (nft drops the rest), beside nmap
+    -sn, zmap's icmp_echoscan and masscan --ping; then a /24 with 3 live hosts x the top 1000
+    ports, with and without discovery, beside nmap's default scan."""
+    sections = []
+    nmap_runs = int(os.environ.get("DISC_NMAP_RUNS", "1"))
+    with Lab():
+        subprocess.run(ns("any") + ["ip", "route", "add", "local", "10.220.0.0/16", "dev", "lo"],
+                       check=True)
+        subprocess.run(ns("any") + ["ip", "route", "add", "local", "10.221.0.0/24", "dev", "lo"],
+                       check=True)
+        for net in ("10.220.0.0/16", "10.221.0.0/24"):
+            subprocess.run(ns("scan") + ["ip", "route", "add", net, "via", "10.201.3.2"],
+                           check=True)
+        rules = ("table ip disc {\n chain in {\n type filter hook input priority 0;\n"
+                 " ip daddr 10.220.0.0/16 ip daddr & 0.0.0.255 != 0.0.0.7 drop\n"
+                 " ip daddr 10.221.0.0/24 ip daddr != { 10.221.0.7, 10.221.0.77, 10.221.0.177 }"
+                 " drop\n }\n}\n")
+        subprocess.run(ns("any") + ["nft", "-f", "-"], input=rules, text=True, check=True)
+        ka = Keepalive("any", "10.201.3.1")
+        try:
+            a0mac = ns_read("any", "/sys/class/net/a0/address")
+            truth = {f"10.220.{x}.7" for x in range(256)}
+            print(f"discovery: -sn 10.220.0.0/16, {len(truth)} hosts up", flush=True)
+            rows = [measure("synscan -sn", ns("scan") + [
+                SYNSCAN, "-sn", "10.220.0.0/16", "--format", "list", "--no-progress"],
+                parse_up, truth)]
+            rows.append(measure("synscan -sn -PE", ns("scan") + [
+                SYNSCAN, "-sn", "-PE", "10.220.0.0/16", "--format", "list", "--no-progress"],
+                parse_up, truth))
+            rows.append(measure("nmap -sn -T4", ns("scan") + [
+                "nmap", "-sn", "-n", "-T4", "10.220.0.0/16", "-oG", "-"], parse_up, truth,
+                runs=nmap_runs))
+            rows.append(measure("nmap -sn -T5 --min-rate 100000", ns("scan") + [
+                "nmap", "-sn", "-n", "-T5", "--min-rate", "100000", "--min-hostgroup", "4096",
+                "10.220.0.0/16", "-oG", "-"], parse_up, truth, runs=nmap_runs))
+            if shutil.which("zmap"):
+                rows.append(measure("zmap icmp_echoscan", ns("scan") + [
+                    "zmap", "-M", "icmp_echoscan", "10.220.0.0/16", "-r", "1000000", "-G", a0mac,
+                    "-i", "s2", "-S", "10.201.3.1", "-b", "/dev/null", "-o", "-", "-q"],
+                    parse_up, truth))
+            ping = [x for x in masscan("10.220.0.0/16", "0", "s2", "10.201.3.1", a0mac)
+                    if x != "-p0"]
+            rows.append(measure("masscan --ping", ns("scan") + ping + [
+                "--ping", "--rate", "1000000", "-oL", "-"], parse_up, truth))
+            sections.append(("Host discovery (-sn) of an any-IP /16, 256 hosts up", rows))
+            live = ["10.221.0.7", "10.221.0.77", "10.221.0.177"]
+            pairs = {(h, p) for h in live for p in (80, 443)}
+            print("discovery: 10.221.0.0/24 x top 1000, 3 hosts up", flush=True)
+            rows = [measure("synscan", ns("scan") + [
+                SYNSCAN, "10.221.0.0/24", "--format", "list", "--no-progress"],
+                parse_open_pairs, pairs)]
+            rows.append(measure("synscan -Pn", ns("scan") + [
+                SYNSCAN, "-Pn", "10.221.0.0/24", "--format", "list", "--no-progress"],
+                parse_open_pairs, pairs))
+            rows.append(measure("nmap -sS -T4", ns("scan") + [
+                "nmap", "-sS", "-n", "-T4", "10.221.0.0/24", "-oG", "-"], parse_open_pairs,
+                pairs, runs=nmap_runs))
+            rows.append(measure("nmap -sS", ns("scan") + [
+                "nmap", "-sS", "-n", "10.221.0.0/24", "-oG", "-"], parse_open_pairs,
+                pairs, runs=nmap_runs))
+            sections.append(("A /24 with 3 live hosts × the top 1000 ports, open pairs found",
+                             rows))
+            return sections
+        finally:
+            ka.stop()
+
+
+def discovery_table(title, sections, note):
+    return "\n".join(table(t, rows, note) for t, rows in sections)
+
+
 BENCHES = {
     "connect": (bench_connect, "Connect scan, 1 host × 65535 ports on loopback", table),
     "syn-loopback": (bench_syn_loopback, "SYN scan on loopback (all ports; top 1000)", table),
@@ -1115,6 +1217,8 @@ BENCHES = {
     "flat": (bench_flat, "Sweeps in flat memory: any-IP /16, /14, /12 × port 80 and /20 × 100 "
              "ports", flat_table),
     "udp": (bench_udp, "UDP scans (-sU) beside nmap -sU and masscan", udp_table),
+    "discovery": (bench_discovery, "Host discovery beside nmap -sn, zmap and masscan --ping",
+                  discovery_table),
     "ranking": (bench_ranking, "Default port lists against nmap's open-frequency data",
                 ranking_table),
 }

@@ -123,11 +123,21 @@ pub enum Reason {
     LocalError,
     /// A UDP datagram came back from the probed port.
     UdpResponse,
+    /// An ICMP or ICMPv6 echo reply came back (host discovery).
+    EchoReply,
+    /// An ICMP timestamp reply came back (host discovery).
+    TimestampReply,
+    /// The host answered ARP (host discovery on its link).
+    ArpResponse,
+    /// The host answered Neighbor Solicitation (IPv6 host discovery on its link).
+    NdResponse,
+    /// The user said the host is up (`-Pn`).
+    UserSet,
 }
 
 impl Reason {
     /// Every reason, in the order of [`Reason::code`].
-    pub const ALL: [Reason; 20] = [
+    pub const ALL: [Reason; 25] = [
         Reason::SynAck,
         Reason::Reset,
         Reason::ConnRefused,
@@ -148,6 +158,11 @@ impl Reason {
         Reason::RejectRoute,
         Reason::LocalError,
         Reason::UdpResponse,
+        Reason::EchoReply,
+        Reason::TimestampReply,
+        Reason::ArpResponse,
+        Reason::NdResponse,
+        Reason::UserSet,
     ];
 
     /// A one-byte code (the index in [`Reason::ALL`]).
@@ -183,6 +198,11 @@ impl Reason {
             Reason::RejectRoute => "reject-route",
             Reason::LocalError => "local-error",
             Reason::UdpResponse => "udp-response",
+            Reason::EchoReply => "echo-reply",
+            Reason::TimestampReply => "timestamp-reply",
+            Reason::ArpResponse => "arp-response",
+            Reason::NdResponse => "nd-response",
+            Reason::UserSet => "user-set",
         }
     }
 
@@ -196,6 +216,10 @@ impl Reason {
                 | Reason::ConnRefused
                 | Reason::PortUnreach
                 | Reason::ProtoUnreach
+                | Reason::EchoReply
+                | Reason::TimestampReply
+                | Reason::ArpResponse
+                | Reason::NdResponse
         )
     }
 }
@@ -315,6 +339,65 @@ impl PortResult {
     }
 }
 
+/// What host discovery found about one host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostResult {
+    /// The host.
+    pub ip: IpAddr,
+    /// It answered (or `-Pn` said so).
+    pub up: bool,
+    /// Why: the first answer's kind, or `no-response` / `no-arp` / `no-ndp` for a down host.
+    pub reason: Reason,
+    /// TTL or hop limit of the answer.
+    pub ttl: Option<u8>,
+    /// Round-trip time, when the answer echoed our send time.
+    pub rtt: Option<Duration>,
+    /// Its MAC address, when it answered on our link.
+    pub mac: Option<pnet::util::MacAddr>,
+}
+
+impl HostResult {
+    /// "up" or "down".
+    pub fn status(&self) -> &'static str {
+        if self.up { "up" } else { "down" }
+    }
+
+    /// RTT in milliseconds, rounded to microseconds.
+    pub fn rtt_ms(&self) -> Option<f64> {
+        self.rtt
+            .map(|d| (d.as_secs_f64() * 1_000_000.0).round() / 1000.0)
+    }
+
+    /// The JSON view of this host.
+    pub fn json<'a>(&'a self, hostname: Option<&'a str>) -> JsonHost<'a> {
+        JsonHost {
+            ip: self.ip,
+            status: self.status(),
+            reason: self.reason,
+            ttl: self.ttl,
+            rtt_ms: self.rtt_ms(),
+            mac: self.mac.map(|m| m.to_string()),
+            hostname,
+        }
+    }
+}
+
+/// The JSON shape of a host record (ndjson and json).
+#[derive(Serialize)]
+pub struct JsonHost<'a> {
+    ip: IpAddr,
+    status: &'static str,
+    reason: Reason,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ttl: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rtt_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mac: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hostname: Option<&'a str>,
+}
+
 /// Counters of one run, shared by the engines and the summary of every format.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScanStats {
@@ -347,6 +430,26 @@ pub struct ScanStats {
     pub rate_limited: u64,
     /// The answer rate seen under that limit, per second.
     pub limited_rate: Option<f64>,
+    /// Host discovery ran: hosts it found up, and port probes it spared (down hosts ×
+    /// ports per host).
+    pub discovery: Option<DiscoveryStats>,
+}
+
+/// What host discovery did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiscoveryStats {
+    /// `-sn`: discovery only, no port scanned.
+    pub ping_only: bool,
+    /// Hosts found up.
+    pub up: u64,
+    /// Hosts found down.
+    pub down: u64,
+    /// Hosts probed.
+    pub probed: u64,
+    /// Discovery probes sent.
+    pub probes_sent: u64,
+    /// Port probes not sent because their host was found down (first attempts).
+    pub spared: u64,
 }
 
 impl ScanStats {
@@ -372,6 +475,9 @@ pub trait ResultSink {
     }
     /// A line of `-v`/`-d` detail from the engine (pass timing, decisions).
     fn note(&mut self, _text: &str) {}
+    /// The first `segments` segments of the walk are finished: every result of theirs has
+    /// been delivered (discovery hands its hosts on a segment at a time).
+    fn segments_done(&mut self, _segments: u64) {}
 }
 
 impl ResultSink for Vec<PortResult> {

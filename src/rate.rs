@@ -54,6 +54,64 @@ impl RateLimiter {
     }
 }
 
+/// A limiter engines running at once draw on (discovery beside the port scan), so that
+/// `--rate` bounds the probes of all of them together.
+#[derive(Debug, Clone)]
+pub struct SharedLimiter(std::sync::Arc<std::sync::Mutex<RateLimiter>>);
+
+impl SharedLimiter {
+    /// A shared limiter for `rate` probes per second.
+    pub fn new(rate: f64) -> SharedLimiter {
+        SharedLimiter(std::sync::Arc::new(std::sync::Mutex::new(
+            RateLimiter::new(Some(rate)),
+        )))
+    }
+
+    fn try_acquire(&self, now: Instant, n: u64) -> Result<(), Duration> {
+        match self.0.lock() {
+            Ok(mut l) => l.try_acquire(now, n),
+            // A sender that panicked holding it: pace on what it left.
+            Err(p) => p.into_inner().try_acquire(now, n),
+        }
+    }
+}
+
+/// What a sender paces with: its own limiter, or one shared with the engines beside it.
+#[derive(Debug, Clone)]
+pub enum Pace {
+    /// This sender's own budget.
+    Own(RateLimiter),
+    /// A budget shared with other engines.
+    Shared(SharedLimiter),
+    /// This sender's own lower budget (congestion control, a rate limit's pace), inside the
+    /// shared one.
+    Both(RateLimiter, SharedLimiter),
+}
+
+impl Pace {
+    /// True when there is no limit.
+    pub fn unlimited(&self) -> bool {
+        match self {
+            Pace::Own(l) => l.unlimited(),
+            Pace::Shared(_) | Pace::Both(..) => false,
+        }
+    }
+
+    /// Books `n` probes if they may go at `now`; otherwise returns how long to wait.
+    pub fn try_acquire(&mut self, now: Instant, n: u64) -> Result<(), Duration> {
+        match self {
+            Pace::Own(l) => l.try_acquire(now, n),
+            Pace::Shared(s) => s.try_acquire(now, n),
+            // The own budget is booked first: when the shared one then says wait, the own
+            // is a little behind, so the sender errs slow, never fast.
+            Pace::Both(own, s) => {
+                own.try_acquire(now, n)?;
+                s.try_acquire(now, n)
+            }
+        }
+    }
+}
+
 /// A rate as people read it: `850/s`, `20.2k/s`, `1.41M/s`.
 pub fn human(r: f64) -> String {
     if r >= 1e6 {

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Version of the file layout.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Where the resume state goes unless `--resume-file` says otherwise (as masscan's
 /// `paused.conf`, in the current directory).
@@ -44,6 +44,14 @@ pub struct ResumeState {
     /// interrupted run sent. Secret: the file is created readable by its owner only.
     #[serde(default)]
     pub cookie_key: Option<[u64; 2]>,
+    /// With host discovery: the [`fingerprint`] of the hosts it found up, whose order the
+    /// positions are in (a resumed run finds them again and must find the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<[u64; 2]>,
+    /// With host discovery: the group of live hosts being scanned, as (discovery engine,
+    /// group); a resumed run starts discovery there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<(u32, u64)>,
     /// The engine that was running (raw engines by path, in order, or connect).
     pub stage: u32,
     /// Every pair of that engine before this position of the order was reported.
@@ -284,6 +292,21 @@ impl Checkpoint {
     }
 }
 
+/// The number of `hosts` and a keyed hash of their ranges: what a resumed scan checks to
+/// know discovery found the same hosts up.
+pub fn fingerprint(hosts: &crate::target::HostSet) -> [u64; 2] {
+    use std::hash::Hasher;
+    let mut h = siphasher::sip::SipHasher13::new_with_keys(0x7379_6e73, 0x6361_6e21);
+    for v6 in [false, true] {
+        for (a, b) in hosts.ranges(v6) {
+            h.write_u128(*a);
+            h.write_u128(*b);
+        }
+        h.write_u8(0xff);
+    }
+    [hosts.len(), h.finish()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,6 +319,8 @@ mod tests {
             hosts: 2,
             ports: "1-3".into(),
             cookie_key: Some([1, 2]),
+            live: Some([3, 4]),
+            group: Some((1, 2)),
             stage: 0,
             position: 4,
             done: vec![(5, 7), (9, 10)],

@@ -89,6 +89,7 @@ fn states_and_reasons_in_a_namespace_lab() {
         Some(&scan),
         &[
             "-sT",
+            "-Pn",
             "10.77.0.2",
             "10.88.0.5",
             "10.89.0.5",

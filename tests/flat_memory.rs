@@ -55,6 +55,7 @@ fn a_slash14_sweep_is_exact_and_stays_under_64_mib_in_every_format() {
         &lab,
         &[
             "-sS",
+            "-Pn",
             "10.212.0.0/14",
             "-p",
             "80",
@@ -80,6 +81,7 @@ fn a_slash14_sweep_is_exact_and_stays_under_64_mib_in_every_format() {
         &lab,
         &[
             "-sS",
+            "-Pn",
             "10.212.0.0/14",
             "-p",
             "80",
@@ -123,6 +125,7 @@ fn a_sweep_across_two_gateways_sends_each_part_its_own_way() {
         Some(&lab.scanner()),
         &[
             "-sS",
+            "-Pn",
             "10.216.0.0/14",
             "-p",
             "80,81",
@@ -172,6 +175,7 @@ fn interrupted_sweep(
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", &lab.scanner(), bin()]).args([
         "-sS",
+        "-Pn",
         "10.212.0.0/14",
         "-p",
         "80",

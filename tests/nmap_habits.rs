@@ -193,7 +193,7 @@ fn verbose_debug_and_open() {
     let targets = ["127.0.0.1", "127.0.0.2", "10.250.0.7"];
     let (v_txt, v_xml, v_gnmap, o_xml) = (f("v.txt"), f("v.xml"), f("v.gnmap"), f("o.xml"));
     // -v: each open port on stderr as it is found, stdout stays NDJSON.
-    let mut args = vec!["-sS", "-p", "7000-7002", "-v", "--format", "ndjson"];
+    let mut args = vec!["-sS", "-Pn", "-p", "7000-7002", "-v", "--format", "ndjson"];
     args.extend_from_slice(&targets);
     args.extend_from_slice(&["-oN", &v_txt, "-oX", &v_xml, "-oG", &v_gnmap]);
     let out = net.synscan(&args);

@@ -234,6 +234,7 @@ fn capture_proves_scope_excludes_and_rate_cap() {
             "--send-path",
             "pnet",
             "-sS",
+            "-Pn",
             "10.202.0.0/22",
             "--exclude",
             "10.202.1.0/24,10.202.2.7",

@@ -394,7 +394,7 @@ fn resume_rejects_bad_files_and_scan_options_with_one_line() {
     let good = dir.path().join("good");
     std::fs::write(
         &good,
-        r#"{"synscan_resume":2,"argv":["--ports=80","--seed=1","--","127.0.0.1"],"names":[],"hosts":1,"ports":"80","stage":0,"position":0,"done":[]}"#,
+        r#"{"synscan_resume":3,"argv":["--ports=80","--seed=1","--","127.0.0.1"],"names":[],"hosts":1,"ports":"80","stage":0,"position":0,"done":[]}"#,
     )
     .unwrap();
     for extra in [&["-p", "22"][..], &["10.0.0.1"], &["--seed", "3"]] {
@@ -408,7 +408,7 @@ fn resume_rejects_bad_files_and_scan_options_with_one_line() {
     // The file's targets must still expand to what it was saved with.
     std::fs::write(
         &good,
-        r#"{"synscan_resume":2,"argv":["--ports=80","--seed=1","--","127.0.0.1"],"names":[],"hosts":4,"ports":"80","stage":0,"position":0,"done":[]}"#,
+        r#"{"synscan_resume":3,"argv":["--ports=80","--seed=1","--","127.0.0.1"],"names":[],"hosts":4,"ports":"80","stage":0,"position":0,"done":[]}"#,
     )
     .unwrap();
     let out = synscan(&["--resume", good.to_str().unwrap()]);
@@ -418,12 +418,16 @@ fn resume_rejects_bad_files_and_scan_options_with_one_line() {
     // anything is sent.
     for (text, want) in [
         (
-            r#"{"synscan_resume":2,"argv":["--ports=80","--seed=1","--","127.0.0.1"],"names":[],"hosts":1,"ports":"80","stage":0,"position":0,"done":[[0,1099511627776]]}"#,
+            r#"{"synscan_resume":3,"argv":["--ports=80","--seed=1","--","127.0.0.1"],"names":[],"hosts":1,"ports":"80","stage":0,"position":0,"done":[[0,1099511627776]]}"#,
             "outside the scan",
         ),
         (
             r#"{"synscan_resume":1,"argv":["--ports=80","--seed=1","--","127.0.0.1"],"names":[],"hosts":1,"ports":"80","stage":0,"position":0,"done":[]}"#,
             "layout version 1",
+        ),
+        (
+            r#"{"synscan_resume":2,"argv":["--ports=80","--seed=1","--","127.0.0.1"],"names":[],"hosts":1,"ports":"80","stage":0,"position":0,"done":[]}"#,
+            "layout version 2 (this synscan reads 3)",
         ),
     ] {
         std::fs::write(&good, text).unwrap();

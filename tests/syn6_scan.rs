@@ -114,6 +114,7 @@ fn syn6_lab_every_state_and_reason_exact_and_nmap_agrees() {
             Some(&ns),
             &[
                 "-sS",
+                "-Pn",
                 "fd93::2",
                 "fd93::3",
                 "fd93:2::2",
@@ -172,6 +173,7 @@ fn a_mixed_ipv4_and_ipv6_scan_is_one_scan_and_one_output() {
         Some(&ns),
         &[
             "-sS",
+            "-Pn",
             "10.201.0.2",
             "fd93::2",
             "10.201.2.2",
@@ -225,6 +227,7 @@ fn syn6_sweep_of_an_any_ip_prefix_is_exact() {
         Some(&lab.scanner()),
         &[
             "-sS",
+            "-Pn",
             "fd93:4::/116",
             "-p",
             "22,80,443",
@@ -257,6 +260,7 @@ fn a_hop_limit_short_of_the_target_is_time_exceeded_in_both_families() {
         Some(&lab.scanner()),
         &[
             "-sS",
+            "-Pn",
             "fd93:2::2",
             "10.201.2.2",
             "--ttl",
@@ -327,6 +331,7 @@ fn an_interrupted_scan_of_both_families_resumes_exactly() {
     let mut cmd = net.synscan_cmd();
     cmd.args([
         "-sS",
+        "-Pn",
         "127.0.0.1",
         "::1",
         "-p",
@@ -520,6 +525,7 @@ fn policy_rules_and_other_tables_are_honoured_in_both_families() {
         Some(&scan),
         &[
             "-sS",
+            "-Pn",
             "10.208.9.5",
             "fd94:9::5",
             "10.208.7.5",

@@ -117,6 +117,7 @@ fn syn_lab_every_state_and_reason_exact_and_nmap_agrees() {
             Some(&ns),
             &[
                 "-sS",
+                "-Pn",
                 "10.201.0.2",
                 "10.201.2.2",
                 "10.201.0.9",
@@ -190,6 +191,7 @@ fn syn_sweep_of_an_any_ip_slash20_is_exact() {
         Some(&lab.scanner()),
         &[
             "-sS",
+            "-Pn",
             "10.202.0.0/20",
             "-p",
             "22,80,443",
@@ -327,7 +329,15 @@ fn without_cap_net_raw_falls_back_to_connect_with_the_same_results() {
     net.listen(&ours.iter().copied().collect::<Vec<_>>());
     net.listen6(&ours.iter().copied().collect::<Vec<_>>());
     // Both families: the fallback covers IPv6 too.
-    let args = ["127.0.0.1", "::1", "-p", "5100-5110", "--format", "ndjson"];
+    let args = [
+        "127.0.0.1",
+        "::1",
+        "-Pn",
+        "-p",
+        "5100-5110",
+        "--format",
+        "ndjson",
+    ];
     let raw = net.synscan(&args);
     assert_eq!(raw.code, Some(0), "{raw:?}");
     assert!(raw.stderr.is_empty());

@@ -70,6 +70,7 @@ fn a_tun_link_gets_a_real_syn_scan_in_both_families() {
         Some(&scan),
         &[
             "-sS",
+            "-Pn",
             "10.205.0.2",
             "fd95::2",
             "10.205.0.9",

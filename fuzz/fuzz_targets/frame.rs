@@ -1,10 +1,13 @@
 //! Ethernet frames (and everything inside: IPv4, IPv6, TCP, UDP, ICMP and ICMPv6 with quotes
-//! and neighbor discovery, ARP, VLAN tags) through the parser, the TCP SYN and UDP probe
-//! modules' reply classification, the SYN's follow-up, and the dissector: no panic on any input.
+//! and neighbor discovery, ARP, VLAN tags) through the parser, the TCP SYN, UDP and discovery
+//! (IP ping, ARP, NDP) probe modules' reply classification, the follow-ups, and the
+//! dissector: no panic on any input.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::net::IpAddr;
-use synscan::probe::{Cookie, Payloads, Probe, TcpSyn, Udp, Validate};
+use synscan::probe::{
+    ArpPing, Cookie, NdpPing, Payloads, Ping, PingKind, Probe, TcpSyn, Udp, Validate,
+};
 use synscan::wire::{Network, parse_ethernet};
 
 /// A scan of every address and port from the packet's destination.
@@ -45,6 +48,27 @@ fuzz_target!(|data: &[u8]| {
             let payloads = PAYLOADS.get_or_init(|| std::sync::Arc::new(Payloads::shipped()));
             let u = Udp::new(eth.dst, dst, 64, std::sync::Arc::clone(payloads));
             let _ = u.classify(&net, ip, &Everything(dst));
+            // Discovery's IP pings, every kind at once, and the follow-up of a SYN ping.
+            let kinds = [
+                PingKind::Echo,
+                PingKind::Timestamp,
+                PingKind::Syn(443),
+                PingKind::Ack(80),
+                PingKind::Udp(53),
+                PingKind::Udp(40125),
+            ];
+            let p = Ping::new(eth.dst, dst, 64, 1460, &kinds, std::sync::Arc::clone(payloads));
+            if let Some(r) = p.classify(&net, ip, &Everything(dst)) {
+                let mut out = Vec::new();
+                let _ = p.follow_up(&r, eth.src, &mut out);
+            }
+            if let IpAddr::V6(d) = dst {
+                let _ = NdpPing::new(eth.dst, d).classify(&net, ip, &Everything(dst));
+            }
+        }
+        if let Network::Arp(a) = net {
+            let m = ArpPing::new(eth.dst, a.target_ip);
+            let _ = m.classify(&net, &[], &Everything(IpAddr::V4(a.target_ip)));
         }
     }
     let _ = synscan::toolkit::dissect::dissect_frame(data).show();

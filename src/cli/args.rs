@@ -284,9 +284,24 @@ pub struct Args {
     #[arg(short = 'n', hide = true)]
     pub no_dns: bool,
 
-    /// Accepted for nmap compatibility: synscan never pings first (-Pn).
-    #[arg(long = "no-ping", hide = true)]
+    /// Skip host discovery: treat every target as up and scan its ports (nmap's -Pn).
+    #[arg(long = "no-ping", conflicts_with = "ping_scan")]
     pub no_ping: bool,
+
+    /// Host discovery only: list the hosts that are up, scan no port (nmap's -sn).
+    #[arg(long = "ping-scan")]
+    pub ping_scan: bool,
+
+    /// A host discovery probe: arp (ARP/NDP on our link, -PR), echo (-PE), timestamp
+    /// (-PP), syn[:PORTS] (-PS, default 80), ack[:PORTS] (-PA, default 80), udp[:PORTS]
+    /// (-PU, default 40125). Repeatable. Default: ARP/NDP on our link, elsewhere echo, SYN
+    /// to 443, ACK to 80 and timestamp; without privilege, connect() to 80 and 443.
+    #[arg(long = "ping", value_name = "PROBE", action = clap::ArgAction::Append)]
+    pub ping: Vec<String>,
+
+    /// On our own link, ping with IP probes instead of ARP/NDP (nmap's --disable-arp-ping).
+    #[arg(long = "disable-arp-ping", visible_alias = "send-ip")]
+    pub disable_arp_ping: bool,
 }
 
 /// Options that may go with `--resume` (clap ids): where results go and how fast; the scan
@@ -313,7 +328,6 @@ pub const RESUME_MAY_CHANGE: &[&str] = &[
     "min_rate",
     "pcap",
     "no_dns",
-    "no_ping",
 ];
 
 impl Args {
@@ -395,12 +409,18 @@ impl Args {
         opt("router-mac", self.router_mac.map(|m| m.to_string()));
         opt("wait", dur(self.wait));
         opt("send-path", self.send_path.map(|p| p.as_str().to_string()));
+        for p in &self.ping {
+            v.push(format!("--ping={p}"));
+        }
         for (flag, on) in [
             ("--no-reset", self.no_reset),
             ("--include-broadcast", self.include_broadcast),
             ("--sequential", self.sequential),
             ("--udp", self.udp),
             ("--udp-patient", self.udp_patient),
+            ("--no-ping", self.no_ping),
+            ("--ping-scan", self.ping_scan),
+            ("--disable-arp-ping", self.disable_arp_ping),
         ] {
             if on {
                 v.push(flag.into());

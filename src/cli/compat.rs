@@ -58,8 +58,22 @@ fn rewrite(s: &str) -> Option<String> {
         "-oL" => "--output-list",
         "-oA" => "--output-all",
         "-Pn" | "-P0" | "-PN" => "--no-ping",
+        "-sn" | "-sP" => "--ping-scan",
+        "-PR" => "--ping=arp",
+        "-PE" => "--ping=echo",
+        "-PP" => "--ping=timestamp",
         "-p-" => "--ports=-",
         _ => {
+            // -PS22,80 / -PA / -PU53: TCP and UDP pings with their ports.
+            for (flag, kind) in [("-PS", "syn"), ("-PA", "ack"), ("-PU", "udp")] {
+                if let Some(ports) = s.strip_prefix(flag) {
+                    return Some(if ports.is_empty() {
+                        format!("--ping={kind}")
+                    } else {
+                        format!("--ping={kind}:{ports}")
+                    });
+                }
+            }
             // nmap's -v3 / -d2: a level after the letter.
             for letter in ["v", "d"] {
                 if let Some(n) = s.strip_prefix('-').and_then(|r| r.strip_prefix(letter))
@@ -79,11 +93,6 @@ fn rewrite(s: &str) -> Option<String> {
 /// Scan types of nmap's `-s?` that synscan lacks, with the reason.
 fn scan_type_message(letter: char) -> Option<String> {
     let (flag, what, instead) = match letter {
-        'n' | 'P' => (
-            "-sn",
-            "host discovery only",
-            "not yet supported: synscan scans the ports of every target, as with -Pn",
-        ),
         'V' => (
             "-sV",
             "service and version detection",
@@ -111,8 +120,10 @@ fn scan_type_message(letter: char) -> Option<String> {
 
 /// Why `s` is a flag synscan does not support, if it is one.
 fn unsupported(s: &str) -> Option<String> {
-    // `-sSV`, `-sn` ...: every letter must be S, T or U, with at most one of S and T.
+    // `-sSV`, `-sA` ...: every letter must be S, T or U, with at most one of S and T (`-sn`
+    // stands alone).
     if let Some(letters) = s.strip_prefix("-s")
+        && !matches!(letters, "n" | "P")
         && !letters.is_empty()
         && letters.chars().all(|c| c.is_ascii_alphabetic())
     {
@@ -136,16 +147,12 @@ fn unsupported(s: &str) -> Option<String> {
         }
         return None;
     }
-    // Host discovery probes: -PE, -PS22,80, -PA, -PU, -PR ...
+    // Host discovery probes synscan lacks: SCTP, address mask, IP protocol pings.
     if let Some(rest) = s.strip_prefix("-P")
-        && !matches!(rest, "n" | "N" | "0")
-        && rest
-            .chars()
-            .next()
-            .is_some_and(|c| "ESAUYRPMOB".contains(c))
+        && rest.chars().next().is_some_and(|c| "YMOB".contains(c))
     {
         return Some(format!(
-            "{s} (host discovery probes) is not yet supported: synscan probes the ports of every target, as with -Pn"
+            "{s} is not supported: synscan pings with -PR, -PE, -PP, -PS, -PA and -PU"
         ));
     }
     let name = s.split('=').next().unwrap_or(s);
@@ -164,9 +171,6 @@ fn unsupported(s: &str) -> Option<String> {
             "is not yet supported: service and version detection (-sV) is not yet supported"
         }
         "--banners" => "(banner grabbing) is not yet supported",
-        "--ping" => {
-            "(host discovery) is not yet supported: synscan probes the ports of every target"
-        }
         "--traceroute" => "is not supported: trace one host with `synscan trace HOST -p PORT`",
         "-f" | "--mtu" => "(fragmented probes) is not supported",
         "-D" => "(decoys) is not supported",
@@ -249,6 +253,22 @@ mod tests {
             ]
         );
         assert_eq!(norm(&["-sU"]).unwrap(), ["--udp"]);
+        assert_eq!(
+            norm(&[
+                "-sn", "-PR", "-PE", "-PP", "-PS", "-PS22,80", "-PA443", "-PU"
+            ])
+            .unwrap(),
+            [
+                "--ping-scan",
+                "--ping=arp",
+                "--ping=echo",
+                "--ping=timestamp",
+                "--ping=syn",
+                "--ping=syn:22,80",
+                "--ping=ack:443",
+                "--ping=udp"
+            ]
+        );
         assert_eq!(norm(&["-sSU"]).unwrap(), ["--scan-type=syn", "--udp"]);
         assert_eq!(norm(&["-sUT"]).unwrap(), ["--udp", "--scan-type=connect"]);
         // After `--` nothing is judged: a target may look like a flag.
@@ -268,15 +288,9 @@ mod tests {
                 vec!["-sV"],
                 "-sV (service and version detection) is not yet",
             ),
-            (
-                vec!["-sn"],
-                "-sn (host discovery only) is not yet supported",
-            ),
-            (
-                vec!["-PS22,80"],
-                "-PS22,80 (host discovery probes) is not yet",
-            ),
-            (vec!["-PE"], "is not yet supported"),
+            (vec!["-PY"], "-PY is not supported: synscan pings with -PR"),
+            (vec!["-PO1"], "-PO1 is not supported"),
+            (vec!["-snT"], "-sn is not an nmap scan type"),
             (vec!["-sA"], "-sA is not supported: synscan scans with SYN"),
             (vec!["-sST"], "choose one of -sS"),
             (vec!["--banners"], "--banners (banner grabbing) is not yet"),

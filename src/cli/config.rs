@@ -161,8 +161,10 @@ impl ScanConfig {
             &crate::scan::config::ports_expr(&passes),
             seed,
         );
+        let discovery = discovery_args(&args, hosts.len())?;
         Ok(ScanConfig {
             hosts,
+            discovery,
             passes,
             udp_payloads: std::sync::Arc::new(payloads),
             scan_type: args.scan_type,
@@ -227,6 +229,102 @@ impl ScanConfig {
         self.resume = Some((file, state));
         Ok(())
     }
+}
+
+/// Host discovery: `-sn`, `-Pn`, the `--ping` probes; on for more than one target address
+/// (a single named host is scanned without asking, as users expect).
+fn discovery_args(args: &Args, hosts: u64) -> Result<crate::scan::config::DiscoveryArgs> {
+    use crate::probe::PingKind;
+    if args.ping_scan {
+        let port_flag = if args.ports.is_some() {
+            Some("-p")
+        } else if args.top_ports.is_some() {
+            Some("--top-ports")
+        } else if args.fast {
+            Some("-F")
+        } else if args.udp {
+            Some("-sU")
+        } else if args.scan_type.is_some() {
+            Some("-sS/-sT")
+        } else {
+            None
+        };
+        if let Some(flag) = port_flag {
+            return Err(Error::input(format!(
+                "-sn (host discovery only) scans no ports: drop {flag}, or drop -sn to scan ports"
+            )));
+        }
+    }
+    let mut pings = Vec::new();
+    let mut connect_ports = Vec::new();
+    for p in &args.ping {
+        let bad = || {
+            Error::input(format!(
+                "invalid --ping '{p}': expected arp, echo, timestamp, syn[:PORTS], ack[:PORTS] or udp[:PORTS]"
+            ))
+        };
+        let (kind, given) = match p.split_once(':') {
+            Some((k, ports)) => (k, Some(ports)),
+            None => (p.as_str(), None),
+        };
+        let ports = |default: u16| -> Result<Vec<u16>> {
+            match given {
+                None => Ok(vec![default]),
+                Some(expr) => {
+                    let list = PortList::parse(expr)
+                        .map_err(|e| Error::input(format!("invalid ports in --ping '{p}': {e}")))?;
+                    if list.len() > 64 {
+                        return Err(Error::input(format!(
+                            "--ping '{p}' names {} ports: a host discovery probe takes at most 64",
+                            list.len()
+                        )));
+                    }
+                    Ok(list.as_slice().to_vec())
+                }
+            }
+        };
+        match kind {
+            // ARP/NDP is what our own link gets anyway (unless --disable-arp-ping).
+            "arp" if given.is_none() => {}
+            "echo" if given.is_none() => pings.push(PingKind::Echo),
+            "timestamp" if given.is_none() => pings.push(PingKind::Timestamp),
+            "syn" => {
+                let list = ports(80)?;
+                connect_ports.extend(&list);
+                pings.extend(list.into_iter().map(PingKind::Syn));
+            }
+            "ack" => {
+                let list = ports(80)?;
+                connect_ports.extend(&list);
+                pings.extend(list.into_iter().map(PingKind::Ack));
+            }
+            "udp" => pings.extend(ports(40125)?.into_iter().map(PingKind::Udp)),
+            _ => return Err(bad()),
+        }
+    }
+    if pings.len() > 128 {
+        return Err(Error::input(
+            "too many host discovery probes: at most 128 per host",
+        ));
+    }
+    if connect_ports.is_empty() {
+        connect_ports = vec![80, 443];
+    }
+    connect_ports.sort_unstable();
+    connect_ports.dedup();
+    let asked = !args.ping.is_empty() || args.disable_arp_ping;
+    if args.no_ping && asked {
+        return Err(Error::input(
+            "-Pn skips host discovery: it cannot go with -PR, -PE, -PP, -PS, -PA, -PU or --disable-arp-ping",
+        ));
+    }
+    Ok(crate::scan::config::DiscoveryArgs {
+        enabled: !args.no_ping && !args.dry_run && (args.ping_scan || asked || hosts > 1),
+        only: args.ping_scan,
+        pings,
+        no_arp: args.disable_arp_ping,
+        connect_ports,
+    })
 }
 
 /// The protocols to scan and their ports: `-p` (with `T:`/`U:` prefixes), `--top-ports`,

@@ -76,6 +76,8 @@ pub struct Options {
     /// letting a trickle through), send more, paced at the rate answers came back, until a
     /// pass gets none.
     pub patient: bool,
+    /// A `--rate` budget shared with engines running beside this one (`None`: its own).
+    pub pace: Option<crate::rate::SharedLimiter>,
 }
 
 /// Source ports in use: attempt k uses base + k mod this (patient scans run many passes).
@@ -120,6 +122,12 @@ pub(crate) struct Shared {
     pub limited: AtomicU64,
     /// Answers per second (×1000) of the last such pass.
     pub limited_rate_milli: AtomicU64,
+    /// Segments whose every pair is reported (set after their results are sent).
+    pub segments_done: AtomicU64,
+    /// The sender asks the receiver to hand over its batch (a segment count) ...
+    pub flush_asked: AtomicU64,
+    /// ... and the receiver says it has.
+    pub flushed: AtomicU64,
 }
 
 impl Shared {
@@ -263,6 +271,12 @@ impl Coverage {
 impl Scan {
     /// Prepares the scan: resolves next-hop MACs over the channels (ARP, NDP) before any probe.
     pub fn new(mut job: Job, mut channels: Channels) -> Result<Scan> {
+        if job.probe.on_link() {
+            // ARP and NDP pings find the MACs themselves: each frame says where it goes.
+            let runs = std::mem::take(&mut job.runs);
+            let hops = NextHops::fixed(job.path.src.is_ipv6(), runs, MacAddr::broadcast());
+            return Ok(Scan::with_hops(job, hops, channels));
+        }
         let hops = NextHops::resolve(
             &job.path,
             std::mem::take(&mut job.runs),
@@ -303,6 +317,16 @@ impl Scan {
 
     /// Runs the scan, delivering results to `sink` on this thread, until it ends or `stop`.
     pub fn run(self, sink: &mut dyn ResultSink, stop: &AtomicBool) -> Result<ScanStats> {
+        self.run_keep(sink, stop).map(|(stats, _)| stats)
+    }
+
+    /// [`Scan::run`], handing the channels back for another scan on the same path (the
+    /// port scan of the next group of hosts discovery found).
+    pub fn run_keep(
+        self,
+        sink: &mut dyn ResultSink,
+        stop: &AtomicBool,
+    ) -> Result<(ScanStats, Channels)> {
         let plan = self.plan;
         let segment = plan
             .opts
@@ -312,7 +336,7 @@ impl Scan {
             tx,
             rx,
             reply,
-            framing: _,
+            framing,
         } = self.channels;
         let shared = Arc::new(Shared {
             t0: Instant::now(),
@@ -335,6 +359,9 @@ impl Scan {
             closed: AtomicU64::new(0),
             limited: AtomicU64::new(0),
             limited_rate_milli: AtomicU64::new(0),
+            segments_done: AtomicU64::new(0),
+            flush_asked: AtomicU64::new(0),
+            flushed: AtomicU64::new(0),
         });
         let (results_tx, results) = mpsc::channel::<Vec<PortResult>>();
         let (ready_tx, ready) = mpsc::sync_channel::<()>(1);
@@ -363,23 +390,39 @@ impl Scan {
         drop(results_tx);
         let mut write_err = None;
         let mut last_tick = Instant::now();
+        let mut segments = 0;
+        let deliver = |sink: &mut dyn ResultSink,
+                       batch: Vec<PortResult>,
+                       write_err: &mut Option<std::io::Error>| {
+            for r in batch {
+                if write_err.is_none()
+                    && let Err(e) = sink.result(r)
+                {
+                    *write_err = Some(e);
+                    shared.stop.store(true, Ordering::Relaxed);
+                }
+            }
+        };
         loop {
             if stop.load(Ordering::Relaxed) {
                 shared.stop.store(true, Ordering::Relaxed);
             }
+            // Read before the results: a segment's are all queued by the time it counts (the
+            // next segment's may be queued too; the sink places results by position).
+            let done = shared.segments_done.load(Ordering::Acquire);
             match results.recv_timeout(Duration::from_millis(50)) {
-                Ok(batch) => {
-                    for r in batch {
-                        if write_err.is_none()
-                            && let Err(e) = sink.result(r)
-                        {
-                            write_err = Some(e);
-                            shared.stop.store(true, Ordering::Relaxed);
-                        }
-                    }
-                }
+                Ok(batch) => deliver(sink, batch, &mut write_err),
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if done > segments {
+                while let Ok(batch) = results.try_recv() {
+                    deliver(sink, batch, &mut write_err);
+                }
+                segments = done;
+                if write_err.is_none() {
+                    sink.segments_done(segments);
+                }
             }
             let notes = shared
                 .notes
@@ -399,10 +442,14 @@ impl Scan {
                 }
             }
         }
-        let tx_result = tx_thread
+        let done = shared.segments_done.load(Ordering::Acquire);
+        if done > segments && write_err.is_none() {
+            sink.segments_done(done);
+        }
+        let (tx_result, tx) = tx_thread
             .join()
             .map_err(|_| Error::Runtime("sender thread panicked".into()))?;
-        let rx_result = rx_thread
+        let (rx_result, rx, reply) = rx_thread
             .join()
             .map_err(|_| Error::Runtime("receiver thread panicked".into()))?;
         if let Some(e) = write_err {
@@ -440,7 +487,13 @@ impl Scan {
         stats.elapsed = shared.t0.elapsed();
         sink.tick(stats.ports_done, stats.probes_sent, stats.open)
             .map_err(|e| Error::io("write results", e))?;
-        Ok(stats)
+        let channels = Channels {
+            tx,
+            rx,
+            reply,
+            framing,
+        };
+        Ok((stats, channels))
     }
 }
 

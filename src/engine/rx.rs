@@ -15,6 +15,10 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Sender, SyncSender};
 use std::time::Duration;
 
+/// What the receiver hands back: its drop count (or error), and its link halves for the
+/// next scan on the path.
+pub(super) type Returned = (Result<Option<u64>>, Box<dyn LinkRx>, Box<dyn LinkTx>);
+
 pub(super) fn run(
     plan: &Plan,
     shared: &Shared,
@@ -22,12 +26,13 @@ pub(super) fn run(
     mut reply: Box<dyn LinkTx>,
     results: Sender<Vec<PortResult>>,
     ready: SyncSender<()>,
-) -> Result<Option<u64>> {
+) -> Returned {
     // Counters reset when read: read once at the start to drop earlier counts (the
     // neighbour phase), and once at the end while the socket is still open.
     let _ = rx.drops();
     let result = receive(plan, shared, rx.as_mut(), reply.as_mut(), &results, ready);
-    result.map(|()| rx.drops())
+    let result = result.map(|()| rx.drops());
+    (result, rx, reply)
 }
 
 /// The scan's side of validation: its source, ports, targets and cookie.
@@ -69,17 +74,25 @@ fn receive(
     let mut follow = Vec::with_capacity(128);
     let proto = plan.probe.proto();
     let _ = ready.send(());
+    let mut flushed = 0;
     loop {
         if shared.tx_done.load(Ordering::Acquire) || shared.stopped() {
             batch.flush();
             return Ok(());
         }
+        // The sender closes a segment only once its answers are handed over.
+        let asked = shared.flush_asked.load(Ordering::Acquire);
+        if asked > flushed {
+            batch.flush();
+            flushed = asked;
+            shared.flushed.store(asked, Ordering::Release);
+        }
         let frame = match rx.recv() {
             Ok(Some(f)) => f,
             Ok(None) => {
                 // Idle: every reply that arrived so far is handled; hand over what waits.
-                shared.drained_us.store(shared.now_us(), Ordering::Release);
                 batch.flush();
+                shared.drained_us.store(shared.now_us(), Ordering::Release);
                 continue;
             }
             Err(e) => {

@@ -50,6 +50,7 @@ fn options() -> Options {
         ttl: 64,
         segment: SEGMENT,
         patient: false,
+        pace: None,
     }
 }
 

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::event::{PortResult, Reason};
 use crate::link::{LinkTx, MAX_BATCH};
 use crate::probe::ProbeSpec;
-use crate::rate::RateLimiter;
+use crate::rate::{Pace, RateLimiter};
 use std::ops::Range;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Sender;
@@ -21,13 +21,13 @@ pub(super) fn run(
     shared: &Shared,
     mut tx: Box<dyn LinkTx>,
     results: Sender<Vec<PortResult>>,
-) -> Result<()> {
+) -> (Result<()>, Box<dyn LinkTx>) {
     let batch = tx.batch().clamp(1, MAX_BATCH);
     let mut out = Batch::new(&results);
     let result = send_all(plan, shared, tx.as_mut(), batch, &mut out);
     out.flush();
     shared.tx_done.store(true, Ordering::Release);
-    result
+    (result, tx)
 }
 
 /// Walks the order segment by segment from the plan's start.
@@ -67,6 +67,18 @@ fn send_all(
         if !give_up(plan, shared, seg, from..to, limited, out) {
             return Ok(());
         }
+        // Answers the receiver claimed may still wait in its batch: have it hand them over
+        // (it checks between frames and at each idle read), then the caller may close its
+        // books on the segment.
+        shared.flush_asked.store(seg + 1, Ordering::Release);
+        let asked = Instant::now();
+        while shared.flushed.load(Ordering::Acquire) < seg + 1
+            && !shared.stopped()
+            && asked.elapsed() < Duration::from_secs(2)
+        {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        shared.segments_done.store(seg + 1, Ordering::Release);
         seg += 1;
         from = to;
     }
@@ -337,7 +349,16 @@ fn probe_segment(
         if past_deadline(plan, shared) {
             return Ok(at_deadline(plan, shared));
         }
-        let mut limiter = RateLimiter::new(patient_rate.or(*rate));
+        // Beside other engines (discovery), the shared budget; a rate slowed by congestion
+        // control or paced to a rate limit is this engine's own, inside the shared one.
+        let own = patient_rate.or(*rate);
+        let mut limiter = match &plan.opts.pace {
+            Some(shared) if patient_rate.is_none() && *rate == plan.opts.rate => {
+                Pace::Shared(shared.clone())
+            }
+            Some(shared) => Pace::Both(RateLimiter::new(own), shared.clone()),
+            None => Pace::Own(RateLimiter::new(own)),
+        };
         let replies_before = shared.replies.load(Ordering::Relaxed);
         let closed_before = shared.closed.load(Ordering::Relaxed);
         let pass_start = Instant::now();

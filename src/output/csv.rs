@@ -2,7 +2,7 @@
 //! commas or quotes (addresses, validated host names, fixed words), so no quoting is needed.
 
 use super::{FormatWriter, Report, RunInfo};
-use crate::event::PortResult;
+use crate::event::{HostResult, PortResult};
 use crate::services::service_name;
 use std::io::{self, Write};
 use std::time::SystemTime;
@@ -21,6 +21,31 @@ impl<W: Write> FormatWriter for Csv<W> {
     fn begin(&mut self, _run: &RunInfo) -> io::Result<()> {
         self.out
             .write_all(b"ip,hostname,port,proto,state,reason,service,ttl,rtt_ms\n")
+    }
+
+    /// A host record: no port or protocol, the state `up` or `down`.
+    fn host_status(
+        &mut self,
+        h: &HostResult,
+        hostname: Option<&str>,
+        _at: SystemTime,
+    ) -> io::Result<()> {
+        write!(
+            self.out,
+            "{},{},,,{},{},,",
+            h.ip,
+            hostname.unwrap_or(""),
+            h.status(),
+            h.reason
+        )?;
+        if let Some(t) = h.ttl {
+            write!(self.out, "{t}")?;
+        }
+        self.out.write_all(b",")?;
+        if let Some(ms) = h.rtt_ms() {
+            write!(self.out, "{ms}")?;
+        }
+        self.out.write_all(b"\n")
     }
 
     fn result(

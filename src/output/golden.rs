@@ -42,6 +42,8 @@ fn render(format: Format) -> String {
         verbose: 0,
         debug: 0,
         open_only: false,
+        discovery: false,
+        ping_only: false,
     };
     let lo: IpAddr = "127.0.0.1".parse().unwrap();
     let far: IpAddr = "10.9.9.9".parse().unwrap();
@@ -171,6 +173,8 @@ fn render_open_filtered(format: Format, listed: &str) -> String {
         verbose: 1,
         debug: 0,
         open_only: false,
+        discovery: false,
+        ping_only: false,
     };
     let lo: IpAddr = "127.0.0.1".parse().unwrap();
     let hosts = crate::target::build_hosts(&[lo.to_string()], &[]).unwrap();

@@ -35,7 +35,11 @@ impl<W: Write> FormatWriter for Grepable<W> {
     fn host(&mut self, _run: &RunInfo, at: &Ending, h: &HostReport) -> io::Result<()> {
         {
             let name = h.hostname.as_deref().unwrap_or("");
-            let status = if h.up { "Up" } else { "Unknown" };
+            let status = match &h.discovered {
+                Some(d) if !d.up => "Down",
+                _ if h.up => "Up",
+                _ => "Unknown",
+            };
             writeln!(self.out, "Host: {} ({name})\tStatus: {status}", h.ip)?;
             if h.listed.is_empty() {
                 return Ok(());

@@ -2,7 +2,7 @@
 //! array is complete (and valid) as soon as the scan ends or is interrupted.
 
 use super::{FormatWriter, Report, RunInfo};
-use crate::event::PortResult;
+use crate::event::{HostResult, PortResult};
 use std::io::{self, Write};
 use std::time::SystemTime;
 
@@ -18,6 +18,19 @@ impl<W: Write> Json<W> {
 }
 
 impl<W: Write> FormatWriter for Json<W> {
+    fn host_status(
+        &mut self,
+        h: &HostResult,
+        hostname: Option<&str>,
+        _at: SystemTime,
+    ) -> io::Result<()> {
+        self.out
+            .write_all(if self.first { b"\n" } else { b",\n" })?;
+        self.first = false;
+        serde_json::to_writer(&mut self.out, &h.json(hostname))?;
+        Ok(())
+    }
+
     fn begin(&mut self, _run: &RunInfo) -> io::Result<()> {
         self.out.write_all(b"[")
     }

@@ -2,7 +2,7 @@
 //! result between a `#synscan` header and a `# end` trailer, so masscan -oL parsers read it.
 
 use super::{FormatWriter, Report, RunInfo, unix_secs};
-use crate::event::PortResult;
+use crate::event::{HostResult, PortResult};
 use std::io::{self, Write};
 use std::time::SystemTime;
 
@@ -19,6 +19,20 @@ impl<W: Write> List<W> {
 impl<W: Write> FormatWriter for List<W> {
     fn begin(&mut self, _run: &RunInfo) -> io::Result<()> {
         self.out.write_all(b"#synscan\n")
+    }
+
+    /// A host found up, as masscan --ping lists one: `open icmp 0 IP TIMESTAMP` (whatever
+    /// answered; down hosts are not listed).
+    fn host_status(
+        &mut self,
+        h: &HostResult,
+        _hostname: Option<&str>,
+        at: SystemTime,
+    ) -> io::Result<()> {
+        if !h.up {
+            return Ok(());
+        }
+        writeln!(self.out, "open icmp 0 {} {}", h.ip, unix_secs(at))
     }
 
     fn result(

@@ -15,7 +15,7 @@ mod text;
 mod xml;
 
 use crate::bitmap::Bitmap;
-use crate::event::{PortResult, PortState, Reason, ScanStats};
+use crate::event::{HostResult, PortResult, PortState, Reason, ScanStats};
 use crate::target::HostSet;
 use spill::{Record, Spill};
 use std::collections::BTreeMap;
@@ -77,6 +77,10 @@ pub struct RunInfo {
     pub debug: u8,
     /// `--open`: hosts without an open port are left out of the per-host formats.
     pub open_only: bool,
+    /// Host discovery runs first: hosts get status records.
+    pub discovery: bool,
+    /// `-sn`: discovery only, no port scanned.
+    pub ping_only: bool,
 }
 
 /// Which states are listed port by port (the others are only counted).
@@ -130,6 +134,8 @@ pub struct HostReport {
     pub up: bool,
     /// The first reply that showed the host up.
     pub up_reason: Option<Reason>,
+    /// What host discovery found, when it ran.
+    pub discovered: Option<HostResult>,
 }
 
 impl HostReport {
@@ -142,11 +148,29 @@ impl HostReport {
             reasons: BTreeMap::new(),
             up: false,
             up_reason: None,
+            discovered: None,
         }
     }
 
     /// Counts (and lists) one kept record.
     fn add(&mut self, rec: &Record) {
+        if rec.status {
+            let up = rec.state == PortState::Open;
+            let r = rec.result(self.ip);
+            self.discovered = Some(HostResult {
+                ip: self.ip,
+                up,
+                reason: rec.reason,
+                ttl: r.ttl,
+                rtt: r.rtt,
+                mac: None,
+            });
+            if up && !self.up {
+                self.up = true;
+                self.up_reason = Some(rec.reason);
+            }
+            return;
+        }
         self.counts[rec.state as usize] += 1;
         *self.reasons.entry((rec.state, rec.reason)).or_insert(0) += 1;
         if rec.reason.host_answered() && !self.up {
@@ -230,6 +254,15 @@ pub trait FormatWriter {
     fn begin(&mut self, _run: &RunInfo) -> io::Result<()> {
         Ok(())
     }
+    /// Called for each listed host record of discovery as it arrives.
+    fn host_status(
+        &mut self,
+        _h: &HostResult,
+        _hostname: Option<&str>,
+        _at: SystemTime,
+    ) -> io::Result<()> {
+        Ok(())
+    }
     /// Called for each listed result as it arrives.
     fn result(
         &mut self,
@@ -307,6 +340,8 @@ pub struct Reporter {
     spill: Spill,
     seq: u64,
     show_silent: bool,
+    /// MACs of hosts discovery found on our link (bounded by the hosts of that link).
+    macs: std::collections::HashMap<u64, pnet::util::MacAddr>,
     clock: fn() -> SystemTime,
     last_flush: Instant,
     unflushed: bool,
@@ -327,7 +362,7 @@ impl Reporter {
         } else {
             Keep::Nothing
         };
-        let up = (run.ports_per_host > 1).then(|| Bitmap::new(hosts.len()));
+        let up = (run.ports_per_host > 1 || run.discovery).then(|| Bitmap::new(hosts.len()));
         Reporter {
             writers,
             listed,
@@ -339,6 +374,7 @@ impl Reporter {
             spill: Spill::new(),
             seq: 0,
             show_silent: false,
+            macs: std::collections::HashMap::new(),
             run,
             clock: SystemTime::now,
             last_flush: Instant::now(),
@@ -362,6 +398,59 @@ impl Reporter {
     pub fn begin(&mut self) -> io::Result<()> {
         for w in &mut self.writers {
             w.begin(&self.run)?;
+        }
+        Ok(())
+    }
+
+    /// Takes one host record of discovery; down hosts are listed only when `list_down`
+    /// (`-v`), as nmap lists them.
+    pub fn host(&mut self, h: HostResult, list_down: bool) -> io::Result<()> {
+        let listed = h.up || list_down;
+        let host = self.hosts.index_of(h.ip);
+        if h.up {
+            match (&mut self.up, host) {
+                (Some(up), Some(i)) => self.up_count += u64::from(up.set(i)),
+                (None, _) => self.up_count += 1,
+                (Some(_), None) => {}
+            }
+        }
+        if !listed {
+            return Ok(());
+        }
+        if let Some(i) = host
+            && self.keep == Keep::All
+        {
+            self.known.set(i);
+            let r = PortResult {
+                ip: h.ip,
+                port: 0,
+                proto: crate::event::Proto::Tcp,
+                state: if h.up {
+                    PortState::Open
+                } else {
+                    PortState::Filtered
+                },
+                reason: h.reason,
+                ttl: h.ttl,
+                rtt: h.rtt,
+                data: None,
+            };
+            let mut rec = Record::new(i, self.seq, &r, false);
+            rec.status = true;
+            self.spill.push(rec)?;
+            self.seq += 1;
+            if let Some(m) = h.mac {
+                self.macs.insert(i, m);
+            }
+        }
+        let at = (self.clock)();
+        let name = self.hosts.name(h.ip);
+        for w in &mut self.writers {
+            w.host_status(&h, name, at)?;
+        }
+        self.unflushed = true;
+        if self.last_flush.elapsed() >= FLUSH_EVERY {
+            self.flush()?;
         }
         Ok(())
     }
@@ -441,8 +530,10 @@ impl Reporter {
         loop {
             let rec = sorted.next_record()?;
             if let Some((h, report)) = current.take_if(|(h, _)| rec.is_none_or(|r| r.host != *h)) {
-                let _ = h;
                 let mut report = report;
+                if let Some(d) = &mut report.discovered {
+                    d.mac = self.macs.get(&h).copied();
+                }
                 self.complete(&mut report, complete);
                 if self.is_proxy(&report) {
                     proxies_total += 1;
@@ -451,7 +542,9 @@ impl Reporter {
                     }
                 }
                 if self.keep == Keep::All
-                    && (!self.run.open_only || report.counts[PortState::Open as usize] > 0)
+                    && (!self.run.open_only
+                        || self.run.ping_only
+                        || report.counts[PortState::Open as usize] > 0)
                 {
                     for w in &mut self.writers {
                         if w.per_host() {
@@ -541,8 +634,14 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
 pub fn summary_line(report: &Report) -> String {
     let s = &report.stats;
     let hosts = s.hosts_total;
+    // A ping scan scanned no port.
+    let ports = if s.discovery.is_some_and(|d| d.ping_only) {
+        String::new()
+    } else {
+        format!("{} ports scanned, {} open, ", s.ports_done, s.open)
+    };
     format!(
-        "{} {} up of {}, {} ports scanned, {} open, {:.2} s, {} probes sent ({:.0}/s){}{}{}",
+        "{} {} up of {}, {ports}{:.2} s, {} probes sent ({:.0}/s){}{}{}",
         report.hosts_up(),
         if report.hosts_up() == 1 {
             "host"
@@ -550,8 +649,6 @@ pub fn summary_line(report: &Report) -> String {
             "hosts"
         },
         hosts,
-        s.ports_done,
-        s.open,
         s.elapsed.as_secs_f64(),
         s.probes_sent,
         s.rate(),
@@ -571,6 +668,22 @@ pub fn summary_line(report: &Report) -> String {
         }
         + &proxy_note(report)
         + &limit_note(s)
+        + &discovery_note(s)
+}
+
+/// "; discovery: 12 of 256 hosts up, 250,000 port probes spared" when discovery ran.
+fn discovery_note(s: &ScanStats) -> String {
+    match &s.discovery {
+        Some(d) if d.spared > 0 => format!(
+            "; discovery: {} of {} hosts up ({} probes), {} port probes spared",
+            d.up, d.probed, d.probes_sent, d.spared
+        ),
+        Some(d) => format!(
+            "; discovery: {} of {} hosts up ({} probes)",
+            d.up, d.probed, d.probes_sent
+        ),
+        None => String::new(),
+    }
 }
 
 /// "; N ports open|filtered under an ICMP rate limit ..." when a UDP scan met one.

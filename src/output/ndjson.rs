@@ -1,7 +1,8 @@
-//! `--format ndjson` / `-oJ`: exactly one JSON object per listed port result, one per line.
+//! `--format ndjson` / `-oJ`: exactly one JSON object per listed port result, one per line;
+//! with host discovery, one per listed host too (`"status":"up"`), before its ports.
 
 use super::{FormatWriter, Report, RunInfo};
-use crate::event::PortResult;
+use crate::event::{HostResult, PortResult};
 use std::io::{self, Write};
 use std::time::SystemTime;
 
@@ -16,6 +17,16 @@ impl<W: Write> Ndjson<W> {
 }
 
 impl<W: Write> FormatWriter for Ndjson<W> {
+    fn host_status(
+        &mut self,
+        h: &HostResult,
+        hostname: Option<&str>,
+        _at: SystemTime,
+    ) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, &h.json(hostname))?;
+        self.out.write_all(b"\n")
+    }
+
     fn result(
         &mut self,
         r: &PortResult,

@@ -42,6 +42,15 @@ impl Progress {
         }
     }
 
+    /// Starts counting a new stage of `total` items (discovery, then the port scan).
+    pub fn restart(&self, total: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
+            bar.set_position(0);
+            bar.reset_eta();
+        }
+    }
+
     /// Prints `line` on stderr above the progress line (which is redrawn below it).
     pub fn println(&self, line: &str) {
         match &self.bar {

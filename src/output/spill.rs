@@ -45,6 +45,8 @@ pub struct Record {
     pub ttl: Option<u8>,
     /// Microseconds.
     pub rtt_us: Option<u32>,
+    /// A host record of discovery (state open: up), not a port's.
+    pub status: bool,
 }
 
 impl Record {
@@ -62,6 +64,7 @@ impl Record {
             rtt_us: r
                 .rtt
                 .map(|d| u32::try_from(d.as_micros()).unwrap_or(u32::MAX - 1)),
+            status: false,
         }
     }
 
@@ -92,7 +95,7 @@ impl Record {
         b[20] = self.reason.code();
         b[21] = u8::from(self.listed) | u8::from(self.ttl.is_some()) << 1;
         b[22] = self.ttl.unwrap_or(0);
-        b[23] = 0;
+        b[23] = u8::from(self.status);
         b[24..28].copy_from_slice(&self.rtt_us.map_or(u32::MAX, |v| v).to_le_bytes());
     }
 
@@ -118,6 +121,11 @@ impl Record {
             listed: b[21] & 1 != 0,
             ttl: (b[21] & 2 != 0).then_some(b[22]),
             rtt_us: (rtt != u32::MAX).then_some(rtt),
+            status: match b[23] {
+                0 => false,
+                1 => true,
+                _ => return None,
+            },
         })
     }
 }
@@ -331,6 +339,7 @@ mod tests {
             listed: port.is_multiple_of(2),
             ttl: port.is_multiple_of(3).then_some(64),
             rtt_us: port.is_multiple_of(5).then_some(1234),
+            status: port.is_multiple_of(7),
         }
     }
 

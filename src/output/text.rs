@@ -9,6 +9,11 @@ use crate::services::service_name;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
+/// A MAC as nmap writes it: upper-case hex.
+pub(crate) fn mac_upper(m: pnet::util::MacAddr) -> String {
+    m.to_string().to_uppercase()
+}
+
 pub struct Text<W: Write> {
     out: W,
 }
@@ -25,11 +30,15 @@ impl<W: Write> FormatWriter for Text<W> {
             self.out,
             "synscan {} {} scan of {} {} x {} {} started {}",
             env!("CARGO_PKG_VERSION"),
-            run.scans
-                .iter()
-                .map(|s| s.scan_type)
-                .collect::<Vec<_>>()
-                .join("+"),
+            if run.ping_only {
+                "host discovery".to_string()
+            } else {
+                run.scans
+                    .iter()
+                    .map(|s| s.scan_type)
+                    .collect::<Vec<_>>()
+                    .join("+")
+            },
             run.hosts_total,
             if run.hosts_total == 1 {
                 "host"
@@ -53,9 +62,32 @@ impl<W: Write> FormatWriter for Text<W> {
     fn host(&mut self, run: &RunInfo, at: &Ending, h: &HostReport) -> io::Result<()> {
         let verbose = run.verbose > 0;
         {
+            if let Some(d) = h.discovered.as_ref().filter(|d| !d.up) {
+                // As nmap -v lists a down host: one line.
+                return writeln!(
+                    self.out,
+                    "\nScan report for {} [host down, received {}]",
+                    h.display_name(),
+                    d.reason
+                );
+            }
             writeln!(self.out, "\nScan report for {}", h.display_name())?;
-            if !h.up {
-                writeln!(self.out, "Host did not answer")?;
+            match &h.discovered {
+                Some(d) => {
+                    write!(self.out, "Host is {}, received {}", d.status(), d.reason)?;
+                    if let Some(t) = d.ttl {
+                        write!(self.out, " ttl {t}")?;
+                    }
+                    if let Some(rtt) = d.rtt {
+                        write!(self.out, " ({:.6}s latency)", rtt.as_secs_f64())?;
+                    }
+                    writeln!(self.out, ".")?;
+                    if let Some(m) = d.mac {
+                        writeln!(self.out, "MAC Address: {}", mac_upper(m))?;
+                    }
+                }
+                None if !h.up => writeln!(self.out, "Host did not answer")?,
+                None => {}
             }
             let closed = h.not_shown(PortState::Closed, at.listed);
             let filtered = h.not_shown(PortState::Filtered, at.listed);

@@ -59,17 +59,27 @@ impl<W: Write> FormatWriter for Xml<W> {
         let o = &mut self.out;
         let (start, end) = (unix_secs(run.start), unix_secs(at.end));
         {
-            let state = if h.up { "up" } else { "unknown" };
-            let reason = h.up_reason.map(|r| r.as_str()).unwrap_or("no-response");
+            let (state, reason, ttl) = match &h.discovered {
+                Some(d) => (d.status(), d.reason.as_str(), d.ttl.unwrap_or(0)),
+                None if h.up => ("up", h.up_reason.map_or("no-response", |r| r.as_str()), 0),
+                None => ("unknown", "no-response", 0),
+            };
             writeln!(
                 o,
-                r#"<host starttime="{start}" endtime="{end}"><status state="{state}" reason="{reason}" reason_ttl="0"/>"#
+                r#"<host starttime="{start}" endtime="{end}"><status state="{state}" reason="{reason}" reason_ttl="{ttl}"/>"#
             )?;
             let family = match h.ip {
                 IpAddr::V4(_) => "ipv4",
                 IpAddr::V6(_) => "ipv6",
             };
             writeln!(o, r#"<address addr="{}" addrtype="{family}"/>"#, h.ip)?;
+            if let Some(m) = h.discovered.as_ref().and_then(|d| d.mac) {
+                writeln!(
+                    o,
+                    r#"<address addr="{}" addrtype="mac"/>"#,
+                    super::text::mac_upper(m)
+                )?;
+            }
             writeln!(o, "<hostnames>")?;
             if let Some(name) = &h.hostname {
                 writeln!(
@@ -79,6 +89,18 @@ impl<W: Write> FormatWriter for Xml<W> {
                 )?;
             }
             writeln!(o, "</hostnames>")?;
+            if run.ping_only {
+                if let Some(rtt) = h.discovered.as_ref().and_then(|d| d.rtt) {
+                    // nmap's DTD wants all three: the one sample is all that is known.
+                    let us = rtt.as_micros();
+                    writeln!(
+                        o,
+                        r#"<times srtt="{us}" rttvar="{us}" to="{}"/>"#,
+                        (us * 5).max(100_000)
+                    )?;
+                }
+                return writeln!(o, "</host>");
+            }
             write!(o, "<ports>")?;
             for st in [
                 PortState::Closed,

@@ -10,17 +10,24 @@
 //!   [`Cookie`] so that forged or stray packets never become results,
 //! - may ask for a follow-up frame (the RST after a SYN-ACK).
 //!
-//! A new probe type (UDP payloads, ICMP echo, ARP ...) is a new file here implementing
-//! [`Probe`].
+//! A new probe type is a new file here implementing [`Probe`]: the TCP SYN scan
+//! (`tcp_syn`), UDP (`udp`), and host discovery's IP pings (`ping`), ARP (`arp_ping`) and
+//! Neighbor Solicitation (`ndp_ping`).
 
+pub mod arp_ping;
 mod cookie;
+pub mod ndp_ping;
+pub mod ping;
 pub mod tcp_syn;
 #[cfg(test)]
 mod testing;
 pub mod udp;
 pub mod udp_payloads;
 
+pub use arp_ping::ArpPing;
 pub use cookie::Cookie;
+pub use ndp_ping::NdpPing;
+pub use ping::{Ping, PingKind};
 pub use tcp_syn::TcpSyn;
 pub use udp::Udp;
 pub use udp_payloads::Payloads;
@@ -72,6 +79,9 @@ pub struct Reply {
     pub data: Option<Box<[u8]>>,
     /// The length of the reply's data.
     pub data_len: u32,
+    /// The port that answered when `port` is a pseudo-port (discovery pings key every
+    /// frame of a host by port 0): where a follow-up goes.
+    pub via: u16,
 }
 
 impl Reply {
@@ -88,6 +98,7 @@ impl Reply {
             tsecr: None,
             data: None,
             data_len: 0,
+            via: port,
         }
     }
 }
@@ -149,5 +160,11 @@ pub trait Probe: Send + Sync {
     /// port gives too (UDP).
     fn unanswered(&self) -> PortState {
         PortState::Filtered
+    }
+    /// True for link-layer probes (ARP, Neighbor Solicitation) that find the host's MAC
+    /// themselves: the engine resolves no next hop and the module writes its own destination
+    /// MAC.
+    fn on_link(&self) -> bool {
+        false
     }
 }

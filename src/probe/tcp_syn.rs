@@ -179,6 +179,7 @@ impl TcpSyn {
             tsecr: t.timestamps.map(|(_, ecr)| ecr).filter(|&e| e != 0),
             data: None,
             data_len: 0,
+            via: t.src_port,
         })
     }
 
@@ -204,6 +205,7 @@ impl TcpSyn {
             tsecr: None,
             data: None,
             data_len: 0,
+            via: q.dst_port,
         })
     }
 }
@@ -502,6 +504,7 @@ mod tests {
                 tsecr: None,
                 data: None,
                 data_len: 0,
+                via: 80,
             };
             let mut out = Vec::new();
             assert!(m.follow_up(&r, MacAddr::new(2, 0, 0, 0, 0, 9), &mut out));

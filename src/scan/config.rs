@@ -74,6 +74,40 @@ pub struct SynArgs {
     pub udp_patient: bool,
 }
 
+/// Host discovery as the command line resolved it.
+#[derive(Debug, Clone, Default)]
+pub struct DiscoveryArgs {
+    /// Discovery runs before the port scan (targets of more than one address, or probes
+    /// asked for; not with `-Pn`).
+    pub enabled: bool,
+    /// `-sn`: discovery only.
+    pub only: bool,
+    /// IP pings asked for (`-PE`, `-PP`, `-PS`, `-PA`, `-PU`); empty: the defaults.
+    pub pings: Vec<crate::probe::PingKind>,
+    /// `--disable-arp-ping`: IP pings on our own link too.
+    pub no_arp: bool,
+    /// Ports of the unprivileged pings (connect()): the TCP pings asked for, or 80 and 443.
+    pub connect_ports: Vec<u16>,
+}
+
+impl DiscoveryArgs {
+    /// The IP pings for hosts beyond our link (and on it with `--disable-arp-ping`): those
+    /// asked for, else nmap's default set.
+    pub fn ip_pings(&self) -> Vec<crate::probe::PingKind> {
+        use crate::probe::PingKind;
+        if self.pings.is_empty() {
+            vec![
+                PingKind::Echo,
+                PingKind::Syn(443),
+                PingKind::Ack(80),
+                PingKind::Timestamp,
+            ]
+        } else {
+            self.pings.clone()
+        }
+    }
+}
+
 /// One protocol's part of a scan: its ports on every host.
 #[derive(Debug, Clone)]
 pub struct Pass {
@@ -87,6 +121,8 @@ pub struct Pass {
 pub struct ScanConfig {
     /// Hosts to scan.
     pub hosts: HostSet,
+    /// Host discovery.
+    pub discovery: DiscoveryArgs,
     /// The protocols scanned, in order (TCP before UDP), each with its ports.
     pub passes: Vec<Pass>,
     /// What UDP probes carry, per port (shipped, plus `--udp-payload-file`).
@@ -145,6 +181,22 @@ impl ScanConfig {
             target::ScanOrder::sequential(hosts, ports, self.shard)
         } else {
             target::ScanOrder::new(hosts, ports, self.seed, self.shard)
+        }
+    }
+
+    /// The port scan's walk over `hosts` (the targets, or the live hosts discovery found):
+    /// the shard applies once, to discovery when it ran, so the live hosts are all this
+    /// shard's.
+    pub fn port_order(&self, hosts: &HostSet, ports: &PortList) -> target::ScanOrder {
+        let shard = if self.discovery.enabled {
+            Shard::default()
+        } else {
+            self.shard
+        };
+        if self.sequential {
+            target::ScanOrder::sequential(hosts, ports, shard)
+        } else {
+            target::ScanOrder::new(hosts, ports, self.seed, shard)
         }
     }
 

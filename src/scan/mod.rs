@@ -4,6 +4,7 @@
 //! resume file ([`sink`]), and finishes the report (also after Ctrl-C or `--host-timeout`).
 
 pub mod config;
+mod discovery;
 mod raw;
 mod sink;
 pub mod source_port;
@@ -19,7 +20,7 @@ use crate::resume::{Checkpoint, Finished};
 use crate::target::ScanOrder;
 pub use config::{ScanConfig, ScanType};
 use sink::Sink;
-use std::io;
+use std::io::{self, Write};
 use std::net::IpAddr;
 use std::sync::atomic::AtomicBool;
 use std::time::SystemTime;
@@ -83,54 +84,50 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
             privilege::HOW_TO_ENABLE
         )));
     }
-    if let Some((_, state)) = &config.resume {
-        let pass = config
+    let raw = technique(&config)?;
+    let resumed = config.resume.as_ref().map(|(_, state)| state.clone());
+    if let Some(state) = &resumed
+        && config
             .passes
             .get((state.stage / PASS_STAGES) as usize)
-            .ok_or_else(|| Error::input("resume file: its stage is past the scan's protocols"))?;
-        // A segment in flight, four times over for slack.
-        state
-            .check_window(
-                config.order(&config.hosts, &pass.ports).len(),
-                4 * engine::SEGMENT,
-            )
-            .map_err(Error::input)?;
+            .is_none()
+    {
+        return Err(Error::input(
+            "resume file: its stage is past the scan's protocols",
+        ));
     }
-    let raw_side = if technique(&config)? {
-        Some(raw::prepare(&config, &config.hosts, deadline, PASS_STAGES)?)
-    } else {
-        None
-    };
-    let raw = raw_side.is_some();
-    let orders: Vec<ScanOrder> = config
-        .passes
-        .iter()
-        .map(|p| config.order(&config.hosts, &p.ports))
-        .collect();
-    let total: u64 = orders.iter().map(ScanOrder::len).sum();
+    let opened = if raw { Some(raw::open(&config)?) } else { None };
+    let recorder = if raw { raw::recorder(&config)? } else { None };
+    let only = config.discovery.only;
     let run = RunInfo {
         args: config.command_line.clone(),
         start: SystemTime::now(),
-        scans: config
-            .passes
-            .iter()
-            .map(|p| output::ScanInfo {
-                scan_type: match (p.proto, raw) {
-                    (Proto::Udp, _) => "udp",
-                    (Proto::Tcp, true) => ScanType::Syn.as_str(),
-                    (Proto::Tcp, false) => ScanType::Connect.as_str(),
-                },
-                proto: p.proto,
-                ports_expr: p.ports.compact(),
-                count: p.ports.len() as u64,
-            })
-            .collect(),
-        ports_per_host: config.ports_per_host(),
+        scans: if only {
+            Vec::new()
+        } else {
+            config
+                .passes
+                .iter()
+                .map(|p| output::ScanInfo {
+                    scan_type: match (p.proto, raw) {
+                        (Proto::Udp, _) => "udp",
+                        (Proto::Tcp, true) => ScanType::Syn.as_str(),
+                        (Proto::Tcp, false) => ScanType::Connect.as_str(),
+                    },
+                    proto: p.proto,
+                    ports_expr: p.ports.compact(),
+                    count: p.ports.len() as u64,
+                })
+                .collect()
+        },
+        ports_per_host: if only { 0 } else { config.ports_per_host() },
         hosts_total: config.hosts.len(),
         resumed: config.resume.is_some(),
         verbose: config.verbose,
         debug: config.debug,
         open_only: config.open_only,
+        discovery: config.discovery.enabled,
+        ping_only: only,
     };
     let outputs = std::mem::take(&mut config.outputs);
     let writers = outputs
@@ -138,118 +135,132 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         .map(|(format, dest)| output::writer(format, dest.into_writer()))
         .collect();
     let mut reporter = Reporter::new(writers, run, config.states, config.hosts.clone());
-    let progress = Progress::new(total, config.progress);
     let write_err = |e| Error::io("write results", e);
     reporter.begin().map_err(write_err)?;
-    let resumed = config.resume.as_ref().map(|(_, state)| state);
+    let progress = Progress::new(0, config.progress);
     let config = &config;
-    let mut sink = Sink {
-        reporter: &mut reporter,
-        progress: &progress,
-        done_before: 0,
-        open_before: 0,
-        finished: Finished::default(),
-        tracking: false,
-        coverage: None,
-        order: orders[0].clone(),
-        ports: config.passes[0].ports.clone(),
-        config,
-        checkpoint: Checkpoint::new(config.resume_file.clone(), config.checkpoint_every),
-        stage: 0,
+    let discovery_order_len = config.order(&config.hosts, &discovery::ports()).len();
+    let mut walk = Walk {
+        sink: Sink {
+            hosts: crate::target::HostSet::default(),
+            reporter: &mut reporter,
+            progress: &progress,
+            done_before: 0,
+            open_before: 0,
+            finished: Finished::default(),
+            tracking: false,
+            coverage: None,
+            order: config.port_order(&crate::target::HostSet::default(), &config.passes[0].ports),
+            ports: config.passes[0].ports.clone(),
+            config,
+            checkpoint: Checkpoint::new(config.resume_file.clone(), config.checkpoint_every),
+            stage: 0,
+            group: None,
+            live: None,
+            pairs_progress: !config.discovery.enabled,
+        },
+        ports: None,
+        stats: ScanStats::default(),
+        coverages: Vec::new(),
+        deadline,
+        recorder: recorder.clone(),
+        pace: None,
+        last_order: None,
+        unfinished: 0,
+        ports_total: 0,
+        stop,
     };
-    // Where stage `k` starts: a resumed run's saved position for the stage that was running.
-    let finished_for = |k: u32| match resumed {
-        Some(state) if state.stage == k => Finished::new(state.position, &state.done),
-        _ => Finished::default(),
+    let mut discovered = crate::event::DiscoveryStats {
+        probed: discovery_order_len,
+        ..Default::default()
     };
-    let mut stats = ScanStats::default();
-    let mut coverages = Vec::new();
-    let (mut engine_passes, unroutable) = match raw_side {
-        Some(side) => (side.passes, side.unroutable),
-        None => (Vec::new(), Vec::new()),
-    };
-    for (p, pass) in config.passes.iter().enumerate() {
-        let base = p as u32 * PASS_STAGES;
-        if stats.interrupted || stats.timed_out {
-            break;
+    if !config.discovery.enabled {
+        // Every target, as given.
+        let hosts = config.hosts.clone();
+        if let Some(state) = &resumed {
+            check_resume_window(config, state, &hosts)?;
         }
-        let engines = if raw {
-            std::mem::take(&mut engine_passes[p])
-        } else {
-            Vec::new()
-        };
-        // Passes an interrupted run finished are not run again.
-        if resumed.is_some_and(|state| state.stage >= base + PASS_STAGES) {
-            continue;
+        walk.ports = opened.map(raw::Opened::ports);
+        walk.scan(&hosts, false, resumed.as_ref())?;
+    } else if let Some(mut opened) = opened {
+        // Raw discovery on a thread of its own; each finished group of hosts goes to the
+        // port scan as discovery walks on.
+        let pace = config.connect.rate.map(crate::rate::SharedLimiter::new);
+        walk.pace = pace.clone();
+        let from = resumed.as_ref().and_then(|s| s.group).unwrap_or((0, 0));
+        let engines = discovery::engines(
+            config,
+            &mut opened,
+            recorder,
+            deadline,
+            pace,
+            from,
+            walk.sink.reporter,
+        )?;
+        walk.ports = (!only).then(|| opened.ports());
+        progress.restart(discovery_order_len);
+        streamed(
+            config,
+            engines,
+            &mut walk,
+            &mut discovered,
+            resumed.as_ref(),
+            from,
+        )?;
+    } else {
+        // connect(): discovery first, then the port scan of the hosts found up.
+        progress.restart(discovery_order_len);
+        let found = discovery::run_connect(config, walk.sink.reporter, &progress, stop)?;
+        discovered.up = found.up;
+        discovered.down = found.down;
+        discovered.probes_sent = found.ran.probes_sent;
+        walk.stats.probes_sent += found.ran.probes_sent;
+        walk.stats.interrupted |= found.ran.interrupted;
+        walk.stats.timed_out |= found.ran.timed_out;
+        if let Some(state) = &resumed {
+            if state
+                .live
+                .is_some_and(|l| l != crate::resume::fingerprint(&found.live))
+            {
+                return Err(lost_place(config));
+            }
+            check_resume_window(config, state, &found.live)?;
         }
-        sink.order = orders[p].clone();
-        sink.ports = pass.ports.clone();
-        let fresh = resumed.is_none_or(|state| state.stage < base);
-        if raw {
-            coverages = engines.iter().map(|e| e.scan.coverage()).collect();
-            // Reported before the pass's first checkpoint: a resumed run has them all.
-            if fresh {
-                report_unroutable(config, pass, &unroutable, &mut sink, &mut stats)
-                    .map_err(write_err)?;
-            }
-            for (k, prepared) in engines.into_iter().enumerate() {
-                let k = base + k as u32;
-                if stats.interrupted || stats.timed_out {
-                    break;
-                }
-                // Engines an interrupted run finished are not run again.
-                if resumed.is_some_and(|state| k < state.stage) {
-                    continue;
-                }
-                sink.begin_stage(k, finished_for(k), Some(prepared.scan.coverage()));
-                let s = prepared.scan.run(&mut sink, stop)?;
-                add(&mut stats, &s);
-                sink.done_before = stats.ports_done;
-                sink.open_before = stats.open;
-            }
-        } else {
-            let hosts = &config.hosts;
-            let order = &orders[p];
-            let ports = &pass.ports;
-            // Pairs an interrupted run reported are skipped (the order is the same).
-            let before = finished_for(base);
-            let from = before.start();
-            sink.begin_stage(base, before.clone(), None);
-            let pair_at = |k: u64| {
-                let pos = from + k;
-                if before.contains(pos) {
-                    return None;
-                }
-                let (h, p) = order.pair_at_position(pos);
-                Some((hosts.get(h)?, ports.get(p)?))
-            };
-            let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let count = order.len().saturating_sub(from);
-            let s = match pass.proto {
-                Proto::Tcp => connect::run_parallel(
-                    &config.connect,
-                    count,
-                    pair_at,
-                    workers,
-                    &mut sink,
-                    stop,
-                )?,
-                Proto::Udp => connect::udp::run(
-                    &config.connect,
-                    &config.udp_payloads,
-                    count,
-                    pair_at,
-                    &mut sink,
-                    stop,
-                )?,
-            };
-            add(&mut stats, &s);
-            sink.done_before = stats.ports_done;
-            sink.open_before = stats.open;
+        if !only && !walk.stats.interrupted && !walk.stats.timed_out {
+            progress.restart(
+                config
+                    .passes
+                    .iter()
+                    .map(|p| config.port_order(&found.live, &p.ports).len())
+                    .sum(),
+            );
+            walk.sink.pairs_progress = true;
+            walk.scan(&found.live, true, resumed.as_ref())?;
         }
     }
+    let Walk {
+        mut sink,
+        mut stats,
+        coverages,
+        last_order,
+        unfinished,
+        ports_total,
+        ..
+    } = walk;
+    stats.ports_total = ports_total;
+    if config.discovery.enabled {
+        discovered.ping_only = only;
+        discovered.spared = if only {
+            0
+        } else {
+            discovered.down * config.ports_per_host()
+        };
+        stats.discovery = Some(discovered);
+    }
     progress.finish();
-    if stats.interrupted {
+    if stats.interrupted && only {
+        eprintln!("synscan: interrupted");
+    } else if stats.interrupted {
         let path = sink.checkpoint.path().display().to_string();
         match sink.save(false) {
             Ok(()) => eprintln!(
@@ -264,29 +275,35 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
     }
     stats.elapsed = started.elapsed();
     stats.hosts_total = config.hosts.len();
-    stats.ports_total = total;
-    stats.ports_source = config.ports_source.clone();
+    stats.ports_source = config.ports_source.clone().filter(|_| !only);
     if stats.timed_out {
-        // The connect engine probes every position; raw engines from the one that stopped on.
-        let k = (sink.stage % PASS_STAGES) as usize;
-        let engines = raw.then(|| coverages.get(k..).unwrap_or(&[]));
-        stats.hosts_timed_out = unfinished_hosts(config, &sink.order, &sink.finished, engines);
-        // A later protocol's pass never ran: every host with a pair in it is unfinished.
-        let pass = (sink.stage / PASS_STAGES) as usize;
-        if let Some(next) = orders.get(pass + 1) {
-            let all = if config.shard.count == 1 {
-                config.hosts.len()
-            } else {
-                unfinished_hosts(config, next, &Finished::default(), None)
-            };
-            stats.hosts_timed_out = stats.hosts_timed_out.max(all);
-        }
+        stats.hosts_timed_out = if config.discovery.enabled {
+            unfinished
+        } else {
+            // The engine that timed out and those after it.
+            let engines = raw.then_some(coverages.as_slice());
+            let order = last_order.unwrap_or_else(|| sink.order.clone());
+            let mut n = unfinished_hosts(&sink.hosts, &order, &sink.finished, engines);
+            // A later protocol's pass never ran: every host with a pair in it is unfinished.
+            let pass = (sink.stage / PASS_STAGES) as usize;
+            if let Some(next) = config.passes.get(pass + 1) {
+                let next = config.port_order(&sink.hosts, &next.ports);
+                let all = if config.shard.count == 1 {
+                    sink.hosts.len()
+                } else {
+                    unfinished_hosts(&sink.hosts, &next, &Finished::default(), None)
+                };
+                n = n.max(all);
+            }
+            n
+        };
         eprintln!(
             "synscan: --host-timeout reached: {} of {} hosts not finished (their results so far are kept)",
             stats.hosts_timed_out, stats.hosts_total
         );
     }
-    if config.verbose > 0 && !stats.interrupted && !config.open_only {
+    drop(sink);
+    if config.verbose > 0 && !stats.interrupted && !config.open_only && !config.discovery.enabled {
         reporter.show_silent(true);
     }
     let report = reporter.finish(stats.clone()).map_err(write_err)?;
@@ -310,10 +327,348 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
     })
 }
 
+/// A resume file whose place is in a group of live hosts discovery no longer finds.
+fn lost_place(config: &ScanConfig) -> Error {
+    Error::input(format!(
+        "resume file '{}': host discovery found other hosts up than the interrupted run did, so its place in the scan is lost: run the scan again",
+        config
+            .resume
+            .as_ref()
+            .map_or(String::new(), |(f, _)| f.display().to_string())
+    ))
+}
+
+/// The resumed position must lie inside the order of the hosts it walks (with a segment in
+/// flight, four times over for slack).
+fn check_resume_window(
+    config: &ScanConfig,
+    state: &crate::resume::ResumeState,
+    hosts: &crate::target::HostSet,
+) -> Result<()> {
+    let pass = config
+        .passes
+        .get((state.stage / PASS_STAGES) as usize)
+        .ok_or_else(|| Error::input("resume file: its stage is past the scan's protocols"))?;
+    state
+        .check_window(
+            config.port_order(hosts, &pass.ports).len(),
+            4 * engine::SEGMENT,
+        )
+        .map_err(Error::input)
+}
+
+/// The port scan's state across the host sets it walks (every target, or each group of live
+/// hosts discovery finds).
+struct Walk<'a, 'r> {
+    sink: Sink<'r>,
+    /// The raw engines' channels (`None`: connect).
+    ports: Option<raw::PortSide>,
+    stats: ScanStats,
+    /// The coverage of the running pass's engines not yet finished (for `--host-timeout`'s
+    /// count).
+    coverages: Vec<engine::Coverage>,
+    deadline: Option<std::time::Instant>,
+    recorder: Option<crate::capture::Recorder>,
+    /// The `--rate` budget shared with discovery.
+    pace: Option<crate::rate::SharedLimiter>,
+    /// The order of the pass that ran last.
+    last_order: Option<ScanOrder>,
+    /// With discovery, after `--host-timeout`: hosts left unfinished.
+    unfinished: u64,
+    /// Pairs of the host sets walked.
+    ports_total: u64,
+    stop: &'a AtomicBool,
+}
+
+impl Walk<'_, '_> {
+    /// Scans every pass's ports on `hosts` (all targets, or live hosts when `narrowed`),
+    /// from where `resumed` says when it is this walk's state.
+    fn scan(
+        &mut self,
+        hosts: &crate::target::HostSet,
+        narrowed: bool,
+        resumed: Option<&crate::resume::ResumeState>,
+    ) -> Result<()> {
+        let config = self.sink.config;
+        let write_err = |e| Error::io("write results", e);
+        self.sink.hosts = hosts.clone();
+        self.sink.live = narrowed.then(|| crate::resume::fingerprint(hosts));
+        let finished_for = |k: u32| match resumed {
+            Some(state) if state.stage == k => Finished::new(state.position, &state.done),
+            _ => Finished::default(),
+        };
+        for (p, pass) in config.passes.iter().enumerate() {
+            let base = p as u32 * PASS_STAGES;
+            if self.stats.interrupted || self.stats.timed_out {
+                break;
+            }
+            // Passes an interrupted run finished are not run again.
+            if resumed.is_some_and(|state| state.stage >= base + PASS_STAGES) {
+                continue;
+            }
+            let order = config.port_order(hosts, &pass.ports);
+            self.ports_total += order.len();
+            self.sink.order = order.clone();
+            self.sink.ports = pass.ports.clone();
+            self.last_order = Some(order.clone());
+            let fresh = resumed.is_none_or(|state| state.stage < base);
+            if let Some(side) = &mut self.ports {
+                let at = |k: usize| -> Option<raw::ResumeAt> {
+                    let stage = base + k as u32;
+                    match resumed {
+                        // Engines an interrupted run finished are not run again.
+                        Some(state) if stage < state.stage => None,
+                        Some(state) if state.stage == stage => {
+                            Some((state.position, state.done.clone()))
+                        }
+                        _ => Some((0, Vec::new())),
+                    }
+                };
+                let engines = side.engines(
+                    config,
+                    p,
+                    hosts,
+                    narrowed,
+                    self.deadline,
+                    self.recorder.as_ref(),
+                    self.pace.as_ref(),
+                    &at,
+                )?;
+                self.coverages = engines.iter().map(|e| e.scan.coverage()).collect();
+                // Reported before the pass's first checkpoint: a resumed run has them all.
+                if fresh && !narrowed {
+                    let unroutable = side.unroutable.clone();
+                    report_unroutable(
+                        config,
+                        hosts,
+                        pass,
+                        &unroutable,
+                        &mut self.sink,
+                        &mut self.stats,
+                    )
+                    .map_err(write_err)?;
+                }
+                for e in engines {
+                    let k = base + e.index as u32;
+                    if self.stats.interrupted || self.stats.timed_out {
+                        break;
+                    }
+                    self.sink
+                        .begin_stage(k, finished_for(k), Some(e.scan.coverage()));
+                    let group = e.group;
+                    let (s, channels) = e.scan.run_keep(&mut self.sink, self.stop)?;
+                    side.give_back(p, group, channels);
+                    add(&mut self.stats, &s);
+                    if !s.timed_out && !self.coverages.is_empty() {
+                        self.coverages.remove(0);
+                    }
+                    self.sink.done_before = self.stats.ports_done;
+                    self.sink.open_before = self.stats.open;
+                }
+            } else {
+                let ports = &pass.ports;
+                // Pairs an interrupted run reported are skipped (the order is the same).
+                let before = finished_for(base);
+                let from = before.start();
+                self.sink.begin_stage(base, before.clone(), None);
+                let pair_at = |k: u64| {
+                    let pos = from + k;
+                    if before.contains(pos) {
+                        return None;
+                    }
+                    let (h, p) = order.pair_at_position(pos);
+                    Some((hosts.get(h)?, ports.get(p)?))
+                };
+                let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let count = order.len().saturating_sub(from);
+                let s = match pass.proto {
+                    Proto::Tcp => connect::run_parallel(
+                        &config.connect,
+                        count,
+                        pair_at,
+                        workers,
+                        &mut self.sink,
+                        self.stop,
+                    )?,
+                    Proto::Udp => connect::udp::run(
+                        &config.connect,
+                        &config.udp_payloads,
+                        count,
+                        pair_at,
+                        &mut self.sink,
+                        self.stop,
+                    )?,
+                };
+                add(&mut self.stats, &s);
+                self.sink.done_before = self.stats.ports_done;
+                self.sink.open_before = self.stats.open;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Raw discovery on a thread beside the port scan: host records go to the reporter as they
+/// come, and each finished group's live hosts are port-scanned while discovery walks the
+/// next groups. A resumed run starts at the group `from` that was being scanned.
+fn streamed(
+    config: &ScanConfig,
+    engines: Vec<discovery::Engine>,
+    walk: &mut Walk,
+    discovered: &mut crate::event::DiscoveryStats,
+    resumed: Option<&crate::resume::ResumeState>,
+    from: (u32, u64),
+) -> Result<()> {
+    use std::collections::{BTreeMap, BTreeSet, VecDeque};
+    use std::sync::atomic::Ordering;
+    use std::sync::mpsc;
+    let only = config.discovery.only;
+    let list_down = config.verbose > 0;
+    let tally = discovery::Tally::default();
+    let progress = walk.sink.progress;
+    let (feed_tx, feed) = mpsc::channel::<discovery::Feed>();
+    // Stops discovery: on Ctrl-C, at the end of a failed port scan, or on an error here.
+    let halt = AtomicBool::new(false);
+    // Live hosts of each group not yet finished, groups finished and waiting for the port
+    // scan, the groups closed, and hosts that came after their group closed (none should:
+    // the engine hands a segment's results over before announcing its end).
+    let mut pending: BTreeMap<(u32, u64), Vec<IpAddr>> = BTreeMap::new();
+    let mut queue: VecDeque<((u32, u64), Vec<IpAddr>)> = VecDeque::new();
+    let mut closed: BTreeSet<(u32, u64)> = BTreeSet::new();
+    let mut late: Vec<IpAddr> = Vec::new();
+    let ran = std::thread::scope(|scope| -> Result<discovery::Ran> {
+        let (stop, counted) = (&halt, &tally);
+        let thread = std::thread::Builder::new()
+            .name("synscan-discovery".into())
+            .spawn_scoped(scope, move || {
+                discovery::run_engines(
+                    engines, config, progress, list_down, &feed_tx, counted, stop,
+                )
+            })
+            .map_err(|e| Error::io("spawn discovery thread", e))?;
+        let mut first = true;
+        let write_err = |e| Error::io("write results", e);
+        let result = (|| -> Result<()> {
+            loop {
+                if walk.stop.load(Ordering::Relaxed) {
+                    // Ctrl-C: no group starts; the resume file names the first not scanned.
+                    walk.stats.interrupted = true;
+                }
+                if walk.stats.interrupted || walk.stats.timed_out {
+                    halt.store(true, Ordering::Relaxed);
+                }
+                let ended = match feed.recv_timeout(std::time::Duration::from_millis(50)) {
+                    Ok(discovery::Feed::Host(h, group)) => {
+                        if h.up {
+                            discovered.up += 1;
+                            if list_down {
+                                progress.println(&format!(
+                                    "Discovered host {} up ({})",
+                                    h.ip, h.reason
+                                ));
+                            }
+                            if !only {
+                                if closed.contains(&group) {
+                                    late.push(h.ip);
+                                } else {
+                                    pending.entry(group).or_default().push(h.ip);
+                                }
+                            }
+                        }
+                        walk.sink.reporter.host(h, list_down).map_err(write_err)?;
+                        false
+                    }
+                    Ok(discovery::Feed::Group(e, g)) => {
+                        closed.insert((e, g));
+                        let mut ips = pending.remove(&(e, g)).unwrap_or_default();
+                        ips.append(&mut late);
+                        queue.push_back(((e, g), ips));
+                        false
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        walk.sink.reporter.flush().map_err(write_err)?;
+                        false
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => true,
+                };
+                progress.update(
+                    tally.resolved.load(Ordering::Relaxed),
+                    walk.stats.open + discovered.up,
+                );
+                while let Some(((e, g), ips)) = queue.pop_front() {
+                    // The group a resumed run was scanning continues where it stopped.
+                    let resume_here = if first && (e, g) == from {
+                        resumed
+                    } else {
+                        None
+                    };
+                    first = false;
+                    if walk.stats.interrupted || walk.stats.timed_out {
+                        walk.unfinished += ips.len() as u64;
+                        continue;
+                    }
+                    if only || ips.is_empty() {
+                        walk.sink.between_groups((e, g + 1));
+                        continue;
+                    }
+                    let live = discovery::live_set(config, ips);
+                    if let Some(state) = resume_here {
+                        if state
+                            .live
+                            .is_some_and(|l| l != crate::resume::fingerprint(&live))
+                        {
+                            return Err(lost_place(config));
+                        }
+                        check_resume_window(config, state, &live)?;
+                    }
+                    walk.sink.group = Some((e, g));
+                    let n = live.len();
+                    walk.scan(&live, true, resume_here)?;
+                    if walk.stats.timed_out {
+                        walk.unfinished += n;
+                    } else if !walk.stats.interrupted {
+                        walk.sink.between_groups((e, g + 1));
+                    }
+                }
+                if ended {
+                    return Ok(());
+                }
+            }
+        })();
+        if result.is_err() {
+            halt.store(true, Ordering::Relaxed);
+        }
+        let joined = thread.join();
+        result?;
+        joined.map_err(|_| Error::Runtime("discovery thread panicked".into()))?
+    })?;
+    // Hosts found up after the last group closed (an engine stopped early, or a late
+    // answer): scanned unless the scan is stopping.
+    if !only && !late.is_empty() && !walk.stats.interrupted && !walk.stats.timed_out {
+        let live = discovery::live_set(config, std::mem::take(&mut late));
+        walk.scan(&live, true, None)?;
+    }
+    discovered.probes_sent = ran.probes_sent;
+    discovered.down = tally.down.load(Ordering::Relaxed);
+    walk.stats.probes_sent += ran.probes_sent;
+    walk.stats.interrupted |= ran.interrupted && !ran.timed_out;
+    walk.stats.timed_out |= ran.timed_out;
+    if walk.stats.timed_out {
+        // Hosts discovery never decided on, and hosts up whose group never closed.
+        walk.unfinished += discovered
+            .probed
+            .saturating_sub(tally.resolved.load(Ordering::Relaxed));
+        walk.unfinished += pending.values().map(|v| v.len() as u64).sum::<u64>();
+        walk.unfinished += late.len() as u64;
+    }
+    Ok(())
+}
+
 /// Reports every pair of the targets the kernel will not route (this shard's, not yet
 /// reported) as filtered with the kernel's reason.
 fn report_unroutable(
     config: &ScanConfig,
+    hosts: &crate::target::HostSet,
     pass: &config::Pass,
     unroutable: &[(crate::route::Piece, Reason)],
     sink: &mut Sink,
@@ -358,8 +713,8 @@ fn report_unroutable(
         }
     } else {
         // Only this shard's pairs: walk its part of the order.
-        let order = config.order(&config.hosts, &pass.ports);
-        for (ip, port) in order.iter(&config.hosts, &pass.ports, 0) {
+        let order = config.port_order(hosts, &pass.ports);
+        for (ip, port) in order.iter(hosts, &pass.ports, 0) {
             if let Some(reason) = reason_of(ip) {
                 report(ip, port, reason)?;
             }
@@ -373,12 +728,12 @@ fn report_unroutable(
 /// when the engine that timed out or a later one probes them (`engines`: `None` for
 /// connect, which probes them all).
 fn unfinished_hosts(
-    config: &ScanConfig,
+    hosts: &crate::target::HostSet,
     order: &ScanOrder,
     finished: &Finished,
     engines: Option<&[crate::engine::Coverage]>,
 ) -> u64 {
-    let mut seen = crate::bitmap::Bitmap::new(config.hosts.len());
+    let mut seen = crate::bitmap::Bitmap::new(hosts.len());
     let mut count = 0;
     for pos in finished.start()..order.len() {
         if finished.contains(pos) {
@@ -428,15 +783,6 @@ fn add(total: &mut ScanStats, s: &ScanStats) {
         (Some(a), Some(b)) => Some(a + b),
         (a, b) => a.or(b),
     };
-}
-
-/// Where raw engine `stage` starts, and what past it is done: a resumed run's saved state for
-/// the engine that was running, else nothing.
-fn resume_start(config: &ScanConfig, stage: u32) -> (u64, Vec<(u64, u64)>) {
-    match &config.resume {
-        Some((_, state)) if state.stage == stage => (state.position, state.done.clone()),
-        _ => (0, Vec::new()),
-    }
 }
 
 /// `--dry-run`: prints the probes a SYN scan would send and sends nothing.
@@ -498,7 +844,21 @@ fn dry_run(config: &ScanConfig) -> Result<Outcome> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut n = 0;
-    for pass in &config.passes {
+    if config.discovery.only {
+        // -sn: the pings, one line per host (the cookie keys every ping of the host).
+        let ports = discovery::ports();
+        let order = config.order(hosts, &ports);
+        for (dst, _) in order.iter(hosts, &ports, 0) {
+            let Some(s) = src_of(dst) else {
+                continue;
+            };
+            let c = config.cookie.value(s, dst, sport, 0);
+            writeln!(out, "{dst} ping sport={sport} cookie={c}")
+                .map_err(|e| Error::io("write dry run", e))?;
+            n += 1;
+        }
+    }
+    for pass in config.passes.iter().filter(|_| !config.discovery.only) {
         let order = config.order(hosts, &pass.ports);
         n += engine::dry_run(
             hosts,

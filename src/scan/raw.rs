@@ -17,26 +17,12 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Instant;
 
-/// A raw engine ready to run, its privileges already dropped.
-pub struct Prepared {
-    pub scan: Scan,
-    /// Sockets bound to our source ports so the kernel hands them to nobody else.
-    pub _reserved: Vec<source_port::Held>,
-}
-
-/// The raw side of a scan: per protocol pass, one engine per path; and the runs of targets
-/// the kernel will not route at all (reported with its reason, never probed).
-pub struct RawSide {
-    pub passes: Vec<Vec<Prepared>>,
-    pub unroutable: Vec<(Piece, Reason)>,
-}
-
 /// Paths and their runs, in a stable order (by family, interface, source).
-type Groups = BTreeMap<(bool, u32, IpAddr), (Path, Vec<Run>)>;
+pub(super) type Groups = BTreeMap<(bool, u32, IpAddr), (Path, Vec<Run>)>;
 
 /// Groups `hosts` by the path the kernel routes them through; `-e`/`-S` put every target of
 /// their family on the path they name.
-fn group(
+pub(super) fn group(
     hosts: &HostSet,
     a: &SynArgs,
     all: &[pnet::datalink::NetworkInterface],
@@ -121,21 +107,44 @@ fn probe_for(config: &ScanConfig, proto: Proto, path: &Path) -> Box<dyn Probe> {
     }
 }
 
-/// Finds each target's path, raises CAP_NET_RAW, opens every path's channels for every
-/// pass, drops every capability, reserves the source ports and resolves next hops. Pass
-/// `p`'s engine `k` is resume stage `p × stride + k`.
-pub fn prepare(
-    config: &ScanConfig,
-    hosts: &HostSet,
-    deadline: Option<Instant>,
-    stride: u32,
-) -> Result<RawSide> {
+/// A discovery engine to be: path, runs, probe module and its channels.
+pub type DiscoveryLink = (
+    Path,
+    Vec<Run>,
+    Box<dyn Probe>,
+    Result<crate::link::Channels>,
+);
+
+/// Channels opened under one raise of CAP_NET_RAW, for host discovery and every protocol
+/// pass, before any engine runs: every capability is dropped for good right after.
+pub struct Opened {
+    groups: Groups,
+    /// Targets the kernel will not route, with its reason.
+    pub unroutable: Vec<(Piece, Reason)>,
+    /// Per pass, per path.
+    passes: Vec<Vec<Result<crate::link::Channels>>>,
+    /// Discovery's engines to be: path, runs, probe module and channels.
+    pub discovery: Vec<DiscoveryLink>,
+}
+
+/// Finds each target's path, raises CAP_NET_RAW, opens the channels of discovery (when it
+/// runs) and of every pass (unless `-sn`) on every path, and drops every capability.
+pub fn open(config: &ScanConfig) -> Result<Opened> {
     let a = &config.syn;
     let all = pnet::datalink::interfaces();
-    let (groups, unroutable) = group(hosts, a, &all)?;
+    let (groups, unroutable) = group(&config.hosts, a, &all)?;
+    let plans = if config.discovery.enabled {
+        super::discovery::plans(config, &groups)
+    } else {
+        Vec::new()
+    };
+    let scan_passes: &[Pass] = if config.discovery.only {
+        &[]
+    } else {
+        &config.passes
+    };
     privilege::raise_raw()?;
-    let opened: Vec<Vec<Result<crate::link::Channels>>> = config
-        .passes
+    let passes: Vec<Vec<Result<crate::link::Channels>>> = scan_passes
         .iter()
         .map(|pass| {
             groups
@@ -147,61 +156,176 @@ pub fn prepare(
                 .collect()
         })
         .collect();
+    let discovery = plans
+        .into_iter()
+        .map(|(path, runs, probe)| {
+            let ch = crate::link::open(&path, probe.reply_protocols(), a.send_path);
+            (path, runs, probe, ch)
+        })
+        .collect();
     privilege::drop_all()?;
-    let recorder = match &config.pcap {
-        Some(path) => {
-            let f = crate::files::create_file(path)?;
-            Some(
-                crate::capture::Recorder::create(f)
-                    .map_err(|e| Error::io(format!("--pcap {}", path.display()), e))?,
-            )
+    Ok(Opened {
+        groups,
+        unroutable,
+        passes,
+        discovery,
+    })
+}
+
+/// The parts of `runs` holding hosts of `hosts` (the live ones discovery found).
+fn narrow(runs: &[Run], hosts: &HostSet, v6: bool) -> Vec<Run> {
+    let live = hosts.ranges(v6);
+    let mut out = Vec::new();
+    for r in runs {
+        let i = live.partition_point(|&(_, b)| b < r.first);
+        for &(a, b) in &live[i..] {
+            if a > r.last {
+                break;
+            }
+            out.push(Run {
+                first: a.max(r.first),
+                last: b.min(r.last),
+                gateway: r.gateway,
+            });
         }
-        None => None,
-    };
-    let mut passes = Vec::new();
-    for ((p, pass), opened) in config.passes.iter().enumerate().zip(opened) {
-        let mut engines = Vec::new();
-        for ((path, runs), channels) in groups.values().zip(opened) {
-            let stage = p as u32 * stride + engines.len() as u32;
-            engines.push(engine_for(
+    }
+    out
+}
+
+/// The port scan's channels, per pass and path, kept across the groups of hosts discovery
+/// hands on: each group's engines run on them in turn.
+pub struct PortSide {
+    groups: Groups,
+    /// Targets the kernel will not route, with its reason.
+    pub unroutable: Vec<(Piece, Reason)>,
+    /// Per pass, per path (`None` while an engine holds them, or after it failed).
+    channels: Vec<Vec<Option<Result<crate::link::Channels>>>>,
+}
+
+impl Opened {
+    /// The port scan's part.
+    pub fn ports(self) -> PortSide {
+        PortSide {
+            groups: self.groups,
+            unroutable: self.unroutable,
+            channels: self
+                .passes
+                .into_iter()
+                .map(|p| p.into_iter().map(Some).collect())
+                .collect(),
+        }
+    }
+}
+
+/// Where an engine starts: the position before which all is reported, and the reported
+/// ranges past it.
+pub type ResumeAt = (u64, Vec<(u64, u64)>);
+
+/// A port-scan engine of one pass over one path, and the source ports it holds.
+pub struct Engine {
+    pub scan: Scan,
+    /// The path's index, to hand the channels back.
+    pub group: usize,
+    /// The engine's index among the pass's engines (its resume stage within the pass).
+    pub index: usize,
+    /// Sockets bound to our source ports so the kernel hands them to nobody else.
+    pub _reserved: Vec<source_port::Held>,
+}
+
+impl PortSide {
+    /// Pass `p`'s engines over `hosts`, one per path serving some of them: reserves the
+    /// source ports and resolves next hops. With `narrowed`, each path serves only the parts
+    /// of its targets in `hosts` (a group of live hosts). Engine `k` (in path order) starts
+    /// where `resume_at(k)` says, and is not built when it says `None` (finished before).
+    #[allow(clippy::too_many_arguments)]
+    pub fn engines(
+        &mut self,
+        config: &ScanConfig,
+        p: usize,
+        hosts: &HostSet,
+        narrowed: bool,
+        deadline: Option<Instant>,
+        recorder: Option<&crate::capture::Recorder>,
+        pace: Option<&crate::rate::SharedLimiter>,
+        resume_at: &dyn Fn(usize) -> Option<ResumeAt>,
+    ) -> Result<Vec<Engine>> {
+        let Some(pass) = config.passes.get(p) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let mut index = 0;
+        for (g, (path, runs)) in self.groups.values().enumerate() {
+            let runs = if narrowed {
+                narrow(runs, hosts, path.src.is_ipv6())
+            } else {
+                runs.clone()
+            };
+            if runs.is_empty() {
+                continue;
+            }
+            let k = index;
+            index += 1;
+            // An engine the interrupted run finished is not built: its channels stay here.
+            let Some((start, done)) = resume_at(k) else {
+                continue;
+            };
+            let channels = self
+                .channels
+                .get_mut(p)
+                .and_then(|c| c.get_mut(g))
+                .and_then(Option::take)
+                .ok_or_else(|| {
+                    Error::Runtime(format!("no channels left on {}", path.iface.name))
+                })??;
+            let mut e = engine_for(
                 config,
                 hosts,
                 pass,
                 path.clone(),
-                runs.clone(),
-                channels?,
+                runs,
+                channels,
                 deadline,
-                stage,
-                recorder.clone(),
-            )?);
+                (start, done),
+                recorder.cloned(),
+                pace.cloned(),
+            )?;
+            e.group = g;
+            e.index = k;
+            out.push(e);
         }
-        passes.push(engines);
+        Ok(out)
     }
-    Ok(RawSide { passes, unroutable })
+
+    /// Takes back the channels an engine of pass `p` ran on.
+    pub fn give_back(&mut self, p: usize, group: usize, channels: crate::link::Channels) {
+        if let Some(slot) = self.channels.get_mut(p).and_then(|c| c.get_mut(group)) {
+            *slot = Some(Ok(channels));
+        }
+    }
 }
 
-/// One engine: pass `pass` over the targets `runs` of `path`.
-#[allow(clippy::too_many_arguments)]
-fn engine_for(
+/// The `--pcap` recorder, its file created (one for discovery and the port scan).
+pub fn recorder(config: &ScanConfig) -> Result<Option<crate::capture::Recorder>> {
+    match &config.pcap {
+        Some(path) => {
+            let f = crate::files::create_file(path)?;
+            Ok(Some(crate::capture::Recorder::create(f).map_err(|e| {
+                Error::io(format!("--pcap {}", path.display()), e)
+            })?))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The engine's tuning from the command line, for engines sending from `sport`.
+pub fn options(
     config: &ScanConfig,
-    hosts: &HostSet,
-    pass: &Pass,
-    path: Path,
-    runs: Vec<Run>,
-    channels: crate::link::Channels,
     deadline: Option<Instant>,
-    stage: u32,
-    recorder: Option<crate::capture::Recorder>,
-) -> Result<Prepared> {
+    sport: u16,
+    patient: bool,
+) -> Options {
     let a = &config.syn;
-    let (sport, reserved) = source_port::reserve(
-        path.src,
-        pass.proto,
-        a.source_port,
-        a.max_retries.min(crate::engine::SPORT_SPAN - 1),
-        config.seed,
-    );
-    let opts = Options {
+    Options {
         rate: config.connect.rate,
         min_rate: a.min_rate,
         retries: a.retries,
@@ -221,14 +345,45 @@ fn engine_for(
         reset: a.reset,
         ttl: a.ttl,
         segment: crate::engine::SEGMENT,
-        patient: a.udp_patient && pass.proto == Proto::Udp,
-    };
-    let (start, done) = super::resume_start(config, stage);
+        patient,
+        pace: None,
+    }
+}
+
+/// One engine: pass `pass` over the targets `runs` of `path`.
+#[allow(clippy::too_many_arguments)]
+fn engine_for(
+    config: &ScanConfig,
+    hosts: &HostSet,
+    pass: &Pass,
+    path: Path,
+    runs: Vec<Run>,
+    channels: crate::link::Channels,
+    deadline: Option<Instant>,
+    (start, done): (u64, Vec<(u64, u64)>),
+    recorder: Option<crate::capture::Recorder>,
+    pace: Option<crate::rate::SharedLimiter>,
+) -> Result<Engine> {
+    let a = &config.syn;
+    let (sport, reserved) = source_port::reserve(
+        path.src,
+        pass.proto,
+        a.source_port,
+        a.max_retries.min(crate::engine::SPORT_SPAN - 1),
+        config.seed,
+    );
+    let mut opts = options(
+        config,
+        deadline,
+        sport,
+        a.udp_patient && pass.proto == Proto::Udp,
+    );
+    opts.pace = pace;
     let job = Job {
         hosts: hosts.clone(),
         runs,
         ports: pass.ports.clone(),
-        order: config.order(hosts, &pass.ports),
+        order: config.port_order(hosts, &pass.ports),
         probe: probe_for(config, pass.proto, &path),
         path,
         router_mac: a.router_mac,
@@ -238,8 +393,10 @@ fn engine_for(
         start,
         done,
     };
-    Ok(Prepared {
+    Ok(Engine {
         scan: Scan::new(job, channels)?,
+        group: 0,
+        index: 0,
         _reserved: reserved,
     })
 }

@@ -13,6 +13,8 @@ use std::io;
 
 /// The engines' view of the reporter, the progress line and the resume file.
 pub struct Sink<'a> {
+    /// The hosts the port scan walks (the live ones, after discovery).
+    pub hosts: crate::target::HostSet,
     pub reporter: &'a mut Reporter,
     pub progress: &'a Progress,
     /// Progress of earlier engines in this run.
@@ -33,10 +35,27 @@ pub struct Sink<'a> {
     pub checkpoint: Checkpoint,
     /// The engine running now.
     pub stage: u32,
+    /// With discovery: the group of live hosts being scanned (or the next one), as
+    /// (discovery engine, group).
+    pub group: Option<(u32, u64)>,
+    /// The fingerprint of the live hosts being scanned (`None`: every target).
+    pub live: Option<[u64; 2]>,
+    /// The progress line counts port pairs (not while discovery counts hosts).
+    pub pairs_progress: bool,
 }
 
 impl Sink<'_> {
     /// Starts tracking engine `stage`, which probes `coverage` from position `finished`.
+    /// Between groups of live hosts: nothing of the next group is done yet.
+    pub fn between_groups(&mut self, next: (u32, u64)) {
+        self.group = Some(next);
+        self.stage = 0;
+        self.finished = Finished::default();
+        self.coverage = None;
+        self.tracking = false;
+        self.live = None;
+    }
+
     pub fn begin_stage(&mut self, stage: u32, finished: Finished, coverage: Option<Coverage>) {
         self.stage = stage;
         self.finished = finished;
@@ -46,6 +65,9 @@ impl Sink<'_> {
 
     /// Moves the resume position over what the running engine has reported.
     fn advance(&mut self) {
+        if !self.tracking {
+            return;
+        }
         let end = self.order.len();
         match &self.coverage {
             Some(c) => {
@@ -71,6 +93,8 @@ impl Sink<'_> {
             hosts: c.hosts.len(),
             ports: c.ports_expr(),
             cookie_key: Some(c.cookie.key()),
+            live: self.live,
+            group: self.group,
             stage: self.stage,
             position: self.finished.start(),
             done: self.finished.ranges(),
@@ -89,13 +113,11 @@ impl Sink<'_> {
 
 impl ResultSink for Sink<'_> {
     fn result(&mut self, r: PortResult) -> io::Result<()> {
-        if self.tracking {
-            let c = self.config;
-            if let (Some(h), Some(p)) = (c.hosts.index_of(r.ip), self.ports.index_of(r.port))
-                && let Some(pos) = self.order.position_of(h, p)
-            {
-                self.finished.mark(pos);
-            }
+        if self.tracking
+            && let (Some(h), Some(p)) = (self.hosts.index_of(r.ip), self.ports.index_of(r.port))
+            && let Some(pos) = self.order.position_of(h, p)
+        {
+            self.finished.mark(pos);
         }
         if self.config.verbose > 0 && r.state == PortState::Open {
             // nmap's -v line, on stderr so that stdout stays one format.
@@ -112,8 +134,10 @@ impl ResultSink for Sink<'_> {
     }
 
     fn tick(&mut self, done: u64, _sent: u64, open: u64) -> io::Result<()> {
-        self.progress
-            .update(self.done_before + done, self.open_before + open);
+        if self.pairs_progress {
+            self.progress
+                .update(self.done_before + done, self.open_before + open);
+        }
         self.reporter.flush()?;
         self.advance();
         if self.checkpoint.due() {

@@ -22,6 +22,14 @@ pub fn default_sport(seed: u64) -> u16 {
     40000 + (splitmix64(&mut s) % 20000) as u16
 }
 
+/// UDP sockets on the `retries` + 1 ports from `base` (best effort), so that UDP answers
+/// to a probe that also sends UDP (discovery's UDP pings) are not refused by the kernel.
+pub fn hold_udp(src: IpAddr, base: u16, retries: u32) -> Vec<Held> {
+    (0..=retries as u16)
+        .filter_map(|k| bind_udp(src, base.wrapping_add(k)))
+        .collect()
+}
+
 /// The first source port, and the sockets holding every port the attempts use (`retries`
 /// more after the first) on `src`.
 pub fn reserve(
