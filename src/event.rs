@@ -319,8 +319,7 @@ impl PortResult {
 
     /// RTT in milliseconds, rounded to microseconds.
     pub fn rtt_ms(&self) -> Option<f64> {
-        self.rtt
-            .map(|d| (d.as_secs_f64() * 1_000_000.0).round() / 1000.0)
+        millis(self.rtt)
     }
 
     /// The JSON view of this result.
@@ -337,6 +336,11 @@ impl PortResult {
             reply: self.data.as_deref(),
         }
     }
+}
+
+/// A duration in milliseconds, rounded to microseconds.
+fn millis(d: Option<Duration>) -> Option<f64> {
+    d.map(|d| (d.as_secs_f64() * 1_000_000.0).round() / 1000.0)
 }
 
 /// What host discovery found about one host.
@@ -364,8 +368,7 @@ impl HostResult {
 
     /// RTT in milliseconds, rounded to microseconds.
     pub fn rtt_ms(&self) -> Option<f64> {
-        self.rtt
-            .map(|d| (d.as_secs_f64() * 1_000_000.0).round() / 1000.0)
+        millis(self.rtt)
     }
 
     /// The JSON view of this host.

@@ -15,6 +15,15 @@ impl<W: Write> Json<W> {
     pub fn new(out: W) -> Self {
         Json { out, first: true }
     }
+
+    /// One element of the array.
+    fn element(&mut self, v: &impl serde::Serialize) -> io::Result<()> {
+        self.out
+            .write_all(if self.first { b"\n" } else { b",\n" })?;
+        self.first = false;
+        serde_json::to_writer(&mut self.out, v)?;
+        Ok(())
+    }
 }
 
 impl<W: Write> FormatWriter for Json<W> {
@@ -24,11 +33,7 @@ impl<W: Write> FormatWriter for Json<W> {
         hostname: Option<&str>,
         _at: SystemTime,
     ) -> io::Result<()> {
-        self.out
-            .write_all(if self.first { b"\n" } else { b",\n" })?;
-        self.first = false;
-        serde_json::to_writer(&mut self.out, &h.json(hostname))?;
-        Ok(())
+        self.element(&h.json(hostname))
     }
 
     fn begin(&mut self, _run: &RunInfo) -> io::Result<()> {
@@ -41,11 +46,7 @@ impl<W: Write> FormatWriter for Json<W> {
         hostname: Option<&str>,
         _at: SystemTime,
     ) -> io::Result<()> {
-        self.out
-            .write_all(if self.first { b"\n" } else { b",\n" })?;
-        self.first = false;
-        serde_json::to_writer(&mut self.out, &r.json(hostname))?;
-        Ok(())
+        self.element(&r.json(hostname))
     }
 
     fn end(&mut self, _run: &RunInfo, _report: &Report) -> io::Result<()> {
