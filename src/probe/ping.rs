@@ -57,6 +57,8 @@ const IP: usize = ethernet::HEADER_LEN;
 /// The IP ping probe for one source address.
 pub struct Ping {
     kinds: Vec<PingKind>,
+    /// The UDP ports pinged (for the UDP module's checks, without a list built per packet).
+    udp_ports: Vec<u16>,
     src: IpAddr,
     src_mac: MacAddr,
     ttl: u8,
@@ -85,8 +87,16 @@ impl Ping {
         if list.is_empty() {
             list.push(PingKind::Echo);
         }
+        let udp_ports = list
+            .iter()
+            .filter_map(|k| match k {
+                PingKind::Udp(p) => Some(*p),
+                _ => None,
+            })
+            .collect();
         Ping {
             kinds: list,
+            udp_ports,
             src,
             src_mac,
             ttl,
@@ -229,20 +239,12 @@ impl Ping {
     /// A UDP answer or a port unreachable, as the UDP module validates it against the ports
     /// we pinged; only the host's own answers count.
     fn udp_answer(&self, net: &Network, ip: &[u8], v: &dyn Validate) -> Option<Reply> {
-        let ports: Vec<u16> = self
-            .kinds
-            .iter()
-            .filter_map(|k| match k {
-                PingKind::Udp(p) => Some(*p),
-                _ => None,
-            })
-            .collect();
-        if ports.is_empty() {
+        if self.udp_ports.is_empty() {
             return None;
         }
         let scope = PortScope {
             inner: v,
-            ports: &ports,
+            ports: &self.udp_ports,
         };
         let mut r = self.udp.classify(net, ip, &scope)?;
         if !matches!(r.state, PortState::Open | PortState::Closed) {
