@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests use (nmap, ndiff,
 # xsltproc, nftables, iptables, tcpdump, tshark, iproute2, python3, python3-scapy, util-linux,
-# libcap2-bin, man-db, time, and the UDP lab's daemons dnsmasq-base, snmpd and chrony, which
+# libcap2-bin, man-db, time, libxml2-utils, the UDP lab's daemons dnsmasq-base, snmpd and
+# chrony, and the banner lab's openssh-server, nginx, vsftpd and python3-aiosmtpd, which
 # never start outside the tests' namespaces), then runs formatting, lints, every test, and a
 # bounded fuzzing pass. Debian's chrony package replaces systemd-timesyncd as the time daemon.
 #
@@ -27,7 +28,8 @@ need_pkgs=()
 for pair in nmap:nmap ndiff:ndiff xsltproc:xsltproc nft:nftables iptables:iptables \
             tcpdump:tcpdump tshark:tshark dumpcap:wireshark-common ip:iproute2 \
             python3:python3 setpriv:util-linux unshare:util-linux capsh:libcap2-bin \
-            man:man-db dnsmasq:dnsmasq-base snmpd:snmpd chronyd:chrony; do
+            man:man-db dnsmasq:dnsmasq-base snmpd:snmpd chronyd:chrony \
+            sshd:openssh-server nginx:nginx vsftpd:vsftpd xmllint:libxml2-utils; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 \
     || need_pkgs+=("$pkg")
@@ -36,6 +38,8 @@ done
 [ -x /usr/bin/time ] || need_pkgs+=(time)
 # Scapy is imported, not run: tests/scapy_compare.rs uses Debian's interpreter's module.
 /usr/bin/python3 -c 'import scapy' >/dev/null 2>&1 || need_pkgs+=(python3-scapy)
+# tests/banners.rs runs Debian's aiosmtpd as its SMTP server with STARTTLS.
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need_pkgs+=(python3-aiosmtpd)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "== installing: ${need_pkgs[*]}"
   # Packages must not start their services in this machine's network: refuse service

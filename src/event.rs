@@ -239,6 +239,9 @@ impl fmt::Display for Reason {
     }
 }
 
+/// Bytes of a reply's data shown as hex (more are kept for `--banners` to read).
+const HEX_SHOWN: usize = 64;
+
 /// The first bytes of a reply's data (a UDP answer), for the outputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplyData {
@@ -252,8 +255,9 @@ impl Serialize for ReplyData {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         use std::fmt::Write;
-        let mut hex = String::with_capacity(self.head.len() * 2);
-        for b in self.head.iter() {
+        let shown = &self.head[..self.head.len().min(HEX_SHOWN)];
+        let mut hex = String::with_capacity(shown.len() * 2);
+        for b in shown {
             let _ = write!(hex, "{b:02x}");
         }
         let mut st = s.serialize_struct("ReplyData", 2)?;
@@ -282,6 +286,8 @@ pub struct PortResult {
     pub rtt: Option<Duration>,
     /// What the reply carried (UDP answers).
     pub data: Option<Box<ReplyData>>,
+    /// The service and banner (`--banners`).
+    pub service: Option<Box<crate::banner::Identified>>,
 }
 
 /// The JSON shape of a result, shared by the ndjson and json formats.
@@ -300,6 +306,10 @@ pub struct JsonResult<'a> {
     hostname: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reply: Option<&'a ReplyData>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service: Option<&'a crate::banner::Service>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    banner: Option<&'a crate::banner::Banner>,
 }
 
 impl PortResult {
@@ -314,6 +324,7 @@ impl PortResult {
             ttl: None,
             rtt: None,
             data: None,
+            service: None,
         }
     }
 
@@ -334,6 +345,8 @@ impl PortResult {
             rtt_ms: self.rtt_ms(),
             hostname,
             reply: self.data.as_deref(),
+            service: self.service.as_ref().map(|s| &s.service),
+            banner: self.service.as_ref().and_then(|s| s.banner.as_ref()),
         }
     }
 }

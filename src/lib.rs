@@ -30,6 +30,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod banner;
 pub mod bitmap;
 pub mod capture;
 pub mod cli;

@@ -123,12 +123,16 @@ fn malformed_input_is_one_line_and_exit_2() {
         (vec!["127.0.0.1", "--script", "vuln"], "no scripting engine"),
         (vec!["127.0.0.1", "-sSUT"], "combines scan types"),
         (vec!["127.0.0.1", "-sn", "-p", "80"], "scans no ports"),
-        (vec!["127.0.0.1", "-sV"], "not yet supported"),
+        (
+            vec!["127.0.0.1", "-sV", "--banner-timeout", "0s"],
+            "invalid value '0s' for '--banner-timeout",
+        ),
         (vec!["127.0.0.1", "-PS99999"], "invalid ports in --ping"),
         (vec!["127.0.0.1", "-PE", "-Pn"], "-Pn skips host discovery"),
         (vec!["127.0.0.1", "-sA"], "-sA is not supported"),
         (vec!["127.0.0.1", "--traceroute"], "synscan trace"),
-        (vec!["127.0.0.1", "--banners"], "not yet supported"),
+        (vec!["127.0.0.1", "--banner-wait", "1s"], "--banners"),
+        (vec!["127.0.0.1", "-sVV"], "combines scan types"),
         (vec!["127.0.0.1", "-iR", "10"], "-iR"),
     ];
     assert!(cases.len() >= 60);

@@ -134,7 +134,7 @@ impl Target {
         std::fs::write(
             d.join("snmpd.conf"),
             format!(
-                "rocommunity public\nrocommunity6 public\npersistentDir {}\n",
+                "rocommunity public\nrocommunity6 public\nsysdescr synscan lab agent\npersistentDir {}\n",
                 p("snmp")
             ),
         )
@@ -301,6 +301,45 @@ fn raw_and_unprivileged_udp_scans_are_exact_on_both_families_and_nmap_agrees() {
             .expect("53");
         let hex = dns["reply"]["hex"].as_str().expect("reply hex");
         assert!(hex.contains(&hex_of(b"dnsmasq")), "{hex}");
+        if !v6 {
+            // --banners reads the same answers into the service and banner fields.
+            let mut args = scan_args(addr);
+            args.push("--banners");
+            let b = t.synscan(&args);
+            let recs = parse_ndjson(&b.stdout);
+            let rec = |port: u16| {
+                recs.iter()
+                    .find(|v| v["port"] == port)
+                    .cloned()
+                    .unwrap_or_else(|| panic!("{port} missing: {b:?}"))
+            };
+            let version = Command::new("dnsmasq")
+                .arg("--version")
+                .output()
+                .expect("dnsmasq --version");
+            let version = String::from_utf8_lossy(&version.stdout)
+                .split_whitespace()
+                .nth(2)
+                .expect("dnsmasq version")
+                .to_string();
+            let dns = rec(53);
+            assert_eq!(dns["service"]["name"], "domain", "{dns}");
+            assert_eq!(dns["service"]["method"], "probed", "{dns}");
+            assert_eq!(dns["service"]["product"], "dnsmasq", "{dns}");
+            assert_eq!(dns["service"]["version"], version.as_str(), "{dns}");
+            let snmp = rec(161);
+            assert_eq!(snmp["service"]["name"], "snmp", "{snmp}");
+            assert_eq!(snmp["banner"]["udp"], "synscan lab agent", "{snmp}");
+            let ntp = rec(123);
+            assert_eq!(ntp["service"]["name"], "ntp", "{ntp}");
+            assert_eq!(ntp["service"]["version"], "v4", "{ntp}");
+            assert!(
+                ntp["service"]["extrainfo"]
+                    .as_str()
+                    .is_some_and(|e| e.starts_with("stratum ")),
+                "{ntp}"
+            );
+        }
         let un = t.nobody(&scan_args(addr));
         assert!(
             un.stderr

@@ -89,6 +89,24 @@ pub struct Args {
     #[arg(long = "udp-patient")]
     pub udp_patient: bool,
 
+    /// Grab banners and name the services of open TCP ports over ordinary connections (no
+    /// RST race, no firewall rule), while the scan goes on; UDP answers are read too
+    /// (nmap's -sV, masscan's --banners).
+    #[arg(long = "banners", conflicts_with = "ping_scan")]
+    pub banners: bool,
+
+    /// Longest time one port's banner grab may take (connections, waits, TLS) [default: 8s].
+    #[arg(long = "banner-timeout", value_name = "DURATION", value_parser = parse_duration, requires = "banners")]
+    pub banner_timeout: Option<Duration>,
+
+    /// How long a grab waits for a service that speaks first [default: 2500ms].
+    #[arg(long = "banner-wait", value_name = "DURATION", value_parser = parse_duration, requires = "banners")]
+    pub banner_wait: Option<Duration>,
+
+    /// Most banner grabs at once [default: 64].
+    #[arg(long = "banner-concurrency", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=4096), requires = "banners")]
+    pub banner_concurrency: Option<u16>,
+
     /// Timing template 0-5 (paranoid, sneaky, polite, normal, aggressive, insane), as nmap's
     /// -T; explicit timing flags override it.
     #[arg(short = 'T', long = "timing", value_name = "0-5", value_parser = parse_timing)]
@@ -408,6 +426,12 @@ impl Args {
         opt("source-port", self.source_port.map(|p| p.to_string()));
         opt("router-mac", self.router_mac.map(|m| m.to_string()));
         opt("wait", dur(self.wait));
+        opt("banner-timeout", dur(self.banner_timeout));
+        opt("banner-wait", dur(self.banner_wait));
+        opt(
+            "banner-concurrency",
+            self.banner_concurrency.map(|n| n.to_string()),
+        );
         opt("send-path", self.send_path.map(|p| p.as_str().to_string()));
         for p in &self.ping {
             v.push(format!("--ping={p}"));
@@ -418,6 +442,7 @@ impl Args {
             ("--sequential", self.sequential),
             ("--udp", self.udp),
             ("--udp-patient", self.udp_patient),
+            ("--banners", self.banners),
             ("--no-ping", self.no_ping),
             ("--ping-scan", self.ping_scan),
             ("--disable-arp-ping", self.disable_arp_ping),

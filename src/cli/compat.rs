@@ -10,6 +10,7 @@ use std::ffi::OsString;
 pub fn normalize(argv: Vec<OsString>) -> Result<Vec<OsString>, String> {
     let mut out = Vec::with_capacity(argv.len());
     let mut passthrough = false;
+    let mut skip_value = false;
     for (i, a) in argv.into_iter().enumerate() {
         let Some(s) = a.to_str().filter(|_| !passthrough && i > 0) else {
             out.push(a);
@@ -23,18 +24,37 @@ pub fn normalize(argv: Vec<OsString>) -> Result<Vec<OsString>, String> {
         if let Some(why) = unsupported(s) {
             return Err(why);
         }
-        // -sU, and -sSU / -sTU (a TCP technique plus UDP).
+        // nmap's -sV intensity knobs: synscan has one way of grabbing, so they change nothing.
+        if skip_value {
+            skip_value = false;
+            if s.parse::<u8>().is_ok() {
+                continue;
+            }
+        }
+        if s == "--version-light" || s == "--version-all" || s.starts_with("--version-intensity=") {
+            continue;
+        }
+        if s == "--version-intensity" {
+            skip_value = true;
+            continue;
+        }
+        // -sU, -sV, and -sSU / -sTU / -sSV / -sSUV (a TCP technique, UDP, banners).
         if let Some(letters) = s
             .strip_prefix("-s")
-            .filter(|l| l.len() <= 2 && l.contains('U'))
+            .filter(|l| !l.is_empty() && l.len() <= 3 && l.chars().all(|c| "STUV".contains(c)))
         {
             for c in letters.chars() {
                 out.push(OsString::from(match c {
                     'S' => "--scan-type=syn",
                     'T' => "--scan-type=connect",
+                    'V' if out.iter().any(|o: &OsString| o == "--banners") => continue,
+                    'V' => "--banners",
                     _ => "--udp",
                 }));
             }
+            continue;
+        }
+        if s == "--banners" && out.iter().any(|o| o == "--banners") {
             continue;
         }
         match rewrite(s) {
@@ -93,11 +113,6 @@ fn rewrite(s: &str) -> Option<String> {
 /// Scan types of nmap's `-s?` that synscan lacks, with the reason.
 fn scan_type_message(letter: char) -> Option<String> {
     let (flag, what, instead) = match letter {
-        'V' => (
-            "-sV",
-            "service and version detection",
-            "not yet supported: synscan reports the service name of the port table",
-        ),
         'C' => (
             "-sC",
             "default scripts",
@@ -128,7 +143,7 @@ fn unsupported(s: &str) -> Option<String> {
         && letters.chars().all(|c| c.is_ascii_alphabetic())
     {
         if let Some(m) = letters.chars().find_map(|c| {
-            if c == 'S' || c == 'T' || c == 'U' {
+            if c == 'S' || c == 'T' || c == 'U' || c == 'V' {
                 None
             } else {
                 Some(scan_type_message(c).unwrap_or_else(|| {
@@ -140,7 +155,8 @@ fn unsupported(s: &str) -> Option<String> {
         }
         let tcp = letters.chars().filter(|&c| c == 'S' || c == 'T').count();
         let udp = letters.chars().filter(|&c| c == 'U').count();
-        if tcp > 1 || udp > 1 {
+        let banners = letters.chars().filter(|&c| c == 'V').count();
+        if tcp > 1 || udp > 1 || banners > 1 {
             return Some(format!(
                 "-s{letters} combines scan types: choose one of -sS (SYN) and -sT (connect), plus -sU for UDP"
             ));
@@ -167,10 +183,9 @@ fn unsupported(s: &str) -> Option<String> {
         | "--script-trace" | "--script-updatedb" => {
             "is not supported: synscan has no scripting engine; run nmap --script on the open ports synscan finds"
         }
-        "--version-intensity" | "--version-light" | "--version-all" | "--version-trace" => {
-            "is not yet supported: service and version detection (-sV) is not yet supported"
+        "--version-trace" => {
+            "is not supported: -d shows nothing of the grabs either; read the ndjson banner fields"
         }
-        "--banners" => "(banner grabbing) is not yet supported",
         "--traceroute" => "is not supported: trace one host with `synscan trace HOST -p PORT`",
         "-f" | "--mtu" => "(fragmented probes) is not supported",
         "-D" => "(decoys) is not supported",
@@ -270,6 +285,12 @@ mod tests {
             ]
         );
         assert_eq!(norm(&["-sSU"]).unwrap(), ["--scan-type=syn", "--udp"]);
+        assert_eq!(norm(&["-sSV"]).unwrap(), ["--scan-type=syn", "--banners"]);
+        assert_eq!(norm(&["-sV", "--banners", "-sV"]).unwrap(), ["--banners"]);
+        assert_eq!(
+            norm(&["-sV", "--version-intensity", "2", "--version-light", "x"]).unwrap(),
+            ["--banners", "x"]
+        );
         assert_eq!(norm(&["-sUT"]).unwrap(), ["--udp", "--scan-type=connect"]);
         // After `--` nothing is judged: a target may look like a flag.
         assert!(norm(&["--", "-O"]).is_ok());
@@ -284,16 +305,13 @@ mod tests {
             (vec!["--script=http-title"], "--script is not supported"),
             (vec!["--script", "vuln"], "--script is not supported"),
             (vec!["-sUU"], "choose one of -sS"),
-            (
-                vec!["-sV"],
-                "-sV (service and version detection) is not yet",
-            ),
             (vec!["-PY"], "-PY is not supported: synscan pings with -PR"),
             (vec!["-PO1"], "-PO1 is not supported"),
             (vec!["-snT"], "-sn is not an nmap scan type"),
             (vec!["-sA"], "-sA is not supported: synscan scans with SYN"),
             (vec!["-sST"], "choose one of -sS"),
-            (vec!["--banners"], "--banners (banner grabbing) is not yet"),
+            (vec!["-sVV"], "combines scan types"),
+            (vec!["--version-trace"], "--version-trace is not supported"),
             (vec!["-oS", "x"], "-oS is not supported"),
         ] {
             let e = norm(&args).expect_err(&format!("{args:?}"));

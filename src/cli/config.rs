@@ -178,6 +178,15 @@ impl ScanConfig {
             verbose: args.verbose,
             debug: args.debug,
             open_only: args.open,
+            banners: args.banners.then(|| {
+                let d = crate::banner::Options::default();
+                crate::banner::Options {
+                    timeout: args.banner_timeout.unwrap_or(d.timeout),
+                    greet_wait: args.banner_wait.unwrap_or(d.greet_wait),
+                    concurrency: args.banner_concurrency.map_or(d.concurrency, usize::from),
+                    ..d
+                }
+            }),
             ports_source,
             dry_run: args.dry_run,
             pcap: args.pcap.clone().filter(|_| !args.dry_run),

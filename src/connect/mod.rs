@@ -479,6 +479,7 @@ impl<'a, I: Iterator<Item = (IpAddr, u16)>> ConnectEngine<'a, I> {
                 ttl: None,
                 rtt,
                 data: None,
+                service: None,
             })
             .map_err(|e| Error::io("write results", e))
     }

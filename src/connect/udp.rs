@@ -362,6 +362,7 @@ fn deliver(
         ttl: None,
         rtt,
         data,
+        service: None,
     })
     .map_err(|e| Error::io("write results", e))
 }

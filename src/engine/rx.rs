@@ -180,6 +180,7 @@ fn receive(
                     head,
                 })
             }),
+            service: None,
         });
         if !alive {
             return Ok(());

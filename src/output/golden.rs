@@ -44,6 +44,7 @@ fn render(format: Format) -> String {
         open_only: false,
         discovery: false,
         ping_only: false,
+        banners: false,
     };
     let lo: IpAddr = "127.0.0.1".parse().unwrap();
     let far: IpAddr = "10.9.9.9".parse().unwrap();
@@ -67,6 +68,7 @@ fn render(format: Format) -> String {
         ttl: ms.map(|_| 64),
         rtt: ms.map(Duration::from_micros),
         data: None,
+        service: None,
     };
     for res in [
         r(lo, 443, PortState::Closed, Reason::Reset, Some(40)),
@@ -175,6 +177,7 @@ fn render_open_filtered(format: Format, listed: &str) -> String {
         open_only: false,
         discovery: false,
         ping_only: false,
+        banners: false,
     };
     let lo: IpAddr = "127.0.0.1".parse().unwrap();
     let hosts = crate::target::build_hosts(&[lo.to_string()], &[]).unwrap();
@@ -195,6 +198,7 @@ fn render_open_filtered(format: Format, listed: &str) -> String {
         ttl: None,
         rtt: None,
         data: None,
+        service: None,
     };
     for res in [
         r(1, PortState::Open, Reason::SynAck),

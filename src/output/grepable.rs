@@ -48,12 +48,24 @@ impl<W: Write> FormatWriter for Grepable<W> {
                 .listed
                 .iter()
                 .map(|r| {
+                    // nmap's fields: port/state/protocol/owner/service/rpc/version/, with a
+                    // slash inside a field written as `|`.
+                    let (service, version) = match &r.service {
+                        Some(id) => (
+                            id.service.column().replace('/', "|").replace(',', ";"),
+                            id.service
+                                .version_line()
+                                .replace('/', "|")
+                                .replace(',', ";"),
+                        ),
+                        None => (
+                            service_name(r.port, r.proto).unwrap_or("").to_string(),
+                            String::new(),
+                        ),
+                    };
                     format!(
-                        "{}/{}/{}//{}///",
-                        r.port,
-                        r.state,
-                        r.proto,
-                        service_name(r.port, r.proto).unwrap_or("")
+                        "{}/{}/{}//{}//{}/",
+                        r.port, r.state, r.proto, service, version
                     )
                 })
                 .collect();

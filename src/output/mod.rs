@@ -15,7 +15,7 @@ mod text;
 mod xml;
 
 use crate::bitmap::Bitmap;
-use crate::event::{HostResult, PortResult, PortState, Reason, ScanStats};
+use crate::event::{HostResult, PortResult, PortState, Proto, Reason, ScanStats};
 use crate::target::HostSet;
 use spill::{Record, Spill};
 use std::collections::BTreeMap;
@@ -81,6 +81,8 @@ pub struct RunInfo {
     pub discovery: bool,
     /// `-sn`: discovery only, no port scanned.
     pub ping_only: bool,
+    /// `--banners`: services and versions are shown.
+    pub banners: bool,
 }
 
 /// Which states are listed port by port (the others are only counted).
@@ -342,6 +344,8 @@ pub struct Reporter {
     show_silent: bool,
     /// MACs of hosts discovery found on our link (bounded by the hosts of that link).
     macs: std::collections::HashMap<u64, pnet::util::MacAddr>,
+    /// Services of listed ports (`--banners`; bounded by the open ports).
+    services: std::collections::HashMap<(u64, u16, Proto), Box<crate::banner::Identified>>,
     clock: fn() -> SystemTime,
     last_flush: Instant,
     unflushed: bool,
@@ -375,6 +379,7 @@ impl Reporter {
             seq: 0,
             show_silent: false,
             macs: std::collections::HashMap::new(),
+            services: std::collections::HashMap::new(),
             run,
             clock: SystemTime::now,
             last_flush: Instant::now(),
@@ -434,6 +439,7 @@ impl Reporter {
                 ttl: h.ttl,
                 rtt: h.rtt,
                 data: None,
+                service: None,
             };
             let mut rec = Record::new(i, self.seq, &r, false);
             rec.status = true;
@@ -481,6 +487,12 @@ impl Reporter {
                 }
                 self.spill.push(Record::new(h, self.seq, &r, listed))?;
                 self.seq += 1;
+                if listed
+                    && self.keep == Keep::All
+                    && let Some(s) = &r.service
+                {
+                    self.services.insert((h, r.port, r.proto), s.clone());
+                }
             }
         }
         if listed {
@@ -533,6 +545,11 @@ impl Reporter {
                 let mut report = report;
                 if let Some(d) = &mut report.discovered {
                     d.mac = self.macs.get(&h).copied();
+                }
+                if !self.services.is_empty() {
+                    for r in &mut report.listed {
+                        r.service = self.services.remove(&(h, r.port, r.proto));
+                    }
                 }
                 self.complete(&mut report, complete);
                 if self.is_proxy(&report) {

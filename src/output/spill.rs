@@ -79,6 +79,7 @@ impl Record {
             ttl: self.ttl,
             rtt: self.rtt_us.map(|us| Duration::from_micros(us.into())),
             data: None,
+            service: None,
         }
     }
 

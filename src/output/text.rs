@@ -112,42 +112,55 @@ impl<W: Write> FormatWriter for Text<W> {
             if h.listed.is_empty() {
                 return Ok(());
             }
-            let rows: Vec<[String; 4]> = h
+            let rows: Vec<[String; 5]> = h
                 .listed
                 .iter()
                 .map(|r| {
+                    let (service, version) = match &r.service {
+                        Some(id) => (id.service.column(), id.service.version_line()),
+                        None => (
+                            service_name(r.port, r.proto)
+                                .unwrap_or("unknown")
+                                .to_string(),
+                            String::new(),
+                        ),
+                    };
                     [
                         format!("{}/{}", r.port, r.proto),
                         r.state.to_string(),
-                        service_name(r.port, r.proto)
-                            .unwrap_or("unknown")
-                            .to_string(),
+                        service,
                         r.reason.to_string(),
+                        version,
                     ]
                 })
                 .collect();
-            let header = ["PORT", "STATE", "SERVICE", "REASON"];
+            // nmap's -sV adds the VERSION column.
+            let columns = if run.banners { 5 } else { 4 };
+            let header = ["PORT", "STATE", "SERVICE", "REASON", "VERSION"];
             let mut width = header.map(str::len);
             for row in &rows {
                 for (w, cell) in width.iter_mut().zip(row) {
                     *w = (*w).max(cell.len());
                 }
             }
-            let line = |cells: [&str; 4]| {
-                format!(
-                    "{:<w0$} {:<w1$} {:<w2$} {}",
-                    cells[0],
-                    cells[1],
-                    cells[2],
-                    cells[3],
-                    w0 = width[0],
-                    w1 = width[1],
-                    w2 = width[2]
-                )
+            let line = |cells: [&str; 5]| {
+                let mut l = String::new();
+                for (i, cell) in cells.iter().enumerate().take(columns) {
+                    if i + 1 == columns {
+                        l.push_str(cell);
+                    } else {
+                        l.push_str(&format!("{cell:<w$} ", w = width[i]));
+                    }
+                }
+                l.trim_end().to_string()
             };
             writeln!(self.out, "{}", line(header))?;
             for row in &rows {
-                writeln!(self.out, "{}", line([&row[0], &row[1], &row[2], &row[3]]))?;
+                writeln!(
+                    self.out,
+                    "{}",
+                    line([&row[0], &row[1], &row[2], &row[3], &row[4]])
+                )?;
             }
         }
         Ok(())

@@ -135,8 +135,13 @@ impl<W: Write> FormatWriter for Xml<W> {
                     r.reason,
                     r.ttl.unwrap_or(0)
                 )?;
-                if let Some(name) = service_name(r.port, r.proto) {
-                    write!(o, r#"<service name="{name}" method="table" conf="3"/>"#)?;
+                match &r.service {
+                    Some(id) => service_xml(o, id)?,
+                    None => {
+                        if let Some(name) = service_name(r.port, r.proto) {
+                            write!(o, r#"<service name="{name}" method="table" conf="3"/>"#)?;
+                        }
+                    }
                 }
                 writeln!(o, "</port>")?;
             }
@@ -185,4 +190,48 @@ impl<W: Write> FormatWriter for Xml<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+}
+
+/// nmap's `<service>` element of a grabbed port, then the most telling thing the grab read
+/// as the nmap script of the same name (`ssl-cert`, `http-title` or `banner`), which
+/// nmap.xsl shows.
+fn service_xml(o: &mut impl Write, id: &crate::banner::Identified) -> io::Result<()> {
+    let s = &id.service;
+    write!(o, r#"<service name="{}""#, escape(s.name.as_str()))?;
+    for (attr, v) in [
+        ("product", &s.product),
+        ("version", &s.version),
+        ("extrainfo", &s.extrainfo),
+    ] {
+        if let Some(v) = v {
+            write!(o, r#" {attr}="{}""#, escape(v.as_str()))?;
+        }
+    }
+    if let Some(t) = s.tunnel {
+        write!(o, r#" tunnel="{t}""#)?;
+    }
+    let method = match s.method {
+        crate::banner::Method::Probed => "probed",
+        crate::banner::Method::Table => "table",
+    };
+    write!(o, r#" method="{method}" conf="{}"/>"#, s.conf)?;
+    let Some(b) = &id.banner else {
+        return Ok(());
+    };
+    let script = |o: &mut dyn Write, sid: &str, text: &str| {
+        write!(o, r#"<script id="{sid}" output="{}"/>"#, escape(text))
+    };
+    // One script a port: ndiff cannot sort a port's scripts (a Python 3 bug in it).
+    if let Some(c) = b.tls.as_ref().and_then(|t| t.cert.as_ref()) {
+        let text = format!(
+            "Subject: {}; Issuer: {}; Not valid before: {}; Not valid after: {}; SHA-256: {}",
+            c.subject, c.issuer, c.not_before, c.not_after, c.sha256
+        );
+        script(o, "ssl-cert", &text)?;
+    } else if let Some(t) = b.http.as_ref().and_then(|h| h.title.as_ref()) {
+        script(o, "http-title", t)?;
+    } else if let Some(raw) = b.ssh.as_ref().or(b.udp.as_ref()).or(b.raw.as_ref()) {
+        script(o, "banner", raw.trim_end_matches("\\r\\n"))?;
+    }
+    Ok(())
 }

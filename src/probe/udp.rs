@@ -23,8 +23,8 @@ use std::sync::Arc;
 
 const IP: usize = ethernet::HEADER_LEN;
 
-/// Bytes of a reply's data kept for the outputs.
-pub const KEEP: usize = 64;
+/// Bytes of a reply's data kept for the outputs (`--banners` reads SNMP sysDescr from them).
+pub const KEEP: usize = 512;
 
 /// The UDP probe for one source address.
 #[derive(Debug, Clone)]

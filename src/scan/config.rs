@@ -171,6 +171,8 @@ pub struct ScanConfig {
     pub checkpoint_every: Duration,
     /// `--resume`: the file, and the state read from it.
     pub resume: Option<(PathBuf, crate::resume::ResumeState)>,
+    /// `--banners`: grab banners on open ports, with these settings.
+    pub banners: Option<crate::banner::Options>,
 }
 
 impl ScanConfig {

@@ -128,6 +128,7 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         open_only: config.open_only,
         discovery: config.discovery.enabled,
         ping_only: only,
+        banners: config.banners.is_some(),
     };
     let outputs = std::mem::take(&mut config.outputs);
     let writers = outputs
@@ -158,6 +159,13 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
             group: None,
             live: None,
             pairs_progress: !config.discovery.enabled,
+            stop,
+            banners: match &config.banners {
+                Some(o) => {
+                    Some(crate::banner::grabber::Grabber::new(o.clone()).map_err(Error::input)?)
+                }
+                None => None,
+            },
         },
         ports: None,
         stats: ScanStats::default(),
@@ -248,6 +256,12 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         ..
     } = walk;
     stats.ports_total = ports_total;
+    // Banners still being grabbed are reported before the resume state is saved; an
+    // interrupted run does not start new grabs.
+    if stats.interrupted {
+        sink.cancel_banners();
+    }
+    sink.settle().map_err(write_err)?;
     if config.discovery.enabled {
         discovered.ping_only = only;
         discovered.spared = if only {
@@ -454,7 +468,8 @@ impl Walk<'_, '_> {
                         break;
                     }
                     self.sink
-                        .begin_stage(k, finished_for(k), Some(e.scan.coverage()));
+                        .begin_stage(k, finished_for(k), Some(e.scan.coverage()))
+                        .map_err(write_err)?;
                     let group = e.group;
                     let (s, channels) = e.scan.run_keep(&mut self.sink, self.stop)?;
                     side.give_back(p, group, channels);
@@ -470,7 +485,9 @@ impl Walk<'_, '_> {
                 // Pairs an interrupted run reported are skipped (the order is the same).
                 let before = finished_for(base);
                 let from = before.start();
-                self.sink.begin_stage(base, before.clone(), None);
+                self.sink
+                    .begin_stage(base, before.clone(), None)
+                    .map_err(write_err)?;
                 let pair_at = |k: u64| {
                     let pos = from + k;
                     if before.contains(pos) {
@@ -608,7 +625,7 @@ fn streamed(
                         continue;
                     }
                     if only || ips.is_empty() {
-                        walk.sink.between_groups((e, g + 1));
+                        walk.sink.between_groups((e, g + 1)).map_err(write_err)?;
                         continue;
                     }
                     let live = discovery::live_set(config, ips);
@@ -627,7 +644,7 @@ fn streamed(
                     if walk.stats.timed_out {
                         walk.unfinished += n;
                     } else if !walk.stats.interrupted {
-                        walk.sink.between_groups((e, g + 1));
+                        walk.sink.between_groups((e, g + 1)).map_err(write_err)?;
                     }
                 }
                 if ended {

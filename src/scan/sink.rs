@@ -4,7 +4,7 @@
 
 use super::ScanConfig;
 use crate::engine::Coverage;
-use crate::event::{PortResult, PortState, ResultSink};
+use crate::event::{PortResult, PortState, Proto, ResultSink};
 use crate::output::Reporter;
 use crate::output::progress::Progress;
 use crate::resume::{Checkpoint, Finished, ResumeState};
@@ -42,25 +42,84 @@ pub struct Sink<'a> {
     pub live: Option<[u64; 2]>,
     /// The progress line counts port pairs (not while discovery counts hosts).
     pub pairs_progress: bool,
+    /// `--banners`: open TCP ports wait here for their banner before they are reported.
+    pub banners: Option<crate::banner::grabber::Grabber>,
+    /// Set by Ctrl-C.
+    pub stop: &'a std::sync::atomic::AtomicBool,
 }
 
 impl Sink<'_> {
     /// Starts tracking engine `stage`, which probes `coverage` from position `finished`.
     /// Between groups of live hosts: nothing of the next group is done yet.
-    pub fn between_groups(&mut self, next: (u32, u64)) {
+    pub fn between_groups(&mut self, next: (u32, u64)) -> io::Result<()> {
+        self.settle()?;
         self.group = Some(next);
         self.stage = 0;
         self.finished = Finished::default();
         self.coverage = None;
         self.tracking = false;
         self.live = None;
+        Ok(())
     }
 
-    pub fn begin_stage(&mut self, stage: u32, finished: Finished, coverage: Option<Coverage>) {
+    /// Reports every banner still being grabbed (a stage's positions are marked done before
+    /// the next stage begins).
+    /// Ctrl-C while waiting stops new grabs (those running end within their timeout).
+    pub fn settle(&mut self) -> io::Result<()> {
+        // Bounded: every pending grab ends within its timeout, and each pass either takes one
+        // or waits 200 ms.
+        while self.banners.as_ref().is_some_and(|g| g.pending() > 0) {
+            if self.stop.load(std::sync::atomic::Ordering::Relaxed) {
+                self.cancel_banners();
+            }
+            if let Some(job) = self
+                .banners
+                .as_mut()
+                .and_then(|g| g.wait_next(std::time::Duration::from_millis(200)))
+            {
+                self.deliver(job)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops grabbing: ports not yet started are reported with the table's name.
+    pub fn cancel_banners(&mut self) {
+        if let Some(g) = &self.banners {
+            g.cancel();
+        }
+    }
+
+    /// Reports the banners grabbed so far, without waiting.
+    fn pump(&mut self) -> io::Result<()> {
+        while let Some(job) = self.banners.as_mut().and_then(|g| g.try_next()) {
+            self.deliver(job)?;
+        }
+        Ok(())
+    }
+
+    fn deliver(&mut self, job: crate::banner::grabber::Job) -> io::Result<()> {
+        if let Some(pos) = job.tag
+            && self.tracking
+            && !job.cancelled
+        {
+            self.finished.mark(pos);
+        }
+        self.reporter.result(job.result)
+    }
+
+    pub fn begin_stage(
+        &mut self,
+        stage: u32,
+        finished: Finished,
+        coverage: Option<Coverage>,
+    ) -> io::Result<()> {
+        self.settle()?;
         self.stage = stage;
         self.finished = finished;
         self.coverage = coverage;
         self.tracking = true;
+        Ok(())
     }
 
     /// Moves the resume position over what the running engine has reported.
@@ -112,13 +171,14 @@ impl Sink<'_> {
 }
 
 impl ResultSink for Sink<'_> {
-    fn result(&mut self, r: PortResult) -> io::Result<()> {
-        if self.tracking
+    fn result(&mut self, mut r: PortResult) -> io::Result<()> {
+        let pos = if self.tracking
             && let (Some(h), Some(p)) = (self.hosts.index_of(r.ip), self.ports.index_of(r.port))
-            && let Some(pos) = self.order.position_of(h, p)
         {
-            self.finished.mark(pos);
-        }
+            self.order.position_of(h, p)
+        } else {
+            None
+        };
         if self.config.verbose > 0 && r.state == PortState::Open {
             // nmap's -v line, on stderr so that stdout stays one format.
             self.progress.println(&format!(
@@ -126,7 +186,30 @@ impl ResultSink for Sink<'_> {
                 r.port, r.proto, r.ip
             ));
         }
-        self.reporter.result(r)
+        if self.banners.is_some() && r.state == PortState::Open {
+            match r.proto {
+                Proto::Tcp => {
+                    if let Some(g) = &mut self.banners {
+                        g.submit(crate::banner::grabber::Job {
+                            result: r,
+                            tag: pos,
+                            cancelled: false,
+                        });
+                    }
+                    return self.pump();
+                }
+                Proto::Udp => {
+                    if let Some(d) = &r.data {
+                        r.service = Some(Box::new(crate::banner::udp::identify(r.port, &d.head)));
+                    }
+                }
+            }
+        }
+        if let Some(pos) = pos {
+            self.finished.mark(pos);
+        }
+        self.reporter.result(r)?;
+        self.pump()
     }
 
     fn note(&mut self, text: &str) {
@@ -134,6 +217,7 @@ impl ResultSink for Sink<'_> {
     }
 
     fn tick(&mut self, done: u64, _sent: u64, open: u64) -> io::Result<()> {
+        self.pump()?;
         if self.pairs_progress {
             self.progress
                 .update(self.done_before + done, self.open_before + open);
