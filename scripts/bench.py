@@ -1200,6 +1200,209 @@ def discovery_table(title, sections, note):
     return "\n".join(table(t, rows, note) for t, rows in sections)
 
 
+# The banner bench's target: real servers from Debian packages, and what each port is.
+BANNER_TRUTH = {21: "ftp", 22: "ssh", 25: "smtp", 80: "http", 443: "ssl/http", 2222: "ssh",
+                4433: "ssl", 9443: "ssl/http", 9999: "http"}
+
+
+class BannerLab:
+    """A scanner and a target namespace over a veth pair (10.63.0.1 and 10.63.0.2) with sshd
+    (22, 2222), nginx (80 and 9999 HTTP, 443 and 9443 HTTPS), vsftpd (21), aiosmtpd with
+    STARTTLS (25) and openssl s_server (4433); removed on exit with its processes."""
+
+    def __enter__(self):
+        self.scan, self.tgt = LAB + "bc", LAB + "bt"
+        self.dir = tempfile.mkdtemp(prefix="synscan-bench-banners-")
+        self.procs = []
+        for n in (self.scan, self.tgt):
+            subprocess.run(["ip", "netns", "add", n], check=True)
+            subprocess.run(["ip", "-n", n, "link", "set", "lo", "up"], check=True)
+        subprocess.run(["ip", "link", "add", "bbc0", "netns", self.scan, "type", "veth", "peer",
+                        "name", "bbt0", "netns", self.tgt], check=True)
+        for n, i, a in ((self.scan, "bbc0", "10.63.0.1/24"), (self.tgt, "bbt0", "10.63.0.2/24")):
+            subprocess.run(["ip", "-n", n, "addr", "add", a, "dev", i], check=True)
+            subprocess.run(["ip", "-n", n, "link", "set", i, "up"], check=True)
+        d = self.dir
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=lab.test", "-keyout", f"{d}/key.pem", "-out",
+                        f"{d}/cert.pem"], check=True, capture_output=True)
+        subprocess.run(["ssh-keygen", "-q", "-N", "", "-t", "ed25519", "-f", f"{d}/hostkey"],
+                       check=True)
+        os.makedirs("/run/sshd", exist_ok=True)
+        os.makedirs(f"{d}/empty")
+        open(f"{d}/sshd_config", "w").write(
+            f"ListenAddress 10.63.0.2:22\nListenAddress 10.63.0.2:2222\nHostKey {d}/hostkey\n"
+            "PidFile none\nUsePAM no\n")
+        t = d
+        open(f"{d}/nginx.conf", "w").write(
+            f"daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/nginx.err;\n"
+            "events { worker_connections 256; }\nhttp {\n access_log off;\n"
+            f" client_body_temp_path {t}; proxy_temp_path {t}; fastcgi_temp_path {t};"
+            f" uwsgi_temp_path {t}; scgi_temp_path {t};\n"
+            " server { listen 10.63.0.2:80; listen 10.63.0.2:9999; location / { default_type"
+            " text/html; return 200 \"<title>Bench</title>\"; } }\n"
+            f" server {{ listen 10.63.0.2:443 ssl; listen 10.63.0.2:9443 ssl; ssl_certificate"
+            f" {d}/cert.pem; ssl_certificate_key {d}/key.pem; location / {{ return 200 ok; }} }}\n}}\n")
+        open(f"{d}/vsftpd.conf", "w").write(
+            "listen=YES\nlisten_address=10.63.0.2\nlisten_port=21\nbackground=NO\n"
+            f"anonymous_enable=YES\nno_anon_password=YES\nanon_root={d}/empty\nlocal_enable=NO\n"
+            f"secure_chroot_dir={d}/empty\nseccomp_sandbox=NO\n")
+        open(f"{d}/smtp.py", "w").write(
+            "import ssl, sys, time\nfrom aiosmtpd.controller import Controller\n"
+            "from aiosmtpd.handlers import Sink\nctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+            f"ctx.load_cert_chain('{d}/cert.pem', '{d}/key.pem')\n"
+            "c = Controller(Sink(), hostname='10.63.0.2', port=25, tls_context=ctx)\n"
+            "c.start()\nprint('ready', flush=True)\ntime.sleep(3600)\n")
+        tgt = ["ip", "netns", "exec", self.tgt]
+        for cmd in (["/usr/sbin/sshd", "-D", "-f", f"{d}/sshd_config"],
+                    ["nginx", "-e", f"{d}/nginx.err", "-c", f"{d}/nginx.conf"],
+                    ["vsftpd", f"{d}/vsftpd.conf"],
+                    ["openssl", "s_server", "-quiet", "-accept", "10.63.0.2:4433", "-cert",
+                     f"{d}/cert.pem", "-key", f"{d}/key.pem"]):
+            self.procs.append(subprocess.Popen(tgt + cmd, stdin=subprocess.DEVNULL,
+                                               stdout=subprocess.DEVNULL))
+        smtp = subprocess.Popen(tgt + ["/usr/bin/python3", f"{d}/smtp.py"], stdout=subprocess.PIPE,
+                                text=True)
+        self.procs.append(smtp)
+        assert smtp.stdout.readline().strip() == "ready"
+        for _ in range(100):
+            out = subprocess.run(tgt + ["ss", "-Hltn"], capture_output=True, text=True).stdout
+            if all(f"10.63.0.2:{p} " in out for p in BANNER_TRUTH):
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("banner lab servers did not start")
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            p.kill()
+            p.wait()
+        for n in (self.scan, self.tgt):
+            subprocess.run(["ip", "netns", "del", n])
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def banners_synscan(out):
+    found = {}
+    for line in out.splitlines():
+        try:
+            import json
+            v = json.loads(line)
+        except ValueError:
+            continue
+        s = v.get("service")
+        if v.get("state") == "open" and s:
+            name = s["name"] + ("?" if s.get("method") == "table" else "")
+            found[v["port"]] = f"{s['tunnel']}/{name}" if s.get("tunnel") else name
+    return found
+
+
+def banners_nmap(out):
+    found = {}
+    for port in out.split("<port ")[1:]:
+        m = re.search(r'portid="(\d+)"', port)
+        s = re.search(r"<service ([^>]*)>", port)
+        if not m or not s:
+            continue
+        attrs = dict(re.findall(r'(\w+)="([^"]*)"', s.group(1)))
+        name = attrs.get("name", "") + ("?" if attrs.get("method") == "table" else "")
+        found[int(m.group(1))] = f"{attrs['tunnel']}/{name}" if attrs.get("tunnel") else name
+    return found
+
+
+def banners_masscan(out):
+    """masscan -oL banner lines: `banner tcp PORT IP TS SERVICE TEXT`; a port's labels joined."""
+    found = {}
+    for line in out.splitlines():
+        f = line.split(None, 6)
+        if len(f) >= 6 and f[0] == "banner":
+            found.setdefault(int(f[2]), set()).add(f[5])
+    return {p: "+".join(sorted(v)) for p, v in found.items()}
+
+
+def banner_score(found):
+    """(identified, wrong): a port counts when its label is the truth's, or, for the bare TLS
+    port, any label that says TLS; a `?` (a guess from the port table) is not identified."""
+    ok = wrong = 0
+    for port, want in BANNER_TRUTH.items():
+        got = found.get(port)
+        if got is None:
+            continue
+        labels = set(got.split("+"))
+        if want in labels or (want == "ssl" and any(x.startswith("ssl") for x in labels)) or \
+                (want == "ssl/http" and {"ssl", "http"} <= labels):
+            ok += 1
+        elif not got.endswith("?"):
+            wrong += 1
+    return ok, wrong
+
+
+def bench_banners():
+    """The lab host's 9 services (6 kinds) on all 65535 ports: synscan -p- --banners beside
+    nmap -sV -p- -T4 and masscan -p1-65535 --banners."""
+    runs = int(os.environ.get("BANNER_RUNS", "3"))
+    nmap_runs = int(os.environ.get("BANNER_NMAP_RUNS", "1"))
+    rows = []
+    with BannerLab() as lab:
+        scan = ["ip", "netns", "exec", lab.scan]
+        mac = open_ns_file(lab.tgt, "/sys/class/net/bbt0/address")
+        tools = [
+            ("synscan -p- --banners", scan + [SYNSCAN, "10.63.0.2", "-p-", "--banners", "-oJ",
+                                              "-", "--no-progress"], banners_synscan, runs),
+            ("nmap -sV -p- -T4", scan + ["nmap", "-sV", "-p-", "-T4", "-Pn", "-n", "-oX", "-",
+                                         "10.63.0.2"], banners_nmap, nmap_runs),
+        ]
+        if shutil.which("masscan"):
+            # masscan's own TCP stack needs an address the kernel does not hold (else the
+            # kernel resets its connections): 10.63.0.9, answered by masscan itself.
+            tools.append(("masscan --banners", scan + [
+                "masscan", "10.63.0.2", "-p1-65535", "--banners", "--rate", "100000",
+                "--adapter", "bbc0", "--adapter-ip", "10.63.0.9", "--router-mac", mac,
+                "--wait", "5", "-oL", "-"], banners_masscan, runs))
+        ka = subprocess.Popen(["ip", "netns", "exec", lab.tgt, "python3", "-c",
+                               "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                               "end=time.time()+1500\nwhile time.time()<end:\n"
+                               "  s.sendto(b'k',('10.63.0.1',9)); time.sleep(0.2)\n"])
+        try:
+            for name, cmd, parse, n in tools:
+                walls, found = [], None
+                for _ in range(n):
+                    wall, rss, out = timed(cmd)
+                    walls.append(wall if wall is not None else TIMEOUT)
+                    found = parse(out)
+                ok, wrong = banner_score(found or {})
+                row = {"tool": name, "median": statistics.median(walls), "min": min(walls),
+                       "max": max(walls), "ok": ok, "wrong": wrong, "runs": n,
+                       "labels": found or {}, "cmd": " ".join(cmd)}
+                print(f"  {name:24} median {row['median']:.2f}s identified {ok}/"
+                      f"{len(BANNER_TRUTH)} wrong {wrong} {row['labels']}", flush=True)
+                rows.append(row)
+        finally:
+            ka.kill()
+            ka.wait()
+    return rows
+
+
+def banners_table(title, rows, note):
+    base = rows[0]["median"]
+    lines = [f"### {title}", "", note, "",
+             "| tool | runs | wall median | min–max | vs synscan | services identified | wrong |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['tool']} | {r['runs']} | {r['median']:.2f} s | {r['min']:.2f}–"
+                     f"{r['max']:.2f} s | {r['median'] / base:.1f}× | {r['ok']}/"
+                     f"{len(BANNER_TRUTH)} | {r['wrong']} |")
+    lines.append("")
+    lines.append("What each tool named, by port (`?`: a guess from the port table): " + "; ".join(
+        f"{r['tool']}: " + ", ".join(f"{p} {l}" for p, l in sorted(r["labels"].items()))
+        for r in rows) + ".")
+    lines.append("")
+    lines.append("Commands: " + "; ".join(f"`{r['cmd']}`" for r in rows))
+    lines.append("")
+    return "\n".join(lines)
+
+
 BENCHES = {
     "connect": (bench_connect, "Connect scan, 1 host × 65535 ports on loopback", table),
     "syn-loopback": (bench_syn_loopback, "SYN scan on loopback (all ports; top 1000)", table),
@@ -1219,6 +1422,8 @@ BENCHES = {
     "udp": (bench_udp, "UDP scans (-sU) beside nmap -sU and masscan", udp_table),
     "discovery": (bench_discovery, "Host discovery beside nmap -sn, zmap and masscan --ping",
                   discovery_table),
+    "banners": (bench_banners, "Banners and service identification on a lab host, all ports",
+                banners_table),
     "ranking": (bench_ranking, "Default port lists against nmap's open-frequency data",
                 ranking_table),
 }
@@ -1234,6 +1439,8 @@ def main():
         runs = os.environ.get("LOSS_RUNS", "3") if name in ("loss", "congestion") else RUNS
         if name == "flat":
             runs = os.environ.get("FLAT_RUNS", "3")
+        if name == "banners":
+            runs = "as listed:"
         note = f"Machine: {machine()}." + ("" if name == "wire" else f" {runs} runs per tool.")
         write_section(name, fmt(title, rows, note))
     print(f"wrote {DOC}")

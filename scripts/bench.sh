@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks against peers, in one run, on this machine (as root: the lab benches build network
 # namespaces). Usage: scripts/bench.sh [connect syn-loopback send-rate full-port sweep
-# full-port6 sweep6 loss congestion memory flat ranking wire udp discovery] (LOSS_RUNS=N sets the runs of loss and
+# full-port6 sweep6 loss congestion memory flat ranking wire udp discovery banners] (LOSS_RUNS=N sets the runs of loss and
 # congestion, default 3). send-rate and full-port also run the binary of BASE_REV (default
 # 9914b39, before the probe-module redesign), built in a git worktree under target/, for the
 # IPv4 before/after rows; BASE_REV= (empty) skips it. flat also runs the binary of FLAT_REV
@@ -11,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
 for pair in nmap:nmap masscan:masscan zmap:zmap ethtool:ethtool tshark:tshark \
-            dnsmasq:dnsmasq-base snmpd:snmpd chronyd:chrony; do
+            dnsmasq:dnsmasq-base snmpd:snmpd chronyd:chrony sshd:openssh-server nginx:nginx \
+            vsftpd:vsftpd; do
   PATH="$PATH:/usr/sbin:/sbin" command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -25,6 +26,8 @@ if [ ${#need[@]} -gt 0 ]; then
     { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >/dev/null; }
   [ "$created_policy" -eq 0 ] || rm -f /usr/sbin/policy-rc.d
 fi
+/usr/bin/python3 -c "import aiosmtpd" 2>/dev/null ||
+  DEBIAN_FRONTEND=noninteractive apt-get install -y python3-aiosmtpd >/dev/null
 cargo build --release --quiet
 cargo build --release --quiet --example sendmmsg_ceiling
 cargo build --release --quiet --example wire_compare
