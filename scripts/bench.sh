@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks against peers, in one run, on this machine (as root: the lab benches build network
 # namespaces). Usage: scripts/bench.sh [connect syn-loopback send-rate full-port sweep
-# full-port6 sweep6 loss congestion memory flat ranking wire udp discovery banners] (LOSS_RUNS=N sets the runs of loss and
+# full-port6 sweep6 loss congestion memory flat ranking wire udp discovery banners scale-out] (LOSS_RUNS=N sets the runs of loss and
 # congestion, default 3). send-rate and full-port also run the binary of BASE_REV (default
 # 9914b39, before the probe-module redesign), built in a git worktree under target/, for the
 # IPv4 before/after rows; BASE_REV= (empty) skips it. flat also runs the binary of FLAT_REV

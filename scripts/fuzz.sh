@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bounded fuzzing of every parser (cargo-fuzz, libFuzzer): wire frames, bare IPv4 and each
 # transport, the pcap reader, the toolkit SPEC parser, target/port/duration parsing and the
-# capture-filter compiler, the resume file, UDP answers and payload files, and banners (greetings, HTTP, TLS, X.509). FUZZ_SECONDS per target (default 30). Any crash fails the run; new
+# capture-filter compiler, the resume file, UDP answers and payload files, banners (greetings, HTTP, TLS, X.509) and merge's shard files. FUZZ_SECONDS per target (default 30). Any crash fails the run; new
 # corpus entries go to a scratch directory, the seed corpus in fuzz/corpus is only read.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ secs=${FUZZ_SECONDS:-30}
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 export RUSTC_BOOTSTRAP=1
-for t in frame ipv4 pcap spec targets filter resume udp_reply banner; do
+for t in frame ipv4 pcap spec targets filter resume udp_reply banner merge; do
   mkdir -p "$scratch/$t"
   echo "-- fuzz $t for ${secs}s"
   log="$scratch/$t.log"

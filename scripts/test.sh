@@ -2,8 +2,9 @@
 # The whole test suite, from a fresh machine: installs what the tests use (nmap, ndiff,
 # xsltproc, nftables, iptables, tcpdump, tshark, iproute2, python3, python3-scapy, util-linux,
 # libcap2-bin, man-db, time, libxml2-utils, the UDP lab's daemons dnsmasq-base, snmpd and
-# chrony, and the banner lab's openssh-server, nginx, vsftpd and python3-aiosmtpd, which
-# never start outside the tests' namespaces), then runs formatting, lints, every test, and a
+# chrony, the banner lab's openssh-server, nginx, vsftpd and python3-aiosmtpd, which never
+# start outside the tests' namespaces, podman and runc for the scratch image, python3-venv and
+# kubernetes-validate for the manifests), then runs formatting, lints, every test, and a
 # bounded fuzzing pass. Debian's chrony package replaces systemd-timesyncd as the time daemon.
 #
 # Works as root (no sudo needed) and as a normal user with sudo: only the package install and
@@ -29,7 +30,8 @@ for pair in nmap:nmap ndiff:ndiff xsltproc:xsltproc nft:nftables iptables:iptabl
             tcpdump:tcpdump tshark:tshark dumpcap:wireshark-common ip:iproute2 \
             python3:python3 setpriv:util-linux unshare:util-linux capsh:libcap2-bin \
             man:man-db dnsmasq:dnsmasq-base snmpd:snmpd chronyd:chrony \
-            sshd:openssh-server nginx:nginx vsftpd:vsftpd xmllint:libxml2-utils; do
+            sshd:openssh-server nginx:nginx vsftpd:vsftpd xmllint:libxml2-utils \
+            podman:podman runc:runc; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 \
     || need_pkgs+=("$pkg")
@@ -38,6 +40,8 @@ done
 [ -x /usr/bin/time ] || need_pkgs+=(time)
 # Scapy is imported, not run: tests/scapy_compare.rs uses Debian's interpreter's module.
 /usr/bin/python3 -c 'import scapy' >/dev/null 2>&1 || need_pkgs+=(python3-scapy)
+# tests/scale_out.rs makes a virtual environment for the manifests' validator.
+/usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 # tests/banners.rs runs Debian's aiosmtpd as its SMTP server with STARTTLS.
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need_pkgs+=(python3-aiosmtpd)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -57,18 +61,32 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   fi
 fi
 
+# tests/scale_out.rs validates deploy/kubernetes with kubernetes-validate (offline schemas),
+# from PyPI into a virtual environment of the caller's under target/.
+kv=target/tools/kubernetes-validate
+if [ ! -x "$kv/bin/kubernetes-validate" ] || ! "$kv/bin/kubernetes-validate" --version 2>/dev/null | grep -qx 1.37.0; then
+  echo "== installing kubernetes-validate into $kv"
+  rm -rf "$kv"
+  /usr/bin/python3 -m venv "$kv"
+  "$kv/bin/pip" install -q kubernetes-validate==1.37.0
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
 echo "== cargo test"
+# The tests run a statically linked build (glibc's +crt-static, for the host's gnu target
+# named explicitly, so build scripts and proc-macros stay dynamic): tests/scale_out.rs puts
+# that very binary in a FROM scratch image.
+host=$(rustc -vV | sed -n 's/^host: //p')
+prefix="CARGO_TARGET_$(echo "$host" | tr 'a-z-' 'A-Z_')"
+static="${prefix}_RUSTFLAGS=-C target-feature=+crt-static"
 if [ -n "$runner" ]; then
   # Build as the caller, run each test binary as root.
-  host=$(rustc -vV | sed -n 's/^host: //p')
-  var="CARGO_TARGET_$(echo "$host" | tr 'a-z-' 'A-Z_')_RUNNER"
-  env "$var=$runner" cargo test --release 2>&1
+  env "$static" "${prefix}_RUNNER=$runner" cargo test --release --target "$host" 2>&1
 else
-  cargo test --release 2>&1
+  env "$static" cargo test --release --target "$host" 2>&1
 fi
 if [ -x scripts/fuzz.sh ]; then
   echo "== fuzz (bounded)"

@@ -165,6 +165,11 @@ impl Reason {
         Reason::UserSet,
     ];
 
+    /// The reason named `s` (nmap's name, as [`Reason::as_str`] writes it).
+    pub fn parse(s: &str) -> Option<Reason> {
+        Reason::ALL.iter().copied().find(|r| r.as_str() == s)
+    }
+
     /// A one-byte code (the index in [`Reason::ALL`]).
     pub fn code(self) -> u8 {
         self as u8

@@ -40,6 +40,7 @@ pub mod error;
 pub mod event;
 pub mod files;
 pub mod link;
+pub mod merge;
 pub mod output;
 pub mod privilege;
 pub mod probe;

@@ -52,6 +52,9 @@ pub struct ResumeState {
     /// group); a resumed run starts discovery there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<(u32, u64)>,
+    /// The scan's id (`scan::identity`): `--auto-resume` checks it is the same scan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_id: Option<String>,
     /// The engine that was running (raw engines by path, in order, or connect).
     pub stage: u32,
     /// Every pair of that engine before this position of the order was reported.
@@ -229,6 +232,7 @@ impl Finished {
 }
 
 /// Rewrites the resume file every `every` while a scan runs; warns once if it cannot.
+#[derive(Debug, Clone)]
 pub struct Checkpoint {
     path: PathBuf,
     every: Duration,
@@ -321,6 +325,7 @@ mod tests {
             cookie_key: Some([1, 2]),
             live: Some([3, 4]),
             group: Some((1, 2)),
+            scan_id: Some("0123456789abcdef".into()),
             stage: 0,
             position: 4,
             done: vec![(5, 7), (9, 10)],

@@ -517,7 +517,7 @@ fn banners_name_every_lab_service_exactly_and_nmap_agrees() {
     assert_eq!(
         lines.next(),
         Some(
-            "ip,hostname,port,proto,state,reason,service,ttl,rtt_ms,method,product,version,extrainfo,tunnel,banner"
+            "ip,hostname,port,proto,state,reason,service,ttl,rtt_ms,method,product,version,extrainfo,tunnel,banner,scan_id,shard,seed,scan_start,source"
         )
     );
     let row9443 = lines

@@ -322,7 +322,9 @@ fn every_format_to_files_at_once() {
     assert!(read("o.list").contains(&format!("open tcp {port} 127.0.0.1 ")));
     let json = net.synscan(&["-sT", "127.0.0.1", "-p", &port, "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
-    assert_eq!(v[0]["port"].as_u64(), Some(port.parse().unwrap()));
+    assert_eq!(v[0]["type"], "scan", "the header comes first");
+    assert_eq!(v[1]["port"].as_u64(), Some(port.parse().unwrap()));
+    assert_eq!(v[2]["type"], "end", "the end record comes last");
 }
 
 #[test]
@@ -449,11 +451,13 @@ fn broken_pipe_exits_quietly() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let (mut header, mut first) = (String::new(), String::new());
+    reader.read_line(&mut header).unwrap();
+    assert!(header.contains("\"type\":\"scan\""), "{header}");
+    reader.read_line(&mut first).unwrap();
     assert!(first.contains("\"closed\""), "{first}");
+    drop(reader);
     // Reader dropped: the next write fails with EPIPE.
     let out = wait_with_deadline(child, Duration::from_secs(60));
     assert_eq!(out.0, Some(0), "stderr: {}", out.1);

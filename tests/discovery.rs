@@ -467,7 +467,7 @@ fn port_scan_after_discovery_matches_no_ping_with_far_fewer_probes() {
     assert_eq!(open(&bare), want, "{bare}");
     // Each host's record comes before its ports: live hosts stream into the port scan.
     let mut seen = BTreeSet::new();
-    for l in out.lines() {
+    for l in common::records(&out) {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
         let ip = v["ip"].as_str().unwrap().to_string();
         if v["status"].is_string() {
@@ -594,7 +594,9 @@ fn a_single_host_is_scanned_without_asking_and_outputs_carry_hosts() {
     d.lab.listen(&d.remote, &[8080]);
     // An address that drops all IP, scanned alone: no discovery, its port filtered.
     let out = d.ok(&[&v4(1, 10), "-p", "8080", "-oJ", "-", "--states", "all"]);
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let records: Vec<&str> = common::records(&out).collect();
+    assert_eq!(records.len(), 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(records[0]).unwrap();
     assert_eq!(
         (v["state"].as_str(), v["port"].as_u64()),
         (Some("filtered"), Some(8080))

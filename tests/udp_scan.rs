@@ -235,7 +235,7 @@ impl Target {
 
 /// Every line of NDJSON output, parsed.
 fn parse_ndjson(s: &str) -> Vec<serde_json::Value> {
-    s.lines()
+    common::records(s)
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
         .collect()
 }

@@ -14,10 +14,10 @@ pub mod session;
 pub mod tls;
 pub mod udp;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a service name was found, as nmap's XML `method` says it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     /// From what the service said.
@@ -42,6 +42,39 @@ pub struct Service {
     pub tunnel: Option<&'static str>,
     /// nmap's confidence: 10 probed, 3 from the table.
     pub conf: u8,
+}
+
+/// [`Service`] as read back (`merge`), its tunnel a name of its own.
+#[derive(Debug, Deserialize)]
+pub struct ServiceRead {
+    name: String,
+    method: Method,
+    product: Option<String>,
+    version: Option<String>,
+    extrainfo: Option<String>,
+    tunnel: Option<String>,
+    conf: u8,
+}
+
+impl TryFrom<ServiceRead> for Service {
+    type Error = String;
+
+    fn try_from(r: ServiceRead) -> Result<Service, String> {
+        Ok(Service {
+            name: r.name,
+            method: r.method,
+            product: r.product,
+            version: r.version,
+            extrainfo: r.extrainfo,
+            // The only tunnel written is `ssl`.
+            tunnel: match r.tunnel.as_deref() {
+                None => None,
+                Some("ssl") => Some("ssl"),
+                Some(other) => return Err(format!("unknown tunnel '{other}'")),
+            },
+            conf: r.conf,
+        })
+    }
 }
 
 impl Service {
@@ -103,7 +136,7 @@ impl Service {
 }
 
 /// HTTP response fields, as the server sent them (escaped).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpInfo {
     pub status: u16,
     /// The whole status line.
@@ -118,7 +151,7 @@ pub struct HttpInfo {
 }
 
 /// The leaf certificate a TLS server showed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertInfo {
     pub subject: String,
     pub issuer: String,
@@ -131,7 +164,7 @@ pub struct CertInfo {
 }
 
 /// What a TLS handshake negotiated.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TlsInfo {
     pub version: String,
     pub cipher: String,
@@ -144,7 +177,7 @@ pub struct TlsInfo {
 }
 
 /// Everything a grab read, for the `banner` field.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Banner {
     /// The SSH identification line.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -19,7 +19,7 @@ Shell completions: synscan completions bash|zsh|fish|elvish|powershell. Man page
 Exit status: 0 scan completed, 1 runtime failure, 2 bad input, 130 interrupted.";
 
 /// A fast TCP port scanner (SYN and connect) and packet toolkit.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(name = "synscan", version, after_help = AFTER_HELP, disable_help_subcommand = true)]
 pub struct Args {
     /// Targets: IPv4 address, CIDR (10.0.0.0/24), range (10.0.0.1-50, 10.0.0.1-10.0.0.9), host
@@ -224,6 +224,20 @@ pub struct Args {
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
     pub shard: Option<Shard>,
 
+    /// Take this run's shard from environment variable VAR, counted from 0 (as Kubernetes'
+    /// JOB_COMPLETION_INDEX), out of --shards N. The same as --shard (VAR+1)/N.
+    #[arg(
+        long = "shard-index-env",
+        value_name = "VAR",
+        requires = "shards",
+        conflicts_with = "shard"
+    )]
+    pub shard_index_env: Option<String>,
+
+    /// Number of shards, with --shard-index-env.
+    #[arg(long, value_name = "N", requires = "shard_index_env", value_parser = clap::value_parser!(u64).range(1..))]
+    pub shards: Option<u64>,
+
     /// Send from this interface (SYN scans).
     #[arg(
         short = 'e',
@@ -294,6 +308,16 @@ pub struct Args {
     #[arg(long = "resume-file", value_name = "FILE")]
     pub resume_file: Option<PathBuf>,
 
+    /// If the --resume-file exists, finish the scan saved there (it must be this same scan)
+    /// and append to the outputs; otherwise start the scan. For jobs an orchestrator restarts.
+    #[arg(long = "auto-resume", conflicts_with = "resume", requires = "seed")]
+    pub auto_resume: bool,
+
+    /// Append to the output files instead of overwriting them (nmap's --append-output). A
+    /// last line cut short by a killed run is dropped first.
+    #[arg(long = "append-output")]
+    pub append_output: bool,
+
     /// How often a running scan rewrites its resume file (default 5s).
     #[arg(long = "checkpoint-every", value_name = "DURATION", value_parser = parse_duration)]
     pub checkpoint_every: Option<Duration>,
@@ -328,6 +352,7 @@ pub const RESUME_MAY_CHANGE: &[&str] = &[
     "resume",
     "resume_file",
     "checkpoint_every",
+    "append_output",
     "format",
     "output",
     "output_normal",
@@ -371,7 +396,35 @@ impl Args {
         self.resume = new.resume;
         self.resume_file = new.resume_file;
         self.checkpoint_every = new.checkpoint_every;
+        self.append_output = new.append_output;
         self
+    }
+
+    /// `--shard-index-env VAR --shards N` as the shard it names; one-line errors for an unset
+    /// or bad variable.
+    pub fn resolve_shard_env(&mut self) -> Result<(), String> {
+        let (Some(var), Some(count)) = (&self.shard_index_env, self.shards) else {
+            return Ok(());
+        };
+        let value = std::env::var(var).map_err(|_| {
+            format!("--shard-index-env {var}: the environment variable {var} is not set")
+        })?;
+        let index: u64 = value
+            .trim()
+            .parse()
+            .ok()
+            .filter(|i| *i < count)
+            .ok_or_else(|| {
+                format!(
+                    "--shard-index-env {var}: {var}='{value}' is not a shard index from 0 to {} (--shards {count})",
+                    count - 1
+                )
+            })?;
+        self.shard = Some(Shard {
+            index: index + 1,
+            count,
+        });
+        Ok(())
     }
 
     /// The scan these arguments describe, written back as arguments for a resume file:

@@ -551,7 +551,7 @@ fn outputs(args: &Args) -> Result<Vec<(Format, Destination)>> {
                 stdout_taken = true;
                 outputs.push((format, Destination::Stdout));
             }
-            Some(p) => outputs.push((format, create(p)?)),
+            Some(p) => outputs.push((format, create(p, args.append_output, format)?)),
             None => {}
         }
     }
@@ -568,12 +568,18 @@ fn outputs(args: &Args) -> Result<Vec<(Format, Destination)>> {
         ] {
             let mut name = base.as_os_str().to_owned();
             name.push(format!(".{ext}"));
-            outputs.push((format, create(Path::new(&name))?));
+            outputs.push((
+                format,
+                create(Path::new(&name), args.append_output, format)?,
+            ));
         }
     }
     let main_format = args.format.unwrap_or(Format::Text);
     match &args.output {
-        Some(p) if p.as_os_str() != "-" => outputs.insert(0, (main_format, create(p)?)),
+        Some(p) if p.as_os_str() != "-" => outputs.insert(
+            0,
+            (main_format, create(p, args.append_output, main_format)?),
+        ),
         _ if stdout_taken && args.format.is_none() => {}
         _ if stdout_taken => {
             return Err(Error::input("only one output can go to stdout ('-')"));
@@ -595,6 +601,14 @@ fn read_text(path: &Path, flag: &str) -> Result<String> {
 
 pub use crate::files::{create_file, create_file_mode, plain};
 
-fn create(path: &Path) -> Result<Destination> {
-    Ok(Destination::File(path.to_path_buf(), create_file(path)?))
+fn create(path: &Path, append: bool, format: Format) -> Result<Destination> {
+    let file = if append {
+        // Line formats lose a line cut short by a killed run; JSON and XML are documents,
+        // appended one after another as they are.
+        let lines = !matches!(format, Format::Json | Format::Xml);
+        crate::files::append_file(path, lines)?
+    } else {
+        create_file(path)?
+    };
+    Ok(Destination::File(path.to_path_buf(), file))
 }

@@ -5,6 +5,7 @@ pub mod args;
 pub mod compat;
 pub mod config;
 mod docs;
+mod merge;
 mod toolkit;
 
 use crate::error::{Error, Result};
@@ -52,6 +53,7 @@ pub fn run(argv: Vec<OsString>) -> Result<u8> {
             let cmd = cmd.to_string();
             return toolkit::run(&cmd, argv, &stop);
         }
+        Some("merge") => return merge::run(argv),
         Some(cmd @ ("completions" | "man")) => {
             let cmd = cmd.to_string();
             return docs::run(&cmd, argv);
@@ -66,9 +68,14 @@ pub fn run(argv: Vec<OsString>) -> Result<u8> {
         Ok(m) => m,
         Err(e) => return clap_error(e),
     };
-    let args = Args::from_arg_matches(&matches).map_err(|e| Error::input(one_line(&e)))?;
+    let mut args = Args::from_arg_matches(&matches).map_err(|e| Error::input(one_line(&e)))?;
+    args.resolve_shard_env().map_err(Error::input)?;
     let config = match args.resume.clone() {
         Some(file) => resumed_config(&file, &matches, args, command_line)?,
+        None if args.auto_resume => match auto_resumed_config(args, command_line)? {
+            Some(config) => config,
+            None => return Ok(0),
+        },
         None => ScanConfig::from_args(args, command_line, &mut std::io::stdin().lock())?,
     };
     let outcome = scan::run(config, &stop)?;
@@ -120,6 +127,103 @@ fn resumed_config(
     )?;
     config.attach_resume(file.to_path_buf(), state)?;
     Ok(config)
+}
+
+/// `--auto-resume`: the scan of this command line, finished from its resume file when one is
+/// there (appending to the outputs), started when none is, and not run at all (`None`) when
+/// its ndjson output already ends with this shard's finished end record. Every check is made
+/// before any output file is opened.
+fn auto_resumed_config(mut args: Args, command_line: String) -> Result<Option<ScanConfig>> {
+    if args.input_list.as_deref() == Some("-") {
+        return Err(Error::input(
+            "--auto-resume reads the targets again when it restarts: give them on the command line or in a file, not with -iL -",
+        ));
+    }
+    let file = args
+        .resume_file
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from(crate::resume::DEFAULT_PATH));
+    // The scan this command line describes, with no output opened.
+    let mut bare = args.clone();
+    bare.output = None;
+    bare.output_normal = None;
+    bare.output_ndjson = None;
+    bare.output_grepable = None;
+    bare.output_xml = None;
+    bare.output_list = None;
+    bare.output_all = None;
+    let probe = ScanConfig::from_args(bare, String::new(), &mut std::io::empty())?;
+    let id = crate::scan::identity::scan_id(&probe);
+    let shard = format!("{}/{}", probe.shard.index, probe.shard.count);
+    let exists = file.try_exists().map_err(|e| {
+        Error::input(format!(
+            "--auto-resume: cannot tell whether resume file '{}' exists: {}",
+            file.display(),
+            crate::files::plain(&e)
+        ))
+    })?;
+    if exists {
+        let state = crate::resume::ResumeState::load(&file)?;
+        let saved_shard = state
+            .argv
+            .iter()
+            .find_map(|a| a.strip_prefix("--shard="))
+            .unwrap_or("1/1");
+        if state.scan_id.as_deref() != Some(id.as_str()) || saved_shard != shard {
+            return Err(Error::input(format!(
+                "--auto-resume: resume file '{}' holds another scan or shard (scan id {}, shard {saved_shard}; this run is scan {id}, shard {shard}): remove it to start this one",
+                file.display(),
+                state.scan_id.as_deref().unwrap_or("unknown")
+            )));
+        }
+        args.append_output = true;
+        let mut config = ScanConfig::from_args(args, command_line, &mut std::io::stdin().lock())?;
+        config.attach_resume(file, state)?;
+        return Ok(Some(config));
+    }
+    if let Some(out) = ndjson_output(&args)
+        && finished_in(&out, &id, &shard)
+    {
+        eprintln!(
+            "synscan: shard {shard} of scan {id} already finished in '{}': nothing to do (remove it to scan again)",
+            out.display()
+        );
+        return Ok(None);
+    }
+    ScanConfig::from_args(args, command_line, &mut std::io::stdin().lock()).map(Some)
+}
+
+/// The ndjson output file of these arguments, if any.
+fn ndjson_output(args: &Args) -> Option<std::path::PathBuf> {
+    let file = |p: &Option<std::path::PathBuf>| p.clone().filter(|p| p.as_os_str() != "-");
+    match args.format {
+        Some(crate::output::Format::Ndjson) if file(&args.output).is_some() => file(&args.output),
+        _ => file(&args.output_ndjson),
+    }
+}
+
+/// True when `path` ends with the end record of a finished run of scan `id`, shard `shard`.
+fn finished_in(path: &std::path::Path, id: &str, shard: &str) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut tail = Vec::new();
+    if f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)))
+        .is_err()
+        || f.take(64 * 1024).read_to_end(&mut tail).is_err()
+    {
+        return false;
+    }
+    let text = String::from_utf8_lossy(&tail);
+    let Some(last) = text.lines().rev().find(|l| !l.trim().is_empty()) else {
+        return false;
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(last) else {
+        return false;
+    };
+    v["type"] == "end" && v["scan_id"] == id && v["shard"] == shard && v["complete"] == true
 }
 
 /// clap's message as one line: its lines up to the usage, joined.

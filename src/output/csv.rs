@@ -1,6 +1,7 @@
 //! `--format csv`: a header line, then one row per listed port result. Fields are addresses,
 //! validated host names and fixed words, except `--banners`' columns (text from the network,
-//! already escaped), which are quoted as RFC 4180 says.
+//! already escaped), which are quoted as RFC 4180 says. Every row ends with the run's scan id,
+//! shard, seed, start time and source addresses, so rows from several shards stay apart.
 
 use super::{FormatWriter, Report, RunInfo};
 use crate::event::{HostResult, PortResult};
@@ -12,6 +13,8 @@ pub struct Csv<W: Write> {
     out: W,
     /// `--banners`: the service columns follow.
     banners: bool,
+    /// The run's identity columns, written at the end of every row.
+    identity: String,
 }
 
 impl<W: Write> Csv<W> {
@@ -19,6 +22,7 @@ impl<W: Write> Csv<W> {
         Csv {
             out,
             banners: false,
+            identity: String::new(),
         }
     }
 }
@@ -26,13 +30,28 @@ impl<W: Write> Csv<W> {
 impl<W: Write> FormatWriter for Csv<W> {
     fn begin(&mut self, run: &RunInfo) -> io::Result<()> {
         self.banners = run.banners;
+        let id = &run.identity;
+        let sources = id.sources_str();
+        self.identity = format!(
+            ",{},{},{},{},{}",
+            id.scan_id,
+            id.shard_str(),
+            id.seed,
+            super::rfc3339(run.start),
+            if sources.contains(',') {
+                format!("\"{sources}\"")
+            } else {
+                sources
+            }
+        );
         self.out
             .write_all(b"ip,hostname,port,proto,state,reason,service,ttl,rtt_ms")?;
         if self.banners {
             self.out
                 .write_all(b",method,product,version,extrainfo,tunnel,banner")?;
         }
-        self.out.write_all(b"\n")
+        self.out
+            .write_all(b",scan_id,shard,seed,scan_start,source\n")
     }
 
     /// A host record: no port or protocol, the state `up` or `down`.
@@ -60,6 +79,7 @@ impl<W: Write> FormatWriter for Csv<W> {
         if self.banners {
             self.out.write_all(b",,,,,,")?;
         }
+        self.out.write_all(self.identity.as_bytes())?;
         self.out.write_all(b"\n")
     }
 
@@ -120,6 +140,7 @@ impl<W: Write> FormatWriter for Csv<W> {
                 None => self.out.write_all(b",,,,,,")?,
             }
         }
+        self.out.write_all(self.identity.as_bytes())?;
         self.out.write_all(b"\n")
     }
 

@@ -45,6 +45,14 @@ fn render(format: Format) -> String {
         discovery: false,
         ping_only: false,
         banners: false,
+        identity: super::Identity {
+            scan_id: "0123456789abcdef".into(),
+            seed: 7,
+            shard: crate::target::Shard { index: 1, count: 1 },
+            sources: vec!["127.0.0.1".parse().unwrap()],
+            scan_argv: vec!["--seed=7".into(), "--".into(), "127.0.0.1".into()],
+        },
+        merged: false,
     };
     let lo: IpAddr = "127.0.0.1".parse().unwrap();
     let far: IpAddr = "10.9.9.9".parse().unwrap();
@@ -124,7 +132,8 @@ fn golden_ndjson() {
 fn golden_json() {
     check(Format::Json, "scan.json");
     let v: serde_json::Value = serde_json::from_str(&render(Format::Json)).unwrap();
-    assert_eq!(v.as_array().map(Vec::len), Some(4));
+    // The header, four results, the end record.
+    assert_eq!(v.as_array().map(Vec::len), Some(6));
 }
 
 #[test]
@@ -149,9 +158,15 @@ fn golden_xml() {
 
 #[test]
 fn every_ndjson_line_is_one_object() {
-    for line in render(Format::Ndjson).lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert!(v.is_object());
+    let text = render(Format::Ndjson);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.first().map(|v| &v["type"]), Some(&"scan".into()));
+    assert_eq!(lines.last().map(|v| &v["type"]), Some(&"end".into()));
+    for v in &lines[1..lines.len() - 1] {
+        assert!(v.is_object() && v.get("type").is_none());
         assert_eq!(v["proto"], "tcp");
     }
 }
@@ -178,6 +193,14 @@ fn render_open_filtered(format: Format, listed: &str) -> String {
         discovery: false,
         ping_only: false,
         banners: false,
+        identity: super::Identity {
+            scan_id: "0123456789abcdef".into(),
+            seed: 7,
+            shard: crate::target::Shard { index: 1, count: 1 },
+            sources: vec!["127.0.0.1".parse().unwrap()],
+            scan_argv: vec!["--seed=7".into(), "--".into(), "127.0.0.1".into()],
+        },
+        merged: false,
     };
     let lo: IpAddr = "127.0.0.1".parse().unwrap();
     let hosts = crate::target::build_hosts(&[lo.to_string()], &[]).unwrap();

@@ -25,7 +25,8 @@ impl<W: Write> FormatWriter for Grepable<W> {
             env!("CARGO_PKG_VERSION"),
             rfc3339(run.start),
             run.args
-        )
+        )?;
+        writeln!(self.out, "# {}", super::identity_line(run))
     }
 
     fn per_host(&self) -> bool {

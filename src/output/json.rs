@@ -1,4 +1,4 @@
-//! `--format json`: the ndjson objects in one JSON array, streamed element by element so the
+//! `--format json`: the ndjson objects (header, results, end record) in one JSON array, streamed element by element so the
 //! array is complete (and valid) as soon as the scan ends or is interrupted.
 
 use super::{FormatWriter, Report, RunInfo};
@@ -36,8 +36,9 @@ impl<W: Write> FormatWriter for Json<W> {
         self.element(&h.json(hostname))
     }
 
-    fn begin(&mut self, _run: &RunInfo) -> io::Result<()> {
-        self.out.write_all(b"[")
+    fn begin(&mut self, run: &RunInfo) -> io::Result<()> {
+        self.out.write_all(b"[")?;
+        self.element(&super::header_json(run))
     }
 
     fn result(
@@ -49,7 +50,8 @@ impl<W: Write> FormatWriter for Json<W> {
         self.element(&r.json(hostname))
     }
 
-    fn end(&mut self, _run: &RunInfo, _report: &Report) -> io::Result<()> {
+    fn end(&mut self, run: &RunInfo, report: &Report) -> io::Result<()> {
+        self.element(&super::end_json(run, report))?;
         self.out.write_all(b"\n]\n")
     }
 

@@ -17,8 +17,8 @@ impl<W: Write> List<W> {
 }
 
 impl<W: Write> FormatWriter for List<W> {
-    fn begin(&mut self, _run: &RunInfo) -> io::Result<()> {
-        self.out.write_all(b"#synscan\n")
+    fn begin(&mut self, run: &RunInfo) -> io::Result<()> {
+        writeln!(self.out, "#synscan\n# {}", super::identity_line(run))
     }
 
     /// A host found up, as masscan --ping lists one: `open icmp 0 IP TIMESTAMP` (whatever

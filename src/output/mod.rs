@@ -10,13 +10,13 @@ mod json;
 mod list;
 mod ndjson;
 pub mod progress;
-mod spill;
+pub(crate) mod spill;
 mod text;
 mod xml;
 
 use crate::bitmap::Bitmap;
 use crate::event::{HostResult, PortResult, PortState, Proto, Reason, ScanStats};
-use crate::target::HostSet;
+use crate::target::{HostSet, Shard};
 use spill::{Record, Spill};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -55,6 +55,38 @@ pub struct ScanInfo {
     pub count: u64,
 }
 
+/// A run's place in a (possibly sharded) scan, as every output format records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// 16 hex digits of SHA-256 over the scan's definition (`scan::identity`).
+    pub scan_id: String,
+    /// Seed of the order.
+    pub seed: u64,
+    /// This run's shard, 1-based as `--shard I/N` writes it.
+    pub shard: Shard,
+    /// Our source addresses (one per path the scan leaves by); empty when unknown.
+    pub sources: Vec<IpAddr>,
+    /// The scan as arguments (targets resolved, seed explicit, no outputs): what `merge`
+    /// rebuilds the host set from.
+    pub scan_argv: Vec<String>,
+}
+
+impl Identity {
+    /// "2/4".
+    pub fn shard_str(&self) -> String {
+        format!("{}/{}", self.shard.index, self.shard.count)
+    }
+
+    /// The source addresses, comma-separated (empty when unknown).
+    pub fn sources_str(&self) -> String {
+        self.sources
+            .iter()
+            .map(IpAddr::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
 /// Facts about the run that every format may print.
 #[derive(Debug, Clone)]
 pub struct RunInfo {
@@ -83,6 +115,11 @@ pub struct RunInfo {
     pub ping_only: bool,
     /// `--banners`: services and versions are shown.
     pub banners: bool,
+    /// Scan id, seed, shard and source addresses.
+    pub identity: Identity,
+    /// Written by `synscan merge` from shards' records: only what they listed is known, so
+    /// unseen ports are not counted as filtered.
+    pub merged: bool,
 }
 
 /// Which states are listed port by port (the others are only counted).
@@ -92,6 +129,8 @@ pub struct StateSet([bool; 4]);
 impl StateSet {
     /// Only open ports (the default).
     pub const OPEN: StateSet = StateSet([true, false, false, false]);
+    /// Every state.
+    pub const ALL: StateSet = StateSet([true; 4]);
 
     /// Parses `open,closed,filtered,open|filtered` (any subset, `all` for every state).
     pub fn parse(list: &str) -> Result<StateSet, String> {
@@ -347,6 +386,8 @@ pub struct Reporter {
     /// Services of listed ports (`--banners`; bounded by the open ports).
     services: std::collections::HashMap<(u64, u16, Proto), Box<crate::banner::Identified>>,
     clock: fn() -> SystemTime,
+    /// The end time to report instead of the clock's (`merge`: the last shard's end).
+    end_at: Option<SystemTime>,
     last_flush: Instant,
     unflushed: bool,
 }
@@ -382,6 +423,7 @@ impl Reporter {
             services: std::collections::HashMap::new(),
             run,
             clock: SystemTime::now,
+            end_at: None,
             last_flush: Instant::now(),
             unflushed: false,
         }
@@ -396,6 +438,12 @@ impl Reporter {
     /// Replaces the wall clock (golden tests use a fixed one).
     pub fn with_clock(mut self, clock: fn() -> SystemTime) -> Reporter {
         self.clock = clock;
+        self
+    }
+
+    /// Reports `end` as the end time (a merge reports its shards' last end).
+    pub fn with_end(mut self, end: SystemTime) -> Reporter {
+        self.end_at = Some(end);
         self
     }
 
@@ -526,7 +574,7 @@ impl Reporter {
     /// completed from the port count when the scan ran to its end (not interrupted, timed out
     /// or resumed).
     pub fn finish(&mut self, stats: ScanStats) -> io::Result<Report> {
-        let end = (self.clock)();
+        let end = self.end_at.unwrap_or_else(self.clock);
         let ending = Ending {
             listed: self.listed,
             end,
@@ -535,7 +583,8 @@ impl Reporter {
         for w in &mut self.writers {
             w.hosts_begin(&self.run, &ending)?;
         }
-        let complete = !stats.interrupted && !stats.timed_out && !self.run.resumed;
+        let complete =
+            !stats.interrupted && !stats.timed_out && !self.run.resumed && !self.run.merged;
         let mut sorted = std::mem::take(&mut self.spill).into_sorted()?;
         let (mut proxies, mut proxies_total) = (Vec::new(), 0u64);
         let mut current: Option<(u64, HostReport)> = None;
@@ -633,6 +682,73 @@ impl Reporter {
         let open = h.counts[PortState::Open as usize];
         total >= PROXY_MIN_PORTS && open * 10 >= total * 9
     }
+}
+
+/// The first record of ndjson and json output: which scan and shard this run is, so
+/// `synscan merge` can check and combine the shards' files.
+pub(crate) fn header_json(run: &RunInfo) -> serde_json::Value {
+    let id = &run.identity;
+    serde_json::json!({
+        "type": "scan",
+        "scanner": "synscan",
+        "version": env!("CARGO_PKG_VERSION"),
+        "scan_id": id.scan_id,
+        "seed": id.seed,
+        "shard": id.shard_str(),
+        "start": humantime::format_rfc3339_millis(run.start).to_string(),
+        "source": id.sources,
+        "resumed": run.resumed,
+        "merged": run.merged,
+        "args": run.args,
+        "scan": id.scan_argv,
+        "hosts": run.hosts_total,
+        "ports_per_host": run.ports_per_host,
+        "scans": run.scans.iter().map(|s| serde_json::json!({
+            "type": s.scan_type,
+            "proto": s.proto,
+            "ports": s.ports_expr,
+            "count": s.count,
+        })).collect::<Vec<_>>(),
+        "discovery": run.discovery,
+        "ping_only": run.ping_only,
+        "banners": run.banners,
+    })
+}
+
+/// The last record of ndjson and json output: the run's counters, and whether it finished
+/// its shard (`complete`); a killed run has none.
+pub(crate) fn end_json(run: &RunInfo, report: &Report) -> serde_json::Value {
+    let s = &report.stats;
+    serde_json::json!({
+        "type": "end",
+        "scan_id": run.identity.scan_id,
+        "shard": run.identity.shard_str(),
+        "end": humantime::format_rfc3339_millis(report.end).to_string(),
+        "elapsed_s": (s.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+        // A run stopped by --host-timeout still walked its shard to the end.
+        "complete": !s.interrupted,
+        "interrupted": s.interrupted,
+        "timed_out": s.timed_out,
+        "probes_sent": s.probes_sent,
+        "ports_done": s.ports_done,
+        "open": s.open,
+        "hosts_up": report.hosts_up(),
+    })
+}
+
+/// One comment line naming the scan, for the formats that have comments.
+pub(crate) fn identity_line(run: &RunInfo) -> String {
+    let id = &run.identity;
+    let mut line = format!(
+        "scan id {} seed {} shard {}",
+        id.scan_id,
+        id.seed,
+        id.shard_str()
+    );
+    if !id.sources.is_empty() {
+        line += &format!(" source {}", id.sources_str());
+    }
+    line
 }
 
 /// Seconds since the Unix epoch.

@@ -1,5 +1,8 @@
-//! `--format ndjson` / `-oJ`: exactly one JSON object per listed port result, one per line;
-//! with host discovery, one per listed host too (`"status":"up"`), before its ports.
+//! `--format ndjson` / `-oJ`: one JSON object per line. The first is the run's header
+//! (`"type":"scan"`: scan id, seed, shard, start, source addresses), then one per listed
+//! port result and, with host discovery, one per listed host (`"status":"up"`), and last
+//! the end record (`"type":"end"`: end time and counters). Records without `type` are
+//! results, so `jq 'select(.port)'` keeps the ports.
 
 use super::{FormatWriter, Report, RunInfo};
 use crate::event::{HostResult, PortResult};
@@ -17,6 +20,11 @@ impl<W: Write> Ndjson<W> {
 }
 
 impl<W: Write> FormatWriter for Ndjson<W> {
+    fn begin(&mut self, run: &RunInfo) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, &super::header_json(run))?;
+        self.out.write_all(b"\n")
+    }
+
     fn host_status(
         &mut self,
         h: &HostResult,
@@ -37,8 +45,9 @@ impl<W: Write> FormatWriter for Ndjson<W> {
         self.out.write_all(b"\n")
     }
 
-    fn end(&mut self, _run: &RunInfo, _report: &Report) -> io::Result<()> {
-        Ok(())
+    fn end(&mut self, run: &RunInfo, report: &Report) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, &super::end_json(run, report))?;
+        self.out.write_all(b"\n")
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -52,7 +52,8 @@ impl<W: Write> FormatWriter for Text<W> {
                 "ports"
             },
             rfc3339(run.start)
-        )
+        )?;
+        writeln!(self.out, "{}", super::identity_line(run))
     }
 
     fn per_host(&self) -> bool {

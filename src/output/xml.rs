@@ -39,6 +39,8 @@ impl<W: Write> FormatWriter for Xml<W> {
             rfc3339(run.start),
             env!("CARGO_PKG_VERSION")
         )?;
+        // nmap's DTD has no place for the shard: a comment says which scan and shard this is.
+        writeln!(o, "<!-- {} -->", super::identity_line(run))?;
         for scan in &run.scans {
             writeln!(
                 o,

@@ -5,6 +5,7 @@
 
 pub mod config;
 mod discovery;
+pub mod identity;
 mod raw;
 mod sink;
 pub mod source_port;
@@ -59,6 +60,28 @@ fn technique(config: &ScanConfig) -> Result<bool> {
         privilege::HOW_TO_ENABLE
     );
     Ok(false)
+}
+
+/// The source addresses the kernel picks for `hosts` (a `connect()` scan's), at most a few;
+/// empty when the routes cannot be read.
+fn kernel_sources(hosts: &crate::target::HostSet) -> Vec<std::net::IpAddr> {
+    // The first few ranges of each family: one route lookup each, however long the list.
+    let first = |v6: bool| hosts.ranges(v6).iter().take(8).copied().collect::<Vec<_>>();
+    let Ok(some) = crate::target::HostSet::new(first(false), first(true), vec![], vec![]) else {
+        return Vec::new();
+    };
+    let mut v: Vec<std::net::IpAddr> = crate::route::pieces(&some)
+        .map(|pieces| {
+            pieces
+                .into_iter()
+                .filter_map(|p| p.route.ok().map(|d| d.src))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v.dedup();
+    v.truncate(8);
+    v
 }
 
 /// Resume stages per protocol pass: pass `p`'s engine `k` is stage `p × PASS_STAGES + k`.
@@ -129,7 +152,16 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         discovery: config.discovery.enabled,
         ping_only: only,
         banners: config.banners.is_some(),
+        identity: identity::identity(
+            &config,
+            match &opened {
+                Some(o) => o.sources(),
+                None => kernel_sources(&config.hosts),
+            },
+        ),
+        merged: false,
     };
+    let run_scan_id = run.identity.scan_id.clone();
     let outputs = std::mem::take(&mut config.outputs);
     let writers = outputs
         .into_iter()
@@ -155,6 +187,8 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
             ports: config.passes[0].ports.clone(),
             config,
             checkpoint: Checkpoint::new(config.resume_file.clone(), config.checkpoint_every),
+            recorder: recorder.clone(),
+            scan_id: run_scan_id.clone(),
             stage: 0,
             group: None,
             live: None,
@@ -272,6 +306,9 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         stats.discovery = Some(discovered);
     }
     progress.finish();
+    // A finished scan's resume file goes only once its outputs are complete: a run killed in
+    // between is resumed (with nothing left to probe), not started over.
+    let mut finished_checkpoint = None;
     if stats.interrupted && only {
         eprintln!("synscan: interrupted");
     } else if stats.interrupted {
@@ -284,8 +321,7 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
             Err(e) => eprintln!("synscan: interrupted; cannot write resume file '{path}': {e}"),
         }
     } else {
-        sink.checkpoint
-            .remove(config.resume.as_ref().map(|(f, _)| f.as_path()));
+        finished_checkpoint = Some(sink.checkpoint.clone());
     }
     stats.elapsed = started.elapsed();
     stats.hosts_total = config.hosts.len();
@@ -321,6 +357,9 @@ pub fn run(mut config: ScanConfig, stop: &AtomicBool) -> Result<Outcome> {
         reporter.show_silent(true);
     }
     let report = reporter.finish(stats.clone()).map_err(write_err)?;
+    if let Some(c) = finished_checkpoint {
+        c.remove(config.resume.as_ref().map(|(f, _)| f.as_path()));
+    }
     if stats.rate_limited > 0 {
         eprintln!(
             "synscan: note: {}",

@@ -203,6 +203,14 @@ pub struct PortSide {
 }
 
 impl Opened {
+    /// Our source addresses, one per path, as the outputs record them.
+    pub fn sources(&self) -> Vec<IpAddr> {
+        let mut v: Vec<IpAddr> = self.groups.keys().map(|k| k.2).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
     /// The port scan's part.
     pub fn ports(self) -> PortSide {
         PortSide {

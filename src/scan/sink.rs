@@ -33,6 +33,11 @@ pub struct Sink<'a> {
     pub ports: crate::target::PortList,
     pub config: &'a ScanConfig,
     pub checkpoint: Checkpoint,
+    /// The scan id, saved in the resume file.
+    pub scan_id: String,
+    /// `--pcap`: flushed before each checkpoint, so every pair the resume file counts as
+    /// done has its probe in the capture even after `kill -9`.
+    pub recorder: Option<crate::capture::Recorder>,
     /// The engine running now.
     pub stage: u32,
     /// With discovery: the group of live hosts being scanned (or the next one), as
@@ -154,6 +159,7 @@ impl Sink<'_> {
             cookie_key: Some(c.cookie.key()),
             live: self.live,
             group: self.group,
+            scan_id: Some(self.scan_id.clone()),
             stage: self.stage,
             position: self.finished.start(),
             done: self.finished.ranges(),
@@ -164,6 +170,9 @@ impl Sink<'_> {
     /// only once its result is written.
     pub fn save(&mut self, periodic: bool) -> io::Result<()> {
         self.reporter.flush()?;
+        if let Some(r) = &self.recorder {
+            r.flush()?;
+        }
         self.advance();
         let state = self.state();
         self.checkpoint.write(&state, periodic)

@@ -152,7 +152,7 @@ pub fn complete_lines(out: &str, allow_torn_end: bool) -> &str {
 
 /// Parses ndjson output, checking that every line is exactly one object.
 pub fn parse_ndjson(s: &str) -> Vec<Line> {
-    s.lines()
+    records(s)
         .map(|l| {
             let v: serde_json::Value =
                 serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"));
@@ -165,6 +165,16 @@ pub fn parse_ndjson(s: &str) -> Vec<Line> {
             }
         })
         .collect()
+}
+
+/// True for the run's header and end records of ndjson output (`"type":"scan"`/`"end"`).
+pub fn is_meta(line: &str) -> bool {
+    line.contains("\"type\":\"scan\"") || line.contains("\"type\":\"end\"")
+}
+
+/// The result records of ndjson output: every line but the header and end records.
+pub fn records(s: &str) -> impl Iterator<Item = &str> {
+    s.lines().filter(|l| !is_meta(l))
 }
 
 /// True when running as root (namespace labs need it).
