@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 /// The ports scanned, and those listening on every address of the target space.
 const PORTS: &str = "7000-7099";
 const OPEN: [u16; 5] = [7003, 7010, 7042, 7077, 7099];
+/// What every run of the acceptance test scans: the /22 × [`PORTS`], SYN, no discovery.
+const SCAN: [&str; 5] = ["10.66.0.0/22", "-p", PORTS, "-sS", "-Pn"];
 /// The target drops this port on the first 64 addresses of 10.66.2.0/24 (filtered pairs).
 const DROPPED_PORT: u16 = 7042;
 
@@ -150,12 +152,8 @@ fn start_pod(ns: &str, vol: &str, index: u32, rate: &str, pcap: &str) -> Pod {
         .args(["netns", "exec", ns, "env"])
         .arg(format!("JOB_COMPLETION_INDEX={index}"))
         .arg(bin())
+        .args(SCAN)
         .args([
-            "10.66.0.0/22",
-            "-p",
-            PORTS,
-            "-sS",
-            "-Pn",
             "--seed",
             "20261130",
             "--shard-index-env",
@@ -344,12 +342,8 @@ fn four_shard_pods_one_killed_and_resumed_merge_to_the_single_machine_scan() {
         Command::new("ip")
             .args(["netns", "exec", &l.scanners[4]])
             .arg(bin())
+            .args(SCAN)
             .args([
-                "10.66.0.0/22",
-                "-p",
-                PORTS,
-                "-sS",
-                "-Pn",
                 "--rate",
                 "20000",
                 "--states",

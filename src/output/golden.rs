@@ -45,13 +45,7 @@ fn render(format: Format) -> String {
         discovery: false,
         ping_only: false,
         banners: false,
-        identity: super::Identity {
-            scan_id: "0123456789abcdef".into(),
-            seed: 7,
-            shard: crate::target::Shard { index: 1, count: 1 },
-            sources: vec!["127.0.0.1".parse().unwrap()],
-            scan_argv: vec!["--seed=7".into(), "--".into(), "127.0.0.1".into()],
-        },
+        identity: identity(),
         merged: false,
     };
     let lo: IpAddr = "127.0.0.1".parse().unwrap();
@@ -115,6 +109,17 @@ fn check(format: Format, file: &str) {
     let want = std::fs::read_to_string(&path).unwrap_or_default();
     if got != want {
         panic!("{file} differs from golden\n--- want\n{want}\n--- got\n{got}");
+    }
+}
+
+/// The fixed scan's identity.
+fn identity() -> super::Identity {
+    super::Identity {
+        scan_id: "0123456789abcdef".into(),
+        seed: 7,
+        shard: crate::target::Shard { index: 1, count: 1 },
+        sources: vec!["127.0.0.1".parse().unwrap()],
+        scan_argv: vec!["--seed=7".into(), "--".into(), "127.0.0.1".into()],
     }
 }
 
@@ -193,13 +198,7 @@ fn render_open_filtered(format: Format, listed: &str) -> String {
         discovery: false,
         ping_only: false,
         banners: false,
-        identity: super::Identity {
-            scan_id: "0123456789abcdef".into(),
-            seed: 7,
-            shard: crate::target::Shard { index: 1, count: 1 },
-            sources: vec!["127.0.0.1".parse().unwrap()],
-            scan_argv: vec!["--seed=7".into(), "--".into(), "127.0.0.1".into()],
-        },
+        identity: identity(),
         merged: false,
     };
     let lo: IpAddr = "127.0.0.1".parse().unwrap();
